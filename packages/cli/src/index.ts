@@ -1,0 +1,2 @@
+export { UsageError } from './errors.js';
+export { buildProgram, main } from './program.js';
