@@ -1,0 +1,251 @@
+import { AuthError, ClientError, HttpError, ResponseFormatError, TimeoutError, UnreachableError } from './errors.js';
+import type { Classification, ModelStatus, Sample, ServedModel, StudyJson } from './types.js';
+
+export interface ClientOptions {
+  /** Server root, e.g. `http://127.0.0.1:8080`. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <key>` when set. */
+  apiKey?: string | undefined;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Injected fetch (defaults to the global one, in browsers and Node alike). */
+  fetch?: typeof fetch;
+}
+
+export interface Timed<T> {
+  value: T;
+  /** Wall time of the HTTP round trip, in milliseconds. */
+  latencyMs: number;
+}
+
+/** A typed client for tuneserve: TF Serving REST, the reference /predict, samples, model and study. */
+export class TuneserveClient {
+  readonly baseUrl: string;
+  apiKey: string | undefined;
+  readonly timeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.baseUrl);
+    } catch {
+      throw new ClientError(`not a valid server URL: ${JSON.stringify(options.baseUrl)}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ClientError(`the server URL must start with http:// or https://, got ${options.baseUrl}`);
+    }
+    this.baseUrl = url.href.replace(/\/+$/, '');
+    this.apiKey = options.apiKey || undefined;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.fetchImpl = options.fetch ?? ((...args) => globalThis.fetch(...args));
+  }
+
+  /** TF Serving `POST /v1/models/{name}[/versions/{v}]:predict` with row-format `instances`. */
+  async predict(model: string, instances: ArrayLike<number>[], version?: number): Promise<Timed<number[][]>> {
+    const path = `/v1/models/${encodeURIComponent(model)}${version === undefined ? '' : `/versions/${version}`}:predict`;
+    const body = { instances: instances.map((row) => Array.from(row)) };
+    const { value, latencyMs } = await this.timedJson<{ predictions?: unknown }>('POST', path, body);
+    const predictions = value.predictions;
+    if (!Array.isArray(predictions) || !predictions.every(isNumberArray)) {
+      throw new ResponseFormatError(`${path}: expected {"predictions": number[][]}`);
+    }
+    return { value: predictions, latencyMs };
+  }
+
+  /** Predicts one input and reads the answer as a classification (arg-max label, its probability). */
+  async classify(model: string, instance: ArrayLike<number>, version?: number): Promise<Timed<Classification>> {
+    const { value, latencyMs } = await this.predict(model, [instance], version);
+    const probabilities = value[0];
+    if (!probabilities || probabilities.length === 0)
+      throw new ResponseFormatError('the server returned no prediction');
+    return { value: toClassification(probabilities), latencyMs };
+  }
+
+  /** TF Serving `GET /v1/models/{name}`: version states. */
+  async modelStatus(model: string): Promise<ModelStatus> {
+    return (await this.timedJson<ModelStatus>('GET', `/v1/models/${encodeURIComponent(model)}`)).value;
+  }
+
+  /** TF Serving `GET /v1/models/{name}/metadata`: the signature, as the server describes it. */
+  async modelMetadata(model: string): Promise<Record<string, unknown>> {
+    const path = `/v1/models/${encodeURIComponent(model)}/metadata`;
+    return (await this.timedJson<Record<string, unknown>>('GET', path)).value;
+  }
+
+  /** The reference server's `POST /predict`: answers with the sentence `This number is a N`. */
+  async referencePredict(instance: ArrayLike<number>): Promise<Timed<string>> {
+    const started = now();
+    const response = await this.send('POST', '/predict', { instances: Array.from(instance) });
+    const text = (await response.text()).trim();
+    return { value: text, latencyMs: now() - started };
+  }
+
+  /** `GET /api/model`: the served model's name, versions and metadata. */
+  async servedModel(): Promise<ServedModel> {
+    return (await this.timedJson<ServedModel>('GET', '/api/model')).value;
+  }
+
+  /** `GET /api/samples/random`: a random test example with its true label. */
+  async randomSample(): Promise<Sample> {
+    return checkSample((await this.timedJson<Sample>('GET', '/api/samples/random')).value);
+  }
+
+  /** `GET /api/samples/{index}`. */
+  async sample(index: number): Promise<Sample> {
+    if (!Number.isInteger(index) || index < 0)
+      throw new ClientError(`sample index must be an integer >= 0, got ${index}`);
+    return checkSample((await this.timedJson<Sample>('GET', `/api/samples/${index}`)).value);
+  }
+
+  /** `GET /api/study`: the tuning study's trials. */
+  async study(): Promise<StudyJson> {
+    return (await this.timedJson<StudyJson>('GET', '/api/study')).value;
+  }
+
+  /**
+   * Follows `GET /api/study/events` (server-sent events) and calls `onStudy` for each `study` event
+   * until `signal` aborts or the stream ends. Uses fetch rather than EventSource so the API key
+   * header can be sent.
+   */
+  async watchStudy(onStudy: (study: StudyJson) => void, signal: AbortSignal): Promise<void> {
+    const url = this.url('/api/study/events');
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, { headers: this.headers({ accept: 'text/event-stream' }), signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw new UnreachableError(this.baseUrl, err);
+    }
+    if (!response.ok) throw await httpError(response, url);
+    if (!response.body) throw new ResponseFormatError(`${url}: no event stream`);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value.replace(/\r\n/g, '\n');
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const event = parseSseEvent(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (event.type === 'study' && event.data) onStudy(JSON.parse(event.data) as StudyJson);
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err instanceof ClientError ? err : new UnreachableError(this.baseUrl, err);
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  private url(path: string): string {
+    return this.baseUrl + path;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.apiKey ? { ...extra, authorization: `Bearer ${this.apiKey}` } : extra;
+  }
+
+  private async timedJson<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Timed<T>> {
+    const started = now();
+    const response = await this.send(method, path, body);
+    let value: T;
+    try {
+      value = (await response.json()) as T;
+    } catch {
+      throw new ResponseFormatError(`${this.url(path)}: the answer is not JSON`);
+    }
+    return { value, latencyMs: now() - started };
+  }
+
+  /** One request with timeout; non-2xx answers become typed errors. */
+  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> {
+    const url = this.url(path);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    try {
+      const init: RequestInit = {
+        method,
+        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+        signal: controller.signal,
+      };
+      if (body !== undefined) init.body = JSON.stringify(body);
+      let response: Response;
+      try {
+        response = await this.fetchImpl(url, init);
+      } catch (err) {
+        if (controller.signal.aborted) throw new TimeoutError(url, this.timeoutMs);
+        throw new UnreachableError(this.baseUrl, err);
+      }
+      if (!response.ok) throw await httpError(response, url);
+      // Read the body inside the timeout too: buffer it now.
+      const buffered = await response.arrayBuffer().catch((err: unknown) => {
+        if (controller.signal.aborted) throw new TimeoutError(url, this.timeoutMs);
+        throw new UnreachableError(this.baseUrl, err);
+      });
+      return new Response(buffered, { status: response.status, headers: response.headers });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Arg-max over a probability vector. */
+export function toClassification(probabilities: number[]): Classification {
+  let label = 0;
+  for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[label]!) label = i;
+  return { label, confidence: probabilities[label]!, probabilities };
+}
+
+async function httpError(response: Response, url: string): Promise<HttpError> {
+  const text = await response.text().catch(() => '');
+  let message = text.trim() || response.statusText || 'no message';
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
+    if (typeof parsed.error === 'string') message = parsed.error;
+    else if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  if (message.length > 300) message = `${message.slice(0, 300)}…`;
+  const Kind = response.status === 401 || response.status === 403 ? AuthError : HttpError;
+  return new Kind(response.status, url, message);
+}
+
+function parseSseEvent(block: string): { type: string; data: string } {
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') type = value;
+    else if (field === 'data') data.push(value);
+  }
+  return { type, data: data.join('\n') };
+}
+
+function checkSample(sample: Sample): Sample {
+  if (
+    !sample ||
+    !Number.isInteger(sample.index) ||
+    !Number.isInteger(sample.label) ||
+    !isNumberArray(sample.instances)
+  ) {
+    throw new ResponseFormatError('expected a sample {index, label, instances}');
+  }
+  return sample;
+}
+
+function isNumberArray(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'number');
+}
+
+function now(): number {
+  return performance.now();
+}
