@@ -1,1 +1,12 @@
-export {};
+export {
+  type BackendInfo,
+  type BackendName,
+  describe as describeBackend,
+  type InitBackendOptions,
+  initBackend,
+} from './backend.js';
+export { BackendError, ModelFileError } from './errors.js';
+export { loadLayersModel, saveLayersModel } from './model/files.js';
+export { METADATA_JSON, type ModelMetadata, ModelRepository } from './model/repository.js';
+export { createOptimizer, type OptimizerName } from './optimizers.js';
+export { TUNESERVE_VERSION } from './version.js';

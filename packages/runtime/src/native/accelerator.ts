@@ -1,0 +1,58 @@
+/** Loads the optional OpenBLAS N-API addon (built at install by native/build.mjs); absent means pure wasm. */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's functions; all offsets and strides are in float32 elements of the given heap buffer. */
+export interface BlasAddon {
+  /** Batched C[i] = alpha * op(A[i]) @ op(B[i]) + beta * C[i], row-major, operating in place on `heap`. */
+  sgemm(
+    heap: ArrayBufferLike,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    strideA: number,
+    b: number,
+    ldb: number,
+    strideB: number,
+    c: number,
+    ldc: number,
+    strideC: number,
+    batch: number,
+    alpha: number,
+    beta: number,
+  ): void;
+  setThreads(n: number): void;
+}
+
+export interface AcceleratorStatus {
+  loaded: boolean;
+  reason: string;
+  addon?: BlasAddon;
+}
+
+export const ADDON_PATH = fileURLToPath(new URL('../../native/build/tuneserve_blas.node', import.meta.url));
+
+let cached: AcceleratorStatus | undefined;
+
+export function loadAccelerator(): AcceleratorStatus {
+  if (cached) return cached;
+  if (process.env.TUNESERVE_ACCELERATOR === 'off') {
+    cached = { loaded: false, reason: 'TUNESERVE_ACCELERATOR=off' };
+  } else if (!existsSync(ADDON_PATH)) {
+    cached = { loaded: false, reason: 'OpenBLAS addon not built (needs gcc and libopenblas-dev at npm install)' };
+  } else {
+    try {
+      const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
+      addon.setThreads(1);
+      cached = { loaded: true, reason: 'OpenBLAS addon loaded', addon };
+    } catch (e) {
+      cached = { loaded: false, reason: `OpenBLAS addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+    }
+  }
+  return cached;
+}

@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs';
+import { BackendError, initBackend } from '@tuneserve/runtime';
+import { afterEach, describe, expect, it } from 'vitest';
+
+afterEach(() => {
+  delete process.env.TUNESERVE_BACKEND;
+});
+
+describe('initBackend', () => {
+  it('picks wasm without tfjs-node, logs one line saying why, and is idempotent', async () => {
+    const lines: string[] = [];
+    const info = await initBackend({ log: (l) => lines.push(l) });
+    expect(info.name).toBe('wasm');
+    expect(info.native).toBe(false);
+    expect(info.fixes).toBe(true);
+    expect(tf.getBackend()).toBe('wasm');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tuneserve runtime: backend=wasm fixes=on accelerator=(openblas|none) threads=1 \(/);
+    expect(lines[0]).toContain('@tensorflow/tfjs-node not installed');
+    const again = await initBackend({ log: (l) => lines.push(l) });
+    expect(again).toBe(info);
+    expect(lines).toHaveLength(1);
+  });
+
+  it('TUNESERVE_BACKEND forces a backend over the options', async () => {
+    process.env.TUNESERVE_BACKEND = 'cpu';
+    const info = await initBackend({ backend: 'wasm', log: false });
+    expect(info).toMatchObject({ name: 'cpu', fixes: false, accelerator: 'none' });
+    expect(info.reason).toContain('TUNESERVE_BACKEND');
+    expect(tf.getBackend()).toBe('cpu');
+    delete process.env.TUNESERVE_BACKEND;
+    expect((await initBackend({ log: false })).name).toBe('wasm');
+  });
+
+  it('rejects unknown backends and missing tfjs-node with a BackendError', async () => {
+    process.env.TUNESERVE_BACKEND = 'gpu';
+    const err = await Promise.resolve()
+      .then(() => initBackend({ log: false }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect((err as Error).message).toBe(
+      'unknown backend "gpu" (from TUNESERVE_BACKEND); expected one of: tensorflow, wasm, cpu',
+    );
+    delete process.env.TUNESERVE_BACKEND;
+    await expect(initBackend({ backend: 'tensorflow', log: false })).rejects.toThrow(/needs @tensorflow\/tfjs-node/);
+    // an unknown value passed from untyped callers (CLI flags) is rejected too
+    await expect(Promise.resolve().then(() => initBackend({ backend: 'metal' as 'cpu', log: false }))).rejects.toThrow(
+      /unknown backend "metal"/,
+    );
+    expect((await initBackend({ log: false })).name).toBe('wasm');
+  });
+});
