@@ -170,7 +170,7 @@ function pixelClamped(image: InkImage, box: Box, x: number, y: number): number {
 }
 
 function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return v < lo ? lo : Math.min(v, hi);
 }
 
 /**

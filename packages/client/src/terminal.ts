@@ -10,7 +10,7 @@ export function renderDigit(values: ArrayLike<number>, width: number, options: {
   const height = Math.ceil(values.length / width);
   const at = (x: number, y: number): number => {
     const v = y < height ? (values[y * width + x] ?? 0) : 0;
-    return v < 0 ? 0 : v > 1 ? 1 : v;
+    return v < 0 ? 0 : Math.min(v, 1);
   };
   const lines: string[] = [];
   if (options.colour) {

@@ -38,7 +38,7 @@ const study = (n: number): StudyJson => ({
   })),
 });
 
-function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
+function handle(req: IncomingMessage, res: ServerResponse, body: string): unknown {
   seen.push({ url: req.url ?? '', auth: req.headers.authorization, body });
   const json = (status: number, value: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
