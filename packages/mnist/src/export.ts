@@ -1,0 +1,124 @@
+/** Trains a chosen configuration the reference's way and publishes it as the next model version. */
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { type BackendInfo, ModelRepository } from '@tuneserve/runtime';
+import type { MnistData } from './data.js';
+import {
+  type BestEpochResult,
+  type Evaluation,
+  evaluateModel,
+  type FitListener,
+  findBestEpoch,
+  fitModel,
+  type History,
+  retrainEpochs,
+} from './training.js';
+
+export type HpValues = Record<string, number | string | boolean>;
+
+export const DIGIT_LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+export interface FinalTrainingOptions {
+  /** Builds a fresh, compiled model of the chosen configuration (called twice: best-epoch search and retrain). */
+  build: () => tf.LayersModel | Promise<tf.LayersModel>;
+  data: MnistData;
+  batchSize: number;
+  /** Best-epoch search bounds (the reference: at most 100 epochs, patience 10 on val_loss). */
+  maxEpochs?: number;
+  patience?: number;
+  /** Skip the best-epoch search and train on train+val for exactly this many epochs. */
+  fixedEpochs?: number;
+  listener?: FitListener;
+}
+
+export interface FinalTrainingResult {
+  model: tf.LayersModel;
+  bestEpoch?: BestEpochResult;
+  retrainEpochs: number;
+  retrainHistory: History;
+  evaluation: Evaluation;
+  seconds: number;
+}
+
+/** Best epoch (early stopping on val_loss) -> fresh model on train+val for floor(1.2 x best) epochs -> test metrics. */
+export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTrainingResult> {
+  const t0 = performance.now();
+  let bestEpoch: BestEpochResult | undefined;
+  let epochs = o.fixedEpochs;
+  if (epochs === undefined) {
+    const probe = await o.build();
+    try {
+      bestEpoch = await findBestEpoch(probe, o.data.train, o.data.val, {
+        batchSize: o.batchSize,
+        maxEpochs: o.maxEpochs ?? 100,
+        patience: o.patience ?? 10,
+        ...(o.listener ? { listener: o.listener } : {}),
+      });
+    } finally {
+      probe.dispose();
+    }
+    epochs = retrainEpochs(bestEpoch.bestEpoch);
+  }
+  const model = await o.build();
+  try {
+    const retrainHistory = await fitModel(model, o.data.trainFull, {
+      epochs,
+      batchSize: o.batchSize,
+      phase: 'retrain',
+      ...(o.listener ? { listener: o.listener } : {}),
+    });
+    const evaluation = evaluateModel(model, o.data.test, DIGIT_LABELS);
+    return {
+      model,
+      ...(bestEpoch ? { bestEpoch } : {}),
+      retrainEpochs: epochs,
+      retrainHistory,
+      evaluation,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+export interface ExportOptions {
+  modelsDir: string;
+  name: string;
+  hyperparameters: HpValues;
+  backend?: BackendInfo;
+  /** Extra facts for metadata.training (e.g. the study it came from). */
+  training?: Record<string, unknown>;
+  extraFiles?: Record<string, string | Uint8Array>;
+}
+
+/** Publishes the trained model as the next version of <modelsDir>/<name>/ with full metadata. */
+export async function exportModel(
+  result: FinalTrainingResult,
+  o: ExportOptions,
+): Promise<{ version: number; dir: string }> {
+  const repo = new ModelRepository(join(o.modelsDir, o.name));
+  const inputShape = (result.model.inputs[0]?.shape ?? [null, 784]).slice(1).map(Number);
+  const { loss, accuracy, confusionMatrix, perClass } = result.evaluation;
+  return repo.saveVersion(
+    result.model,
+    {
+      name: o.name,
+      inputShape,
+      labels: DIGIT_LABELS,
+      hyperparameters: o.hyperparameters,
+      training: {
+        ...o.training,
+        bestEpoch: result.bestEpoch?.bestEpoch ?? null,
+        bestEpochSearchEpochs: result.bestEpoch?.epochsRun ?? 0,
+        bestEpochHistory: result.bestEpoch?.history ?? null,
+        retrainEpochs: result.retrainEpochs,
+        retrainHistory: result.retrainHistory,
+        seconds: Math.round(result.seconds * 10) / 10,
+      },
+      testMetrics: { loss, accuracy, confusionMatrix, perClass },
+      ...(o.backend ? { backend: o.backend.name } : {}),
+    },
+    o.extraFiles ?? {},
+  );
+}
