@@ -1,12 +1,299 @@
-import type { Command } from 'commander';
+/**
+ * `tuneserve query`: the reference's end-user program. Sends a random/indexed MNIST test digit or
+ * a picture file to a running server over TF Serving REST and prints the reference's sentence,
+ * the true label, confidence, latency and the 28x28 input drawn in the terminal. With --count N it
+ * measures accuracy and latency percentiles over N random test digits.
+ */
+import { access } from 'node:fs/promises';
+import {
+  AuthError,
+  type Classification,
+  ClientError,
+  EmptyImageError,
+  greyToInk,
+  HttpError,
+  renderDigit,
+  type Sample,
+  TimeoutError,
+  TuneserveClient,
+  toMnistInput,
+  UnreachableError,
+} from '@tuneserve/client';
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import sharp, { type OutputInfo } from 'sharp';
 import { UsageError } from '../errors.js';
 
-// Placeholder until its issue lands: the command exists but says it is not built yet.
+interface QueryOptions {
+  url: string;
+  apiKey?: string;
+  model?: string;
+  random?: boolean;
+  index?: number;
+  image?: string;
+  count?: number;
+  format: 'text' | 'json';
+  timeout: number;
+  picture: boolean;
+}
+
+interface Digit {
+  input: ArrayLike<number>;
+  label?: number;
+  index?: number;
+  source: string;
+}
+
+const DEFAULT_URL = 'http://127.0.0.1:8080';
+
 export function registerQuery(program: Command): void {
   program
     .command('query')
-    .description('(not built yet)')
-    .action(() => {
-      throw new UsageError('`tuneserve query` is not built yet');
+    .description('Ask a running server what digit an image shows (a random or chosen MNIST test digit, or a picture)')
+    .option('--url <url>', 'server address (env TUNESERVE_URL)', process.env.TUNESERVE_URL ?? DEFAULT_URL)
+    .option(
+      '--api-key <key>',
+      'API key, when the server requires one (env TUNESERVE_API_KEY)',
+      process.env.TUNESERVE_API_KEY,
+    )
+    .option('--model <name>', 'model name (default: the one the server serves)')
+    .option('--random', 'a random MNIST test digit from the server (the default)')
+    .option('--index <n>', 'the MNIST test digit at this index', integer('--index', 0))
+    .option('--image <file>', 'a PNG/JPEG picture of a digit, any size, dark-on-light or light-on-dark')
+    .option('--count <n>', 'send N random test digits; print accuracy and latency percentiles', integer('--count', 1))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--timeout <ms>', 'per-request timeout in milliseconds', integer('--timeout', 1), 10_000)
+    .option('--no-picture', 'do not draw the digit in the terminal')
+    .action(async (options: QueryOptions) => {
+      await runQuery(options, process.stdout, process.stderr);
     });
+}
+
+function integer(flag: string, min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value.trim()) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+      throw new InvalidArgumentError(`${flag} must be an integer >= ${min}`);
+    }
+    return Number(value);
+  };
+}
+
+export async function runQuery(options: QueryOptions, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<void> {
+  const modes = [options.random, options.index !== undefined, options.image !== undefined].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('choose one of --random, --index and --image');
+  if (options.count !== undefined && (options.index !== undefined || options.image !== undefined)) {
+    throw new UsageError('--count sends random test digits: it cannot be combined with --index or --image');
+  }
+  let client: TuneserveClient;
+  try {
+    client = new TuneserveClient({ baseUrl: options.url, apiKey: options.apiKey, timeoutMs: options.timeout });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  try {
+    // Read the picture before talking to the server: a bad file is the user's first problem.
+    const picture = options.image === undefined ? undefined : await readPicture(options.image);
+    const model = options.model ?? (await servedModelName(client));
+    if (options.count !== undefined) {
+      await runBatch(client, model, options.count, options.format, out, err);
+      return;
+    }
+    const digit =
+      picture ??
+      (options.index !== undefined
+        ? fromSample(await client.sample(options.index))
+        : fromSample(await client.randomSample()));
+    const { value, latencyMs } = await client.classify(model, digit.input);
+    printOne(out, digit, value, latencyMs, options);
+  } catch (e) {
+    throw toUsageError(e, options);
+  }
+}
+
+async function servedModelName(client: TuneserveClient): Promise<string> {
+  try {
+    return (await client.servedModel()).name;
+  } catch (e) {
+    // A server without the web API still speaks TF Serving: fall back to the default name.
+    if (e instanceof HttpError && e.status === 404) return 'mnist';
+    throw e;
+  }
+}
+
+function fromSample(sample: Sample): Digit {
+  return { input: sample.instances, label: sample.label, index: sample.index, source: `test digit #${sample.index}` };
+}
+
+/** Decodes any picture sharp reads, flattens transparency onto white, and preprocesses it like the web page. */
+async function readPicture(file: string): Promise<Digit> {
+  try {
+    await access(file);
+  } catch {
+    throw new UsageError(`cannot read image ${file}: no such file`);
+  }
+  let decoded: { data: Buffer; info: OutputInfo };
+  try {
+    decoded = await sharp(file)
+      .flatten({ background: '#ffffff' })
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new UsageError(`cannot read image ${file}: ${(e as Error).message}`);
+  }
+  const { data, info } = decoded;
+  const grey = info.channels === 1 ? data : data.filter((_, i) => i % info.channels === 0);
+  try {
+    return { input: toMnistInput(greyToInk(grey, info.width, info.height)), source: file };
+  } catch (e) {
+    if (e instanceof EmptyImageError) throw new UsageError(`image ${file} is blank: no digit to recognise`);
+    throw e;
+  }
+}
+
+function printOne(
+  out: NodeJS.WriteStream,
+  digit: Digit,
+  result: Classification,
+  latencyMs: number,
+  options: QueryOptions,
+): void {
+  if (options.format === 'json') {
+    out.write(
+      `${JSON.stringify({
+        prediction: result.label,
+        label: digit.label ?? null,
+        correct: digit.label === undefined ? null : digit.label === result.label,
+        confidence: result.confidence,
+        probabilities: result.probabilities,
+        latencyMs: round(latencyMs),
+        index: digit.index ?? null,
+        source: digit.source,
+      })}\n`,
+    );
+    return;
+  }
+  const lines = [`This number is a ${result.label}`];
+  if (digit.label !== undefined) {
+    lines.push(`True label: ${digit.label} (${digit.label === result.label ? 'correct' : 'wrong'})`);
+  }
+  lines.push(`Confidence: ${(result.confidence * 100).toFixed(1)}%`);
+  lines.push(`Latency:    ${latencyMs.toFixed(1)} ms`);
+  lines.push(`Input:      ${digit.source}`);
+  if (options.picture) lines.push('', renderDigit(digit.input, 28, { colour: useColour(out) }));
+  out.write(`${lines.join('\n')}\n`);
+}
+
+function useColour(stream: NodeJS.WriteStream): boolean {
+  return Boolean(stream.isTTY) && !process.env.NO_COLOR && (stream.getColorDepth?.() ?? 1) >= 8;
+}
+
+async function runBatch(
+  client: TuneserveClient,
+  model: string,
+  count: number,
+  format: 'text' | 'json',
+  out: NodeJS.WriteStream,
+  err: NodeJS.WriteStream,
+): Promise<void> {
+  const progress = createProgress(err, count);
+  const latencies: number[] = [];
+  let correct = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      const sample = await client.randomSample();
+      const { value, latencyMs } = await client.classify(model, sample.instances);
+      latencies.push(latencyMs);
+      if (value.label === sample.label) correct++;
+      progress.tick(i + 1, correct);
+    }
+  } finally {
+    progress.stop();
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const summary = {
+    count,
+    correct,
+    accuracy: correct / count,
+    latencyMs: {
+      mean: round(sorted.reduce((a, b) => a + b, 0) / count),
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      max: round(sorted[sorted.length - 1]!),
+    },
+  };
+  if (format === 'json') {
+    out.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  const l = summary.latencyMs;
+  out.write(
+    `${count} random test digits: accuracy ${(summary.accuracy * 100).toFixed(1)}% (${correct}/${count})\n` +
+      `Latency ms: mean ${l.mean}  p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}\n`,
+  );
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: number[], p: number): number {
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1]!;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** A bar with ETA on a TTY; otherwise about ten plain progress lines. */
+function createProgress(
+  stream: NodeJS.WriteStream,
+  total: number,
+): { tick(done: number, correct: number): void; stop(): void } {
+  if (stream.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: 'query |{bar}| {value}/{total} | accuracy {accuracy} | ETA {eta_formatted}',
+        clearOnComplete: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { accuracy: '-' });
+    return {
+      tick: (done, correct) => bar.update(done, { accuracy: `${((correct / done) * 100).toFixed(1)}%` }),
+      stop: () => bar.stop(),
+    };
+  }
+  const step = Math.max(1, Math.ceil(total / 10));
+  return {
+    tick(done, correct) {
+      if (total >= 20 && (done % step === 0 || done === total)) {
+        stream.write(`query: ${done}/${total} sent, accuracy so far ${((correct / done) * 100).toFixed(1)}%\n`);
+      }
+    },
+    stop() {},
+  };
+}
+
+/** Every failure becomes one clear line and exit code 2. */
+function toUsageError(e: unknown, options: QueryOptions): Error {
+  if (e instanceof UsageError) return e;
+  if (e instanceof AuthError) {
+    return new UsageError(
+      options.apiKey
+        ? `the server refused the API key (HTTP ${e.status}): ${e.serverMessage}`
+        : `the server requires an API key (HTTP ${e.status}): pass --api-key or set TUNESERVE_API_KEY`,
+    );
+  }
+  if (e instanceof HttpError) {
+    if (e.status === 404 && /\/api\/samples\//.test(e.url)) {
+      return new UsageError(`no such test digit (HTTP 404): ${e.serverMessage}`);
+    }
+    return new UsageError(`the server rejected the request (HTTP ${e.status}): ${e.serverMessage}`);
+  }
+  if (e instanceof UnreachableError || e instanceof TimeoutError) {
+    return new UsageError(`${e.message} (is \`tuneserve serve\` running? set --url)`);
+  }
+  if (e instanceof ClientError) return new UsageError(e.message);
+  return e instanceof Error ? e : new Error(String(e));
 }
