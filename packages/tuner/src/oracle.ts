@@ -1,0 +1,475 @@
+/**
+ * Oracle base: hands out trials and records their results through the study storage.
+ *
+ * How a subclass plugs in: extend `Oracle` and implement `populateSpace(trialId, ctx)`, returning
+ * `{ status: 'RUNNING', values }` for a new trial, `{ status: 'IDLE' }` when it must wait for running
+ * trials, or `{ status: 'STOPPED' }` when the search is over. `ctx` is read from storage inside the
+ * study lock: `ctx.trials` are ALL trials of the study (any process, including RUNNING ones and
+ * their values/score/status), `ctx.hyperparameters` is the search space (values empty),
+ * `ctx.random()` is the persisted seeded stream, and `ctx.state` is this oracle's persisted JSON
+ * state (mutate it; it is saved with the trial). Never keep decisions in process memory only: several
+ * processes may share one study. Helpers: `this.randomValues(ctx)` (Keras Tuner's collision-free
+ * random draw, null when exhausted), `this.objective`, `this.maxTrials`, `valuesHash(values)`.
+ * Values named `tuner/epochs`, `tuner/initial_epoch` and `tuner/trial_id` make the Tuner train that
+ * many epochs, start at that epoch and load that trial's best checkpoint first (Hyperband).
+ * Optional hook: `onTrialEnd(trial, ctx)`, called inside the lock when a trial finishes.
+ */
+import { HyperParameterError, StorageError } from './errors.js';
+import { valuesHash } from './hash.js';
+import { Fixed, type HpValue, HyperParameters } from './hyperparameters.js';
+import { type Objective, type ObjectiveInput, objectiveFromSpec, toObjective } from './objective.js';
+import type { Pruner } from './pruners.js';
+import { randomSeed, seededUniform } from './random.js';
+import type { EpochMetric, StudyRecord, StudyStorage, StudyStore, TrialRecord } from './storage/types.js';
+import type { HpValues, Trial, TrialStatus } from './trial.js';
+
+export interface OracleOptions {
+  objective?: ObjectiveInput;
+  /** null/undefined: no limit (GridSearch runs until the space is exhausted). */
+  maxTrials?: number | null;
+  /** A pre-declared search space. */
+  hyperparameters?: HyperParameters;
+  allowNewEntries?: boolean;
+  tuneNewEntries?: boolean;
+  seed?: number;
+  maxRetriesPerTrial?: number;
+  maxConsecutiveFailedTrials?: number;
+  pruner?: Pruner;
+  /** A RUNNING trial whose owner has not sent a heartbeat for this long is taken over (default 60 s). */
+  heartbeatTimeoutMs?: number;
+}
+
+export interface OracleContext {
+  trials: Trial[];
+  hyperparameters: HyperParameters;
+  state: Record<string, unknown>;
+  random(): number;
+}
+
+export type PopulateResult =
+  | { status: 'RUNNING'; values: HpValues; userData?: Record<string, unknown> }
+  | { status: 'IDLE' }
+  | { status: 'STOPPED' };
+
+export interface EndTrialInput {
+  status: 'COMPLETED' | 'PRUNED' | 'INVALID' | 'FAILED';
+  metrics?: Record<string, number>;
+  bestStep?: number | null;
+  message?: string | null;
+}
+
+const MAX_COLLISIONS = 20;
+
+export abstract class Oracle {
+  readonly objective: Objective;
+  readonly maxTrials: number | null;
+  readonly allowNewEntries: boolean;
+  readonly tuneNewEntries: boolean;
+  readonly maxRetriesPerTrial: number;
+  readonly maxConsecutiveFailedTrials: number;
+  readonly pruner: Pruner | undefined;
+  readonly heartbeatTimeoutMs: number;
+  /** The search space known so far (values empty). */
+  hyperparameters: HyperParameters;
+  seed: number;
+  private storageRef: StudyStorage | undefined;
+
+  constructor(options: OracleOptions = {}) {
+    this.objective = toObjective(options.objective);
+    if (options.maxTrials !== undefined && options.maxTrials !== null) {
+      if (!Number.isInteger(options.maxTrials) || options.maxTrials < 1) {
+        throw new RangeError(`maxTrials must be a positive integer, got ${options.maxTrials}.`);
+      }
+    }
+    this.maxTrials = options.maxTrials ?? null;
+    this.allowNewEntries = options.allowNewEntries ?? true;
+    this.tuneNewEntries = options.tuneNewEntries ?? true;
+    this.maxRetriesPerTrial = nonNegativeInt('maxRetriesPerTrial', options.maxRetriesPerTrial ?? 0);
+    this.maxConsecutiveFailedTrials = nonNegativeInt(
+      'maxConsecutiveFailedTrials',
+      options.maxConsecutiveFailedTrials ?? 3,
+    );
+    this.pruner = options.pruner;
+    this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 60_000;
+    this.hyperparameters = options.hyperparameters ? options.hyperparameters.copy() : new HyperParameters();
+    this.hyperparameters.values = {};
+    this.seed = options.seed ?? randomSeed();
+  }
+
+  /** Decide the values of a new trial (see the file comment). */
+  protected abstract populateSpace(trialId: string, ctx: OracleContext): PopulateResult | Promise<PopulateResult>;
+
+  /** Called inside the study lock when a trial reaches a final state. */
+  protected onTrialEnd(_trial: Trial, _ctx: OracleContext): void | Promise<void> {}
+
+  get storage(): StudyStorage {
+    if (!this.storageRef) throw new StorageError('The oracle is not attached to a study storage yet.');
+    return this.storageRef;
+  }
+
+  /** Connects the oracle to its study, creating the study record or adopting the stored one. */
+  async attach(storage: StudyStorage, tunerName: string): Promise<void> {
+    this.storageRef = storage;
+    await storage.transaction(async (tx) => {
+      const study = await tx.getStudy();
+      if (!study) {
+        await tx.putStudy({
+          name: '',
+          tuner: tunerName,
+          objective: this.objective.toSpec(),
+          maxTrials: this.maxTrials,
+          space: this.hyperparameters.toConfig(),
+          oracleState: { seed: this.seed, seedState: 0 },
+          createdAt: Date.now(),
+        });
+        return;
+      }
+      const stored = objectiveFromSpec(study.objective);
+      if (JSON.stringify(stored.toSpec()) !== JSON.stringify(this.objective.toSpec())) {
+        throw new StorageError(
+          `The study at ${storage.location} optimizes ${JSON.stringify(study.objective)}, not ` +
+            `${JSON.stringify(this.objective.toSpec())}; use overwrite: true or another projectName.`,
+        );
+      }
+      this.seed = Number(study.oracleState.seed ?? this.seed);
+      const merged = HyperParameters.fromConfig(study.space);
+      for (const hp of this.hyperparameters.space) merged.addToSpace(hp);
+      merged.values = {};
+      this.hyperparameters = merged;
+      // maxTrials from the constructor wins, so a finished search can be extended.
+      await tx.putStudy({ ...study, maxTrials: this.maxTrials, space: merged.toConfig() });
+    });
+  }
+
+  /** Adds hyperparameters discovered while building a model to the stored space. */
+  async updateSpace(hp: HyperParameters): Promise<void> {
+    await this.storage.transaction(async (tx) => {
+      const study = await requireStudy(tx);
+      const space = HyperParameters.fromConfig(study.space);
+      let changed = false;
+      for (const h of hp.space) {
+        const known = space.space.some(
+          (s) => s.name === h.name && JSON.stringify(s.conditions) === JSON.stringify(h.conditions),
+        );
+        if (known) {
+          space.addToSpace(h); // throws if redefined differently
+          continue;
+        }
+        if (!this.allowNewEntries) {
+          throw new HyperParameterError(
+            `Hyperparameter '${h.name}' is not in the pre-declared search space and allowNewEntries is false.`,
+          );
+        }
+        space.addToSpace(this.tuneNewEntries ? h : new Fixed(h.name, h.default, h.conditions));
+        changed = true;
+      }
+      space.values = {};
+      this.hyperparameters = space;
+      if (changed) await tx.putStudy({ ...study, space: space.toConfig() });
+    });
+  }
+
+  /**
+   * Returns the trial `tunerId` should run next: its own unfinished trial (resume), a stale trial of a
+   * dead process, an INVALID trial to retry, or a new one. Status IDLE or STOPPED means no trial.
+   */
+  async createTrial(tunerId: string): Promise<Trial> {
+    return this.storage.transaction(async (tx) => {
+      const study = await requireStudy(tx);
+      const records = await tx.listTrials();
+      const space = HyperParameters.fromConfig(study.space);
+      space.values = {};
+      this.hyperparameters = space;
+      const now = Date.now();
+      const claim = async (rec: TrialRecord, retry: boolean): Promise<Trial> => {
+        const next: TrialRecord = {
+          ...rec,
+          status: 'RUNNING',
+          ownerId: tunerId,
+          heartbeatAt: now,
+          startedAt: retry || rec.startedAt === null ? now : rec.startedAt,
+          endedAt: null,
+          retries: rec.retries + (retry ? 1 : 0),
+        };
+        await tx.putTrial(next);
+        return this.toTrial(next, space);
+      };
+      const own = records.find((r) => r.status === 'RUNNING' && r.ownerId === tunerId);
+      if (own) return claim(own, false);
+      const stale = records.find(
+        (r) => r.status === 'RUNNING' && (r.heartbeatAt === null || now - r.heartbeatAt > this.heartbeatTimeoutMs),
+      );
+      if (stale) return claim(stale, false);
+      const retry = records.find((r) => r.status === 'INVALID' && r.retries < this.maxRetriesPerTrial);
+      if (retry) return claim(retry, true);
+
+      if (this.maxTrials !== null && records.length >= this.maxTrials) return this.pseudoTrial('STOPPED', space);
+      const width = this.maxTrials === null ? 4 : String(this.maxTrials).length;
+      const trialId = String(records.length).padStart(width, '0');
+      const state = { ...study.oracleState };
+      const ctx = this.context(records, space, state);
+      const result = await this.populateSpace(trialId, ctx);
+      if (result.status !== 'RUNNING') {
+        await tx.putStudy({ ...study, oracleState: state });
+        return this.pseudoTrial(result.status, space);
+      }
+      const hp = space.copy();
+      hp.values = { ...result.values };
+      hp.ensureActiveValues();
+      const rec: TrialRecord = {
+        trialId,
+        seq: records.length,
+        status: 'RUNNING',
+        values: hp.values,
+        hash: valuesHash(hp.values),
+        score: null,
+        bestStep: null,
+        metrics: {},
+        message: null,
+        ownerId: tunerId,
+        heartbeatAt: now,
+        startedAt: now,
+        endedAt: null,
+        retries: 0,
+        userData: result.userData ?? {},
+      };
+      await tx.putTrial(rec);
+      await tx.putStudy({ ...study, oracleState: state });
+      return this.toTrial(rec, space);
+    });
+  }
+
+  /** Records a trial's final state. A missing or NaN objective turns COMPLETED into INVALID. */
+  async endTrial(trialId: string, input: EndTrialInput): Promise<Trial> {
+    return this.storage.transaction(async (tx) => {
+      const study = await requireStudy(tx);
+      const rec = await tx.getTrial(trialId);
+      if (!rec) throw new StorageError(`Trial ${trialId} does not exist in ${this.storage.location}.`);
+      const metrics = input.metrics ?? rec.metrics;
+      let status: TrialStatus = input.status;
+      let message = input.message ?? null;
+      let score: number | null = null;
+      if (status === 'COMPLETED' || status === 'PRUNED') {
+        const value = this.objective.getValue(metrics);
+        if (value === undefined) {
+          status = 'INVALID';
+          message = `The objective '${this.objective.name}' is missing from the trial's metrics (${Object.keys(metrics).join(', ') || 'none'}).`;
+        } else if (!Number.isFinite(value)) {
+          status = 'INVALID';
+          message = `The objective '${this.objective.name}' is ${value}.`;
+        } else {
+          score = value;
+        }
+      }
+      if (status === 'INVALID' && rec.retries >= this.maxRetriesPerTrial) status = 'FAILED';
+      const next: TrialRecord = {
+        ...rec,
+        status,
+        score,
+        bestStep: input.bestStep ?? null,
+        metrics,
+        message,
+        ownerId: null,
+        endedAt: Date.now(),
+      };
+      await tx.putTrial(next);
+      const space = HyperParameters.fromConfig(study.space);
+      const trial = this.toTrial(next, space);
+      if (status !== 'INVALID') {
+        const state = { ...study.oracleState };
+        const records = await tx.listTrials();
+        await this.onTrialEnd(trial, this.context(records, space, state));
+        await tx.putStudy({ ...study, oracleState: state });
+      }
+      return trial;
+    });
+  }
+
+  /**
+   * Reports the objective after a step (epoch) of a running trial and asks the pruner whether to
+   * stop it. Returns true when the trial should be pruned.
+   */
+  async shouldPrune(trialId: string, step: number): Promise<boolean> {
+    const pruner = this.pruner;
+    if (!pruner) return false;
+    return this.storage.transaction(async (tx) => {
+      const study = await requireStudy(tx);
+      const records = await tx.listTrials();
+      const rec = records.find((r) => r.trialId === trialId);
+      if (!rec) return false;
+      const space = HyperParameters.fromConfig(study.space);
+      const curves = intermediateValues(await tx.listMetrics(), this.objective);
+      const trials = records.map((r) => this.toTrial(r, space));
+      const trial = trials.find((t) => t.trialId === trialId) as Trial;
+      const prune = await pruner.shouldPrune({
+        trial,
+        step,
+        trials,
+        direction: this.objective.direction,
+        intermediate: (id) => curves.get(id) ?? new Map(),
+      });
+      if (JSON.stringify(trial.userData) !== JSON.stringify(rec.userData)) {
+        await tx.putTrial({ ...rec, userData: trial.userData });
+      }
+      return prune;
+    });
+  }
+
+  async heartbeat(trialId: string, tunerId: string): Promise<void> {
+    await this.storage.heartbeat(trialId, tunerId, Date.now());
+  }
+
+  async getTrial(trialId: string): Promise<Trial | undefined> {
+    const [study, rec] = await Promise.all([this.storage.getStudy(), this.storage.getTrial(trialId)]);
+    if (!study || !rec) return undefined;
+    return this.toTrial(rec, HyperParameters.fromConfig(study.space));
+  }
+
+  async getTrials(): Promise<Trial[]> {
+    const study = await this.storage.getStudy();
+    if (!study) return [];
+    const space = HyperParameters.fromConfig(study.space);
+    return (await this.storage.listTrials()).map((r) => this.toTrial(r, space));
+  }
+
+  /** COMPLETED trials best first, padded with other finished or running trials when too few. */
+  async getBestTrials(numTrials = 1): Promise<Trial[]> {
+    const trials = await this.getTrials();
+    const dir = this.objective.direction === 'min' ? 1 : -1;
+    const completed = trials
+      .filter((t) => t.status === 'COMPLETED' && t.score !== null)
+      .sort((a, b) => dir * ((a.score as number) - (b.score as number)));
+    const rest = trials.filter((t) => !completed.includes(t) && t.status !== 'INVALID');
+    const restSorted = rest.sort((a, b) => {
+      if (a.score === null) return 1;
+      if (b.score === null) return -1;
+      return dir * (a.score - b.score);
+    });
+    return [...completed, ...restSorted].slice(0, numTrials);
+  }
+
+  /** Keras Tuner's random draw: active hyperparameters in space order, redrawn on collision. */
+  protected randomValues(ctx: OracleContext): HpValues | null {
+    const tried = new Set(ctx.trials.map((t) => valuesHash(t.hyperparameters.values)));
+    for (let attempt = 0; attempt < MAX_COLLISIONS; attempt++) {
+      const hp = ctx.hyperparameters.copy();
+      hp.values = {};
+      for (const h of hp.space) {
+        if (!hp.isActive(h)) continue;
+        hp.values[h.name] = h.kind === 'Fixed' ? h.default : h.randomSample(ctx.random);
+      }
+      if (!tried.has(valuesHash(hp.values))) return hp.values;
+    }
+    return null;
+  }
+
+  private context(records: TrialRecord[], space: HyperParameters, state: Record<string, unknown>): OracleContext {
+    const hyperparameters = space.copy();
+    hyperparameters.values = {};
+    if (typeof state.seed !== 'number') state.seed = this.seed;
+    if (typeof state.seedState !== 'number') state.seedState = 0;
+    return {
+      trials: records.map((r) => this.toTrial(r, space)),
+      hyperparameters,
+      state,
+      random: () => {
+        const counter = state.seedState as number;
+        state.seedState = counter + 1;
+        return seededUniform(state.seed as number, counter);
+      },
+    };
+  }
+
+  protected toTrial(rec: TrialRecord, space: HyperParameters): Trial {
+    const hp = space.copy();
+    hp.values = { ...rec.values };
+    return {
+      trialId: rec.trialId,
+      hyperparameters: hp,
+      status: rec.status,
+      score: rec.score,
+      bestStep: rec.bestStep,
+      metrics: rec.metrics,
+      message: rec.message,
+      ownerId: rec.ownerId,
+      heartbeatAt: rec.heartbeatAt,
+      startedAt: rec.startedAt,
+      endedAt: rec.endedAt,
+      retries: rec.retries,
+      userData: { ...rec.userData },
+    };
+  }
+
+  private pseudoTrial(status: 'IDLE' | 'STOPPED', space: HyperParameters): Trial {
+    return this.toTrial(
+      {
+        trialId: '',
+        seq: -1,
+        status,
+        values: {},
+        hash: '',
+        score: null,
+        bestStep: null,
+        metrics: {},
+        message: null,
+        ownerId: null,
+        heartbeatAt: null,
+        startedAt: null,
+        endedAt: null,
+        retries: 0,
+        userData: {},
+      },
+      space,
+    );
+  }
+}
+
+async function requireStudy(tx: StudyStore): Promise<StudyRecord> {
+  const study = await tx.getStudy();
+  if (!study) throw new StorageError('The study record is missing from storage.');
+  return study;
+}
+
+function nonNegativeInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}.`);
+  return v;
+}
+
+/**
+ * Per trial, the objective at each step averaged over the executions that reached it.
+ */
+export function intermediateValues(rows: EpochMetric[], objective: Objective): Map<string, Map<number, number>> {
+  const records = new Map<string, Record<string, number>>();
+  for (const r of rows) {
+    const key = `${r.trialId}\u0000${r.execution}\u0000${r.step}`;
+    let rec = records.get(key);
+    if (!rec) {
+      rec = {};
+      records.set(key, rec);
+    }
+    rec[r.name] = r.value;
+  }
+  const sums = new Map<string, Map<number, { sum: number; n: number }>>();
+  for (const [key, rec] of records) {
+    const [trialId, , stepText] = key.split('\u0000') as [string, string, string];
+    const value = objective.getValue(rec);
+    if (value === undefined) continue;
+    let byStep = sums.get(trialId);
+    if (!byStep) {
+      byStep = new Map();
+      sums.set(trialId, byStep);
+    }
+    const step = Number(stepText);
+    const acc = byStep.get(step) ?? { sum: 0, n: 0 };
+    acc.sum += value;
+    acc.n += 1;
+    byStep.set(step, acc);
+  }
+  const out = new Map<string, Map<number, number>>();
+  for (const [trialId, byStep] of sums) {
+    out.set(trialId, new Map([...byStep].map(([s, { sum, n }]) => [s, sum / n])));
+  }
+  return out;
+}
+
+export type { HpValue };

@@ -1,0 +1,124 @@
+/**
+ * Read-only view of a study for the CLI and the dashboard: trials with their values, status,
+ * score, times and per-epoch curves averaged over executions. Opening never creates or changes
+ * anything, so it is safe beside a running search.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { HpValue } from './hyperparameters.js';
+import type { Direction } from './objective.js';
+import { openStorage } from './storage/registry.js';
+import type { EpochMetric } from './storage/types.js';
+import type { TrialStatus } from './trial.js';
+
+export interface StudyTrialView {
+  trialId: string;
+  status: TrialStatus;
+  hyperparameters: Record<string, HpValue>;
+  score: number | null;
+  bestStep: number | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  /** Final metrics (best epoch of each execution, averaged). */
+  finalMetrics: Record<string, number>;
+  /** Per-epoch curves averaged over executions. */
+  metrics: Record<string, { step: number; value: number }[]>;
+  message?: string;
+}
+
+export interface StudyView {
+  name: string;
+  tuner: string;
+  objective: { name: string; direction: Direction };
+  maxTrials: number | null;
+  trials: StudyTrialView[];
+}
+
+export interface LoadStudyOptions {
+  directory?: string;
+  projectName: string;
+  /** Storage URL (default 'sqlite:'). */
+  storage?: string;
+}
+
+/** The study, or undefined when none exists yet. */
+export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | undefined> {
+  const directory = options.directory ?? '.';
+  const url = options.storage ?? 'sqlite:';
+  if (/^sqlite:(\/\/)?$/i.test(url) && !existsSync(path.resolve(directory, options.projectName, 'study.db'))) {
+    return undefined;
+  }
+  const storage = await openStorage(url, {
+    directory,
+    projectName: options.projectName,
+    overwrite: false,
+    readOnly: true,
+  });
+  try {
+    const study = await storage.getStudy();
+    if (!study) return undefined;
+    const [trials, rows] = await Promise.all([storage.listTrials(), storage.listMetrics()]);
+    const curves = averageCurves(rows);
+    const objective = Array.isArray(study.objective)
+      ? { name: 'multi_objective', direction: 'min' as const }
+      : study.objective;
+    return {
+      name: options.projectName,
+      tuner: study.tuner,
+      objective,
+      maxTrials: study.maxTrials,
+      trials: trials.map((t) => {
+        const end = t.endedAt ?? (t.status === 'RUNNING' ? Date.now() : null);
+        const view: StudyTrialView = {
+          trialId: t.trialId,
+          status: t.status,
+          hyperparameters: t.values,
+          score: t.score,
+          bestStep: t.bestStep,
+          startedAt: t.startedAt === null ? null : new Date(t.startedAt).toISOString(),
+          endedAt: t.endedAt === null ? null : new Date(t.endedAt).toISOString(),
+          durationMs: t.startedAt === null || end === null ? null : end - t.startedAt,
+          finalMetrics: t.metrics,
+          metrics: curves.get(t.trialId) ?? {},
+        };
+        if (t.message) view.message = t.message;
+        return view;
+      }),
+    };
+  } finally {
+    await storage.close();
+  }
+}
+
+function averageCurves(rows: EpochMetric[]): Map<string, Record<string, { step: number; value: number }[]>> {
+  const acc = new Map<string, Map<string, Map<number, { sum: number; n: number }>>>();
+  for (const r of rows) {
+    if (Number.isNaN(r.value)) continue;
+    let byName = acc.get(r.trialId);
+    if (!byName) {
+      byName = new Map();
+      acc.set(r.trialId, byName);
+    }
+    let bySteps = byName.get(r.name);
+    if (!bySteps) {
+      bySteps = new Map();
+      byName.set(r.name, bySteps);
+    }
+    const cell = bySteps.get(r.step) ?? { sum: 0, n: 0 };
+    cell.sum += r.value;
+    cell.n += 1;
+    bySteps.set(r.step, cell);
+  }
+  const out = new Map<string, Record<string, { step: number; value: number }[]>>();
+  for (const [trialId, byName] of acc) {
+    const rec: Record<string, { step: number; value: number }[]> = {};
+    for (const [name, bySteps] of byName) {
+      rec[name] = [...bySteps.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([step, { sum, n }]) => ({ step, value: sum / n }));
+    }
+    out.set(trialId, rec);
+  }
+  return out;
+}
