@@ -1,0 +1,221 @@
+/**
+ * Builds the Fastify app: one plugin per concern (security, metrics, docs, reference, tfserving,
+ * kserve, api, static), one error handler that turns every failure into `{"error": ...}` with a
+ * meaningful status (never a stack trace or a path), and a model manager behind it all.
+ */
+import { randomUUID } from 'node:crypto';
+import { basename, resolve } from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ApiKeys } from './auth.js';
+import type { ServingContext } from './context.js';
+import { HttpError } from './errors.js';
+import { ServerMetrics } from './metrics.js';
+import { ModelManager } from './model/manager.js';
+import { apiPlugin } from './plugins/api.js';
+import { registerDocs } from './plugins/docs.js';
+import { kservePlugin } from './plugins/kserve.js';
+import { metricsHooks, metricsPlugin } from './plugins/metrics.js';
+import { referencePlugin } from './plugins/reference.js';
+import { securityPlugin } from './plugins/security.js';
+import { staticPlugin } from './plugins/static.js';
+import { tfServingPlugin } from './plugins/tfserving.js';
+import type { SampleSource, StudySource } from './sources.js';
+
+export const SERVER_VERSION = '0.1.0';
+export const MiB = 1024 * 1024;
+
+export interface ServerOptions {
+  /** A versions root (`models/mnist` holding `1/`, `2/`, ...) or a single model folder. */
+  modelDir: string;
+  /** Name in URLs; default: the folder's name. */
+  modelName?: string;
+  /** Newest versions kept loaded and reachable by URL (default 1, TF Serving's latest{1}). */
+  keepVersions?: number;
+  /** How often the versions root is scanned for new versions (default 1000 ms; 0: never). */
+  pollIntervalMs?: number;
+  /** TF Serving version labels, e.g. {stable: 2}. */
+  labels?: Record<string, number>;
+  /** Most examples per model call (default 64). */
+  maxBatchSize?: number;
+  /** How long a batch waits for more requests (default 0: until the event loop turn ends). */
+  batchTimeoutMs?: number;
+  /** Most examples one request may carry (default 1024). */
+  maxInstances?: number;
+  /** Deadline for receiving a request and for a prediction (default 30000 ms, as TF Serving). */
+  requestTimeoutMs?: number;
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Plain API keys (e.g. from API_KEYS). */
+  apiKeys?: string[];
+  /** SHA-256 hex digests of API keys (e.g. from a key file). */
+  apiKeyHashes?: string[];
+  /** Serve /metrics without a key even when keys are set (default false). */
+  metricsOpen?: boolean;
+  /** Requests per window per key or IP (default 0: off). */
+  rateLimit?: { max: number; windowMs?: number };
+  /** Origins allowed by CORS (default none). */
+  corsOrigins?: string[];
+  /** Serve HTTPS with this certificate and key (PEM). */
+  https?: { cert: string | Buffer; key: string | Buffer };
+  /** Directory with the web front end's bundle (e.g. packages/web/dist). */
+  webRoot?: string;
+  study?: StudySource;
+  samples?: SampleSource;
+  /** How often /api/study/events checks the study (default 1000 ms). */
+  studyPollMs?: number;
+  /** pino logger settings (default: JSON logs at info on stdout). */
+  logger?: { level?: string; stream?: NodeJS.WritableStream };
+  /** Include Node's default process metrics in /metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+export interface TuneServer {
+  app: FastifyInstance;
+  models: ModelManager;
+  metrics: ServerMetrics;
+  /** Starts listening; resolves with the base URL. */
+  listen(port: number, host: string): Promise<string>;
+  /** Stops accepting, finishes in-flight requests, unloads the models. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+function errorReply(err: FastifyError | HttpError): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.statusCode, message: err.message };
+  const fe = err as FastifyError;
+  if (fe.validation) return { status: 400, message: `invalid request: ${fe.message}` };
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: 'request body is too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, message: 'unsupported content type: send application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, message: 'the JSON body is empty' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, message: 'the body is not valid JSON' };
+  }
+  if (err instanceof SyntaxError) return { status: 400, message: 'the body is not valid JSON' };
+  const status = fe.statusCode ?? 500;
+  if (status >= 400 && status < 500) return { status, message: fe.message };
+  return { status: 500, message: 'internal server error' };
+}
+
+export async function createServer(options: ServerOptions): Promise<TuneServer> {
+  const root = resolve(options.modelDir);
+  const modelName = options.modelName ?? basename(root);
+  const metrics = new ServerMetrics(options.defaultMetrics ?? true);
+  const keys = new ApiKeys(options.apiKeys ?? [], options.apiKeyHashes ?? []);
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+
+  const app = Fastify({
+    logger: {
+      level: options.logger?.level ?? 'info',
+      ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
+    },
+    bodyLimit: options.bodyLimit ?? MiB,
+    requestTimeout: requestTimeoutMs,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+  }) as unknown as FastifyInstance;
+
+  const models = new ModelManager({
+    root,
+    keepVersions: Math.max(1, options.keepVersions ?? 1),
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    batching: {
+      maxBatchSize: Math.max(1, options.maxBatchSize ?? 64),
+      maxWaitMs: Math.max(0, options.batchTimeoutMs ?? 0),
+    },
+    events: {
+      info: (m) => app.log.info({ model: modelName }, m),
+      error: (m) => app.log.error({ model: modelName }, m),
+      batch: (n) => metrics.batchSize.observe(n),
+      swap: (v) => metrics.modelVersion.set({ model: modelName }, v),
+    },
+  });
+  const ctx: ServingContext = {
+    modelName,
+    models,
+    maxInstances: options.maxInstances ?? 1024,
+    requestTimeoutMs,
+    labels: { ...(options.labels ?? {}) },
+  };
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { status, message } = errorReply(err);
+    if (status >= 500 && status !== 503 && status !== 504) req.log.error({ err }, 'request failed');
+    else req.log.info({ status, error: message }, 'request rejected');
+    return reply.code(status).type('application/json; charset=utf-8').send({ error: message });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` }),
+  );
+
+  await app.register(securityPlugin, {
+    keys,
+    corsOrigins: options.corsOrigins ?? [],
+    rateLimitMax: options.rateLimit?.max ?? 0,
+    rateLimitWindowMs: options.rateLimit?.windowMs ?? 60_000,
+    https: options.https !== undefined,
+  });
+  await app.register(metricsHooks, { metrics });
+  await registerDocs(app, SERVER_VERSION);
+  await app.register(referencePlugin, { ctx });
+  await app.register(tfServingPlugin, { ctx });
+  await app.register(kservePlugin, { ctx, version: SERVER_VERSION });
+  await app.register(apiPlugin, {
+    ctx,
+    study: options.study,
+    samples: options.samples,
+    studyPollMs: options.studyPollMs ?? 1000,
+  });
+  await app.register(metricsPlugin, { metrics, open: options.metricsOpen ?? false });
+  await app.register(staticPlugin, { webRoot: options.webRoot, modelName });
+
+  if (!keys.enabled)
+    app.log.warn(
+      'no API keys configured: every route is open to anyone who can reach this port (set API_KEYS or --api-key-file)',
+    );
+  await models.start();
+  if (!models.ready) app.log.warn({ model: modelName }, 'no model version found yet: not ready until one appears');
+  const loadedGauge = () => metrics.loadedVersions.set({ model: modelName }, models.versions().length);
+  app.addHook('onResponse', async () => loadedGauge());
+  loadedGauge();
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    models,
+    metrics,
+    async listen(port, host) {
+      return app.listen({ port, host });
+    },
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await models.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** createServer + listen. */
+export async function startServer(
+  options: ServerOptions & { port?: number; host?: string },
+): Promise<TuneServer & { url: string }> {
+  const server = await createServer(options);
+  try {
+    const url = await server.listen(options.port ?? 8080, options.host ?? '0.0.0.0');
+    return { ...server, url };
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+}

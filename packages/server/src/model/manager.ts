@@ -1,0 +1,223 @@
+/**
+ * Versions and hot reload, the way TF Serving does it: the model root holds integer version
+ * folders; the newest `keepVersions` are loaded. A poll notices a new version, loads it, warms it up
+ * and only then swaps it in (availability preserving); a version leaving the set is disposed once
+ * its in-flight requests have finished. A folder holding model.json itself is served as version 1.
+ */
+import { access, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { NotReadyError } from '../errors.js';
+import type { Batch } from '../tensor-input.js';
+import { Batcher, type BatchingOptions } from './batcher.js';
+import { type LoadedModelFiles, loadModelDir, type ModelSignature } from './load.js';
+
+export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+
+export interface ManagerEvents {
+  info(message: string): void;
+  error(message: string): void;
+  batch(examples: number): void;
+  swap(version: number): void;
+}
+
+export class ServedVersion {
+  state: VersionState = 'LOADING';
+  private inFlight = 0;
+  private readonly batcher: Batcher;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    readonly version: number,
+    private readonly files: LoadedModelFiles,
+    batching: BatchingOptions,
+    onBatch: (examples: number) => void,
+  ) {
+    this.batcher = new Batcher(
+      files.model,
+      files.signature.exampleShape,
+      files.signature.outputSize,
+      batching,
+      onBatch,
+    );
+  }
+
+  get signature(): ModelSignature {
+    return this.files.signature;
+  }
+
+  get metadata(): Record<string, unknown> {
+    return { ...this.files.metadata, version: this.version };
+  }
+
+  /** Answers one warm-up prediction at batch size 1 and at the batch limit so kernels are ready. */
+  warmUp(maxBatchSize: number): void {
+    for (const n of [1, maxBatchSize]) {
+      tf.tidy(() => {
+        const out = this.files.model.predict(tf.zeros([n, ...this.signature.exampleShape])) as tf.Tensor;
+        out.dataSync();
+      });
+    }
+    this.state = 'AVAILABLE';
+  }
+
+  async predict(batch: Batch): Promise<Float32Array> {
+    if (this.state !== 'AVAILABLE') throw new NotReadyError(`version ${this.version} is unloading`);
+    this.inFlight++;
+    try {
+      return await this.batcher.predict(batch);
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) this.idle?.();
+    }
+  }
+
+  /** Stops taking requests, waits for the ones in flight, then frees the model's tensors. */
+  async unload(): Promise<void> {
+    if (this.state === 'END' || this.state === 'UNLOADING') return;
+    this.state = 'UNLOADING';
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.files.model.dispose();
+    this.state = 'END';
+  }
+}
+
+export interface ManagerOptions {
+  root: string;
+  keepVersions: number;
+  pollIntervalMs: number;
+  batching: BatchingOptions;
+  events: ManagerEvents;
+}
+
+const VERSION_DIR = /^[1-9]\d{0,15}$/;
+
+export class ModelManager {
+  private readonly loaded = new Map<number, ServedVersion>();
+  /** Versions that failed to load; not retried until they disappear from disk. */
+  private readonly failed = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private closed = false;
+  private single = false;
+
+  constructor(private readonly options: ManagerOptions) {}
+
+  /** Loads what is there (maybe nothing yet) and starts polling. */
+  async start(): Promise<void> {
+    try {
+      await access(join(this.options.root, 'model.json'));
+      this.single = true;
+    } catch {
+      this.single = false;
+    }
+    await this.poll();
+    this.scheduleNext();
+  }
+
+  get ready(): boolean {
+    return this.latest() !== undefined;
+  }
+
+  latest(): ServedVersion | undefined {
+    let best: ServedVersion | undefined;
+    for (const v of this.loaded.values()) {
+      if (v.state === 'AVAILABLE' && (!best || v.version > best.version)) best = v;
+    }
+    return best;
+  }
+
+  get(version: number): ServedVersion | undefined {
+    const v = this.loaded.get(version);
+    return v?.state === 'AVAILABLE' ? v : undefined;
+  }
+
+  /** Latest version or 503. */
+  require(): ServedVersion {
+    const v = this.latest();
+    if (!v) throw new NotReadyError('no model version is loaded yet');
+    return v;
+  }
+
+  versions(): number[] {
+    return [...this.loaded.values()]
+      .filter((v) => v.state === 'AVAILABLE')
+      .map((v) => v.version)
+      .sort((a, b) => a - b);
+  }
+
+  statuses(): { version: number; state: VersionState }[] {
+    return [...this.loaded.values()]
+      .map((v) => ({ version: v.version, state: v.state }))
+      .sort((a, b) => b.version - a.version);
+  }
+
+  private scheduleNext(): void {
+    if (this.closed || this.single || this.options.pollIntervalMs <= 0) return;
+    this.timer = setTimeout(() => {
+      this.polling = this.poll().finally(() => this.scheduleNext());
+    }, this.options.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  private async onDisk(): Promise<number[]> {
+    if (this.single) return [1];
+    let names: string[];
+    try {
+      names = await readdir(this.options.root);
+    } catch {
+      return [];
+    }
+    const found: number[] = [];
+    for (const name of names) {
+      if (!VERSION_DIR.test(name)) continue;
+      try {
+        await access(join(this.options.root, name, 'model.json'));
+        found.push(Number(name));
+      } catch {
+        // not (yet) a complete version folder
+      }
+    }
+    return found.sort((a, b) => b - a);
+  }
+
+  /** One reconciliation pass: load wanted versions newest first, then unload the rest. */
+  async poll(): Promise<void> {
+    const present = await this.onDisk();
+    for (const v of this.failed) if (!present.includes(v)) this.failed.delete(v);
+    const wanted = present.filter((v) => !this.failed.has(v)).slice(0, this.options.keepVersions);
+    for (const version of wanted) {
+      if (this.closed) return;
+      if (this.loaded.has(version)) continue;
+      const dir = this.single ? this.options.root : join(this.options.root, String(version));
+      try {
+        const files = await loadModelDir(dir, this.single ? 'model' : `version ${version}`);
+        const served = new ServedVersion(version, files, this.options.batching, this.options.events.batch);
+        served.warmUp(this.options.batching.maxBatchSize);
+        this.loaded.set(version, served);
+        this.options.events.info(`loaded and warmed up version ${version}`);
+        if (this.latest() === served) this.options.events.swap(version);
+      } catch (e) {
+        this.failed.add(version);
+        this.options.events.error(`could not load version ${version}: ${(e as Error).message}`);
+      }
+    }
+    const keep = new Set(wanted.filter((v) => this.loaded.has(v)));
+    if (keep.size === 0) return; // never drop the last servable version when nothing replaces it
+    for (const [version, served] of this.loaded) {
+      if (keep.has(version)) continue;
+      this.loaded.delete(version);
+      this.options.events.info(`unloading version ${version}`);
+      void served.unload();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.polling;
+    const all = [...this.loaded.values()];
+    this.loaded.clear();
+    await Promise.all(all.map((v) => v.unload()));
+  }
+}

@@ -1,0 +1,37 @@
+/** GET /metrics in the Prometheus text format, plus the hooks that count requests and latency. */
+import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ServerMetrics } from '../metrics.js';
+
+const timings = new WeakMap<object, bigint>();
+
+const hooks: FastifyPluginAsync<{ metrics: ServerMetrics }> = async (app, { metrics }) => {
+  app.addHook('onRequest', async (req) => {
+    timings.set(req, process.hrtime.bigint());
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const start = timings.get(req);
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    if (start !== undefined)
+      metrics.latency.observe({ method: req.method, route }, Number(process.hrtime.bigint() - start) / 1e9);
+  });
+};
+
+/** Registered at the root (fastify-plugin) so the hooks see every route. */
+export const metricsHooks = fp(hooks, { name: 'tuneserve-metrics-hooks' });
+
+export const metricsPlugin: FastifyPluginAsync<{ metrics: ServerMetrics; open: boolean }> = async (
+  app,
+  { metrics, open },
+) => {
+  app.get(
+    '/metrics',
+    { config: { auth: open ? 'open' : 'key' }, schema: { tags: ['operations'], summary: 'Prometheus metrics' } },
+    async (_req, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+};

@@ -1,0 +1,81 @@
+/**
+ * Security at the root of the app: security headers (helmet), CORS allow-list, per-key/IP rate
+ * limit (429 + Retry-After), and API-key checks. Health, docs and the web page stay open; model,
+ * inference, /api and (unless configured open) /metrics routes need a key when keys are set.
+ */
+
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ApiKeys, sha256 } from '../auth.js';
+import { HttpError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'open': no key needed; 'key': key needed when keys are set. Unset: decided by URL prefix. */
+    auth?: 'open' | 'key';
+  }
+}
+
+export interface SecurityOptions {
+  keys: ApiKeys;
+  corsOrigins: string[];
+  /** Requests per window per key (or per IP without a key); 0 turns rate limiting off. */
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+  https: boolean;
+}
+
+const PROTECTED = /^\/(predict|v1\/|v2\/models|api\/|metrics)/;
+
+function needsKey(req: FastifyRequest): boolean {
+  const mode = req.routeOptions.config?.auth;
+  if (mode) return mode === 'key';
+  return PROTECTED.test(req.url);
+}
+
+const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
+  await app.register(helmet, {
+    hsts: opts.https,
+    contentSecurityPolicy: {
+      directives: {
+        'img-src': ["'self'", 'data:', 'blob:'],
+        // Over plain HTTP (e.g. a LAN address) upgrading sub-requests to https would break the page.
+        'upgrade-insecure-requests': opts.https ? [] : null,
+      },
+    },
+  });
+  await app.register(cors, { origin: opts.corsOrigins.length > 0 ? opts.corsOrigins : false });
+  if (opts.rateLimitMax > 0) {
+    await app.register(rateLimit, {
+      max: opts.rateLimitMax,
+      timeWindow: opts.rateLimitWindowMs,
+      keyGenerator: (req) => {
+        const key = ApiKeys.fromHeaders(req.headers);
+        return key ? `key:${sha256(key).toString('hex')}` : `ip:${req.ip}`;
+      },
+      allowList: (req) => req.url.startsWith('/v2/health/'),
+      errorResponseBuilder: (_req, context) =>
+        new HttpError(
+          429,
+          `rate limit exceeded: at most ${context.max} requests per ${context.after === '' ? 'window' : 'window'}; retry in ${context.after}`,
+        ),
+    });
+  }
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (!opts.keys.enabled || !needsKey(req)) return;
+    const key = ApiKeys.fromHeaders(req.headers);
+    if (!key || !opts.keys.matches(key)) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new HttpError(
+        401,
+        key ? 'invalid API key' : 'missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+      );
+    }
+  });
+};
+
+export const securityPlugin = fp(security, { name: 'tuneserve-security' });

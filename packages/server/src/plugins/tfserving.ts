@@ -1,0 +1,167 @@
+/**
+ * TensorFlow Serving REST API (api_rest.md): predict in row (`instances`) or columnar (`inputs`)
+ * format, model status and metadata, by latest, `/versions/N` or `/labels/L`. The verb follows a
+ * colon in the last path segment (`mnist:predict`), so routes capture that segment and split it.
+ */
+import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { predictWithDeadline, resolveVersion, rows, type ServingContext, type VersionSelector } from '../context.js';
+import { InvalidInputError, NotFoundError, UnimplementedError } from '../errors.js';
+import type { ServedVersion } from '../model/manager.js';
+import { parseColumnarInputs, parseRowInstances } from '../tensor-input.js';
+
+const SIGNATURE = 'serving_default';
+const errorSchema = { type: 'object', properties: { error: { type: 'string' } } };
+const predictBody = {
+  type: 'object',
+  properties: {
+    signature_name: { type: 'string' },
+    instances: { description: 'Row format: a list with one element per example' },
+    inputs: { description: 'Columnar format: the batch tensor, or {input_name: tensor}' },
+  },
+};
+const predictResponse = {
+  type: 'object',
+  properties: {
+    predictions: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
+    outputs: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
+  },
+};
+
+function splitVerb(segment: string): { head: string; verb: string } {
+  const at = segment.lastIndexOf(':');
+  if (at <= 0) throw new NotFoundError(`expected <name>:predict in the URL, got "${segment}"`);
+  const verb = segment.slice(at + 1);
+  if (verb === 'classify' || verb === 'regress') {
+    throw new UnimplementedError(`${verb} is not supported: TF.js layers models expose only the predict signature`);
+  }
+  if (verb !== 'predict') throw new NotFoundError(`unknown verb ":${verb}"; use :predict`);
+  return { head: segment.slice(0, at), verb };
+}
+
+async function predict(ctx: ServingContext, body: unknown, served: ServedVersion) {
+  const doc = body as Record<string, unknown>;
+  if (doc.signature_name !== undefined && doc.signature_name !== SIGNATURE) {
+    throw new InvalidInputError(`Serving signature name: "${String(doc.signature_name)}" not found in signature def`);
+  }
+  const hasRows = doc.instances !== undefined;
+  const hasColumns = doc.inputs !== undefined;
+  if (hasRows && hasColumns) throw new InvalidInputError('a request may not hold both "instances" and "inputs"');
+  if (!hasRows && !hasColumns)
+    throw new InvalidInputError('missing "instances" (row format) or "inputs" (columnar format)');
+  const sig = served.signature;
+  const batch = hasRows
+    ? parseRowInstances(doc.instances, sig, ctx.maxInstances)
+    : parseColumnarInputs(doc.inputs, sig, ctx.maxInstances);
+  const out = rows(await predictWithDeadline(ctx, served, batch), batch.count, sig.outputSize);
+  return hasRows ? { predictions: out } : { outputs: out };
+}
+
+function status(ctx: ServingContext, name: string, sel: VersionSelector) {
+  if (sel.version !== undefined || sel.label !== undefined) {
+    const served = resolveVersion(ctx, name, sel);
+    return { model_version_status: [entry(served.version, served.state)] };
+  }
+  if (name !== ctx.modelName) throw new NotFoundError(`Could not find any versions of model ${name}`);
+  const all = ctx.models.statuses();
+  if (all.length === 0) throw new NotFoundError(`Could not find any versions of model ${name}`);
+  return { model_version_status: all.map((s) => entry(s.version, s.state)) };
+}
+
+const entry = (version: number, state: string) => ({
+  version: String(version),
+  state,
+  status: { error_code: 'OK', error_message: '' },
+});
+
+function metadata(ctx: ServingContext, name: string, sel: VersionSelector) {
+  const served = resolveVersion(ctx, name, sel);
+  const sig = served.signature;
+  const dims = (shape: number[]) => ({
+    dim: [{ size: '-1', name: '' }, ...shape.map((d) => ({ size: String(d), name: '' }))],
+    unknown_rank: false,
+  });
+  return {
+    model_spec: { name, signature_name: '', version: String(served.version) },
+    metadata: {
+      signature_def: {
+        signature_def: {
+          [SIGNATURE]: {
+            inputs: {
+              [sig.inputName]: {
+                dtype: 'DT_FLOAT',
+                tensor_shape: dims(sig.exampleShape),
+                name: `${SIGNATURE}_${sig.inputName}:0`,
+              },
+            },
+            outputs: {
+              [sig.outputName]: {
+                dtype: 'DT_FLOAT',
+                tensor_shape: dims([sig.outputSize]),
+                name: `StatefulPartitionedCall:0`,
+              },
+            },
+            method_name: 'tensorflow/serving/predict',
+          },
+        },
+      },
+    },
+  };
+}
+
+function routes(
+  app: FastifyInstance,
+  ctx: ServingContext,
+  prefix: string,
+  selector: (p: Record<string, string>) => VersionSelector,
+) {
+  const tags = ['tensorflow-serving'];
+  const response = { 400: errorSchema, 404: errorSchema, 503: errorSchema };
+  app.get<{ Params: Record<string, string> }>(
+    `/v1/models/:name${prefix}`,
+    { schema: { tags, summary: 'Model status', response } },
+    async (req) => status(ctx, req.params.name ?? '', selector(req.params)),
+  );
+  app.get<{ Params: Record<string, string> }>(
+    `/v1/models/:name${prefix}/metadata`,
+    { schema: { tags, summary: 'Model metadata (signature_def)', response } },
+    async (req) => metadata(ctx, req.params.name ?? '', selector(req.params)),
+  );
+}
+
+export const tfServingPlugin: FastifyPluginAsync<{ ctx: ServingContext }> = async (app, { ctx }) => {
+  const tags = ['tensorflow-serving'];
+  const schema = (summary: string) => ({
+    tags,
+    summary,
+    body: predictBody,
+    response: { 200: predictResponse, 400: errorSchema, 404: errorSchema, 503: errorSchema },
+  });
+  app.post<{ Params: { target: string } }>(
+    '/v1/models/:target',
+    { schema: schema('Predict with the latest version (POST /v1/models/{name}:predict)') },
+    async (req) => {
+      const { head } = splitVerb(req.params.target);
+      return predict(ctx, req.body, resolveVersion(ctx, head, {}));
+    },
+  );
+  app.post<{ Params: { name: string; target: string } }>(
+    '/v1/models/:name/versions/:target',
+    { schema: schema('Predict with a specific version (POST /v1/models/{name}/versions/{v}:predict)') },
+    async (req) => {
+      const { head } = splitVerb(req.params.target);
+      return predict(ctx, req.body, resolveVersion(ctx, req.params.name, { version: head }));
+    },
+  );
+  app.post<{ Params: { name: string; target: string } }>(
+    '/v1/models/:name/labels/:target',
+    { schema: schema('Predict with a labelled version (POST /v1/models/{name}/labels/{label}:predict)') },
+    async (req) => {
+      const { head } = splitVerb(req.params.target);
+      return predict(ctx, req.body, resolveVersion(ctx, req.params.name, { label: head }));
+    },
+  );
+  routes(app, ctx, '', () => ({}));
+  routes(app, ctx, '/versions/:version', (p) => ({ version: p.version }));
+  routes(app, ctx, '/labels/:label', (p) => ({ label: p.label }));
+};
