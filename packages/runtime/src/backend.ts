@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from './errors.js';
-import { type AcceleratorStatus, loadAccelerator } from './native/accelerator.js';
+import { type AcceleratorStatus, type BlasAddon, loadAccelerator } from './native/accelerator.js';
 import { setWasmFixes } from './wasm/fixes.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -116,7 +116,7 @@ async function choose(forced: BackendName | undefined, why: string, options: Ini
     return { name: 'cpu', native: false, threads: 1, accelerator: 'none', fixes: false, reason };
   }
   const accel: AcceleratorStatus = wantFixes && wantAccel ? loadAccelerator() : { loaded: false, reason: 'disabled' };
-  applyFixes(wantFixes, accel.loaded);
+  applyFixes(wantFixes, accel.addon);
   const parts = [forced ? why : noNode];
   parts.push(wantFixes ? 'wasm kernel fixes applied' : 'stock wasm kernels');
   if (wantFixes) parts.push(accel.loaded ? `OpenBLAS addon loaded` : `no accelerator: ${accel.reason}`);
@@ -130,8 +130,8 @@ async function choose(forced: BackendName | undefined, why: string, options: Ini
   };
 }
 
-function applyFixes(on: boolean, accelerated = false): void {
-  setWasmFixes(on && tf.getBackend() === 'wasm', accelerated);
+function applyFixes(on: boolean, blas?: BlasAddon): void {
+  setWasmFixes(on && tf.getBackend() === 'wasm', blas);
   fixesActive = on && tf.getBackend() === 'wasm';
 }
 

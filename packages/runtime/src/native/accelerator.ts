@@ -26,6 +26,10 @@ export interface BlasAddon {
     alpha: number,
     beta: number,
   ): void;
+  /** cols[P, K] from an NHWC image; geometry = batch, inH, inW, inC, outH, outW, fH, fW, strideH, strideW, padTop, padLeft. */
+  im2col(heap: ArrayBufferLike, x: number, cols: number, geometry: Int32Array): void;
+  /** dx (zeroed first) = scatter-add of cols[P, K]; same geometry as im2col. */
+  col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
   setThreads(n: number): void;
 }
 

@@ -1,35 +1,47 @@
 /**
  * Swaps tuneserve's wasm kernels in and out of the TF.js kernel registry. Each replacement keeps the stock kernel's
- * setupFunc (the wasm backend binds its C functions there) and the stock config is restored when fixes are turned off.
+ * setupFunc (the wasm backend binds its C functions there); turning fixes off restores the stock configs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { replacementKernels } from './kernels.js';
+import type { BlasAddon } from '../native/accelerator.js';
+import { REPLACED_KERNELS, replacementKernels } from './kernels.js';
 
 let stock: Map<string, tf.KernelConfig> | undefined;
-let state: { on: boolean; accelerated: boolean } = { on: false, accelerated: false };
+let state: { on: boolean; blas?: BlasAddon } = { on: false };
 
-export function setWasmFixes(on: boolean, accelerated: boolean): void {
-  if (state.on === on && state.accelerated === accelerated) return;
-  const replacements = replacementKernels(accelerated);
+function stockKernels(): Map<string, tf.KernelConfig> {
   if (!stock) {
     stock = new Map();
-    for (const k of replacements) {
-      const original = tf.getKernel(k.kernelName, 'wasm');
-      if (original) stock.set(k.kernelName, original);
+    for (const name of REPLACED_KERNELS) {
+      const original = tf.getKernel(name, 'wasm');
+      if (original) stock.set(name, original);
     }
   }
-  for (const k of replacements) {
-    if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
-    const original = stock.get(k.kernelName);
-    if (on) {
-      tf.registerKernel({ ...k, backendName: 'wasm', setupFunc: original?.setupFunc });
-    } else if (original) {
-      tf.registerKernel(original);
+  return stock;
+}
+
+/** Registers the replacements (with the addon when given) or restores the stock kernels. */
+export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
+  if (state.on === on && state.blas === blas) return;
+  const originals = stockKernels();
+  for (const name of REPLACED_KERNELS) {
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    const original = originals.get(name);
+    if (!on && original) tf.registerKernel(original);
+  }
+  if (on) {
+    for (const k of replacementKernels((name) => originals.get(name) ?? tf.getKernel(name, 'wasm'), blas)) {
+      tf.registerKernel({
+        kernelName: k.kernelName,
+        backendName: 'wasm',
+        kernelFunc: k.kernelFunc as unknown as tf.KernelFunc,
+        setupFunc: originals.get(k.kernelName)?.setupFunc,
+      });
     }
   }
-  state = { on, accelerated };
+  state = { on, blas };
 }
 
 export function wasmFixesState(): { on: boolean; accelerated: boolean } {
-  return { ...state };
+  return { on: state.on, accelerated: state.blas !== undefined };
 }

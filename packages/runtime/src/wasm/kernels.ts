@@ -1,6 +1,46 @@
+/** The kernels tuneserve replaces or adds on the wasm backend, built over the stock kernels they fall back to. */
 import type * as tf from '@tensorflow/tfjs';
+import type { BlasAddon } from '../native/accelerator.js';
+import type { Kernel, KernelArgs } from './backend-access.js';
+import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv-grad.js';
+import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
+import { gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
 
-/** The kernels tuneserve replaces or adds on wasm (filled in by the kernel modules). */
-export function replacementKernels(_accelerated: boolean): Omit<tf.KernelConfig, 'backendName'>[] {
-  return [];
+export type StockLookup = (kernelName: string) => tf.KernelConfig | undefined;
+
+function stockFunc(stock: StockLookup, name: string): (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] {
+  const config = stock(name);
+  if (!config) throw new Error(`the stock wasm backend has no ${name} kernel`);
+  return config.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 }
+
+/** Replacement kernels; `blas` switches matmuls and convolution gradients to the native addon. */
+export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kernelName: string; kernelFunc: Kernel }[] {
+  const deps: MatmulDeps = {
+    stockMatMul: stockFunc(stock, 'BatchMatMul'),
+    stockTranspose: stockFunc(stock, 'Transpose'),
+    blas,
+  };
+  return [
+    { kernelName: 'BatchMatMul', kernelFunc: batchMatMulKernel(deps) },
+    { kernelName: '_FusedMatMul', kernelFunc: fusedMatMulKernel(deps, stockFunc(stock, '_FusedMatMul')) },
+    { kernelName: 'GatherV2', kernelFunc: gatherKernel(stockFunc(stock, 'GatherV2')) },
+    { kernelName: 'Slice', kernelFunc: sliceKernel(stockFunc(stock, 'Slice')) },
+    { kernelName: 'Identity', kernelFunc: identityKernel(stockFunc(stock, 'Identity')) },
+    { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSumKernel },
+    { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel(deps, blas) },
+    { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputKernel(deps, blas) },
+  ];
+}
+
+/** Every kernel name tuneserve may register, so turning fixes off restores (or removes) all of them. */
+export const REPLACED_KERNELS = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'GatherV2',
+  'Slice',
+  'Identity',
+  'UnsortedSegmentSum',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+];

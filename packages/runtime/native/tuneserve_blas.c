@@ -1,0 +1,221 @@
+/*
+ * tuneserve's optional accelerator: OpenBLAS sgemm and im2col/col2im working in place on the TF.js wasm heap.
+ * JavaScript passes the heap's ArrayBuffer plus element offsets, so no tensor data is copied across the boundary.
+ * Every call checks its extents against the heap size and throws a JS error instead of touching memory outside it.
+ */
+#include <cblas.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error(env, NULL, "tuneserve_blas: bad argument: " #call); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+/* The heap as floats: accepts an ArrayBuffer or any typed array over it. */
+static float *heap_floats(napi_env env, napi_value v, size_t *count) {
+  bool is_ab = false;
+  void *data = NULL;
+  size_t bytes = 0;
+  napi_is_arraybuffer(env, v, &is_ab);
+  if (is_ab) {
+    if (napi_get_arraybuffer_info(env, v, &data, &bytes) != napi_ok) return NULL;
+  } else {
+    napi_typedarray_type type;
+    size_t length, offset;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) return NULL;
+    napi_get_arraybuffer_info(env, ab, NULL, &bytes);
+    bytes -= offset;
+  }
+  *count = bytes / sizeof(float);
+  return (float *)data;
+}
+
+/* Last element touched by a batch of row-major matrices, +1. */
+static int64_t extent(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
+  if (rows == 0 || cols == 0 || batch == 0) return off;
+  return off + (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+/* sgemm(heap, transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch, alpha, beta) */
+static napi_value Sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 18;
+  napi_value argv[18];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 18) {
+    napi_throw_error(env, NULL, "tuneserve_blas.sgemm expects 18 arguments");
+    return NULL;
+  }
+  size_t count = 0;
+  float *heap = heap_floats(env, argv[0], &count);
+  if (heap == NULL) {
+    napi_throw_type_error(env, NULL, "tuneserve_blas.sgemm: first argument must be an ArrayBuffer or typed array");
+    return NULL;
+  }
+  bool ta, tb;
+  CHECK(napi_get_value_bool(env, argv[1], &ta));
+  CHECK(napi_get_value_bool(env, argv[2], &tb));
+  int64_t v[13];
+  for (int i = 0; i < 13; i++) CHECK(napi_get_value_int64(env, argv[3 + i], &v[i]));
+  double alpha, beta;
+  CHECK(napi_get_value_double(env, argv[16], &alpha));
+  CHECK(napi_get_value_double(env, argv[17], &beta));
+  int64_t m = v[0], n = v[1], k = v[2], a = v[3], lda = v[4], sa = v[5], b = v[6], ldb = v[7], sb = v[8];
+  int64_t c = v[9], ldc = v[10], sc = v[11], batch = v[12];
+  for (int i = 0; i < 13; i++) {
+    if (v[i] < 0) {
+      napi_throw_range_error(env, NULL, "tuneserve_blas.sgemm: negative size or offset");
+      return NULL;
+    }
+  }
+  if (extent(a, ta ? k : m, ta ? m : k, lda, sa, batch) > (int64_t)count ||
+      extent(b, tb ? n : k, tb ? k : n, ldb, sb, batch) > (int64_t)count ||
+      extent(c, m, n, ldc, sc, batch) > (int64_t)count) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.sgemm: operand outside the heap");
+    return NULL;
+  }
+  for (int64_t i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                (float)alpha, heap + a + i * sa, (int)lda, heap + b + i * sb, (int)ldb, (float)beta, heap + c + i * sc,
+                (int)ldc);
+  }
+  return NULL;
+}
+
+/* Geometry: batch, inH, inW, inC, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft. */
+typedef struct {
+  int64_t n, ih, iw, ci, oh, ow, fh, fw, sh, sw, pt, pl;
+} Geometry;
+
+static bool read_geometry(napi_env env, napi_value v, Geometry *g) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array ||
+      length != 12) {
+    return false;
+  }
+  const int32_t *x = (const int32_t *)data;
+  for (int i = 0; i < 12; i++) {
+    if (x[i] < 0) return false;
+  }
+  *g = (Geometry){x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11]};
+  return true;
+}
+
+/* Shared argument handling of im2col / col2im: (heap, srcOffset, dstOffset, geometry). */
+static bool conv_args(napi_env env, napi_callback_info info, float **heap, int64_t *src, int64_t *dst, Geometry *g,
+                      bool cols_is_src) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4) return false;
+  size_t count = 0;
+  *heap = heap_floats(env, argv[0], &count);
+  if (*heap == NULL) return false;
+  if (napi_get_value_int64(env, argv[1], src) != napi_ok || napi_get_value_int64(env, argv[2], dst) != napi_ok) return false;
+  if (!read_geometry(env, argv[3], g)) return false;
+  int64_t image = g->n * g->ih * g->iw * g->ci;
+  int64_t cols = g->n * g->oh * g->ow * g->fh * g->fw * g->ci;
+  int64_t src_len = cols_is_src ? cols : image, dst_len = cols_is_src ? image : cols;
+  return *src >= 0 && *dst >= 0 && *src + src_len <= (int64_t)count && *dst + dst_len <= (int64_t)count;
+}
+
+static napi_value Im2col(napi_env env, napi_callback_info info) {
+  float *heap;
+  int64_t xo, co;
+  Geometry g;
+  if (!conv_args(env, info, &heap, &xo, &co, &g, false)) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.im2col: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  const float *x = heap + xo;
+  float *cols = heap + co;
+  for (int64_t n = 0; n < g.n; n++) {
+    const float *xn = x + n * g.ih * g.iw * g.ci;
+    for (int64_t oh = 0; oh < g.oh; oh++) {
+      for (int64_t ow = 0; ow < g.ow; ow++) {
+        for (int64_t kh = 0; kh < g.fh; kh++) {
+          int64_t ih = oh * g.sh + kh - g.pt;
+          if (ih < 0 || ih >= g.ih) {
+            memset(cols, 0, sizeof(float) * g.fw * g.ci);
+            cols += g.fw * g.ci;
+            continue;
+          }
+          for (int64_t kw = 0; kw < g.fw; kw++) {
+            int64_t iw = ow * g.sw + kw - g.pl;
+            if (iw < 0 || iw >= g.iw) memset(cols, 0, sizeof(float) * g.ci);
+            else memcpy(cols, xn + (ih * g.iw + iw) * g.ci, sizeof(float) * g.ci);
+            cols += g.ci;
+          }
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
+static napi_value Col2im(napi_env env, napi_callback_info info) {
+  float *heap;
+  int64_t co, xo;
+  Geometry g;
+  if (!conv_args(env, info, &heap, &co, &xo, &g, true)) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.col2im: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  const float *cols = heap + co;
+  float *dx = heap + xo;
+  memset(dx, 0, sizeof(float) * g.n * g.ih * g.iw * g.ci);
+  for (int64_t n = 0; n < g.n; n++) {
+    float *xn = dx + n * g.ih * g.iw * g.ci;
+    for (int64_t oh = 0; oh < g.oh; oh++) {
+      for (int64_t ow = 0; ow < g.ow; ow++) {
+        for (int64_t kh = 0; kh < g.fh; kh++) {
+          int64_t ih = oh * g.sh + kh - g.pt;
+          if (ih < 0 || ih >= g.ih) {
+            cols += g.fw * g.ci;
+            continue;
+          }
+          for (int64_t kw = 0; kw < g.fw; kw++) {
+            int64_t iw = ow * g.sw + kw - g.pl;
+            if (iw >= 0 && iw < g.iw) {
+              float *d = xn + (ih * g.iw + iw) * g.ci;
+              for (int64_t i = 0; i < g.ci; i++) d[i] += cols[i];
+            }
+            cols += g.ci;
+          }
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n = 1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc == 1) CHECK(napi_get_value_int32(env, argv[0], &n));
+  openblas_set_num_threads(n < 1 ? 1 : n);
+  return NULL;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"im2col", NULL, Im2col, NULL, NULL, NULL, napi_default, NULL},
+      {"col2im", NULL, Col2im, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,168 @@
+/**
+ * Convolution gradients for the wasm backend (NHWC, any strides, same/valid/explicit padding, dilation 1), as
+ * im2col/col2im around one matrix product:
+ *   filter gradient  dW[K, Co] = cols[P, K]^T @ dy[P, Co]
+ *   input gradient   dcols[P, K] = dy[P, Co] @ W[K, Co]^T, then col2im scatter-adds dcols into dx
+ * with P = batch*outH*outW and K = filterH*filterW*inChannels (the filter's own memory layout).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { f32, type Kernel, type WasmBackend, withTemps } from './backend-access.js';
+import { type MatmulDeps, matMul } from './matmul.js';
+
+type ConvInfo = tf.backend_util.Conv2DInfo;
+
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: Record<string, unknown> | undefined,
+  kernel: string,
+): ConvInfo {
+  const dataFormat = (attrs?.dataFormat as string | undefined) ?? 'NHWC';
+  if (dataFormat !== 'NHWC') throw new Error(`${kernel} on wasm supports only NHWC data, got ${dataFormat}`);
+  const dilations = attrs?.dilations as number | [number, number] | undefined;
+  const dil = dilations === undefined ? [1, 1] : typeof dilations === 'number' ? [dilations, dilations] : dilations;
+  if (dil[0] !== 1 || dil[1] !== 1) throw new Error(`${kernel} on wasm supports only dilation 1`);
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs?.strides as number | [number, number],
+    1,
+    attrs?.pad as 'same' | 'valid' | number,
+    attrs?.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    'channelsLast',
+  );
+}
+
+/** Fills cols[P, K] from x (zeros where the window falls in the padding). */
+function im2col(x: Float32Array, cols: Float32Array, c: ConvInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, filterHeight, filterWidth } = c;
+  const { strideHeight: sh, strideWidth: sw } = c;
+  const top = c.padInfo.top;
+  const left = c.padInfo.left;
+  const rowLen = filterWidth * ci;
+  let dst = 0;
+  for (let n = 0; n < batchSize; n++) {
+    const xn = n * inHeight * inWidth * ci;
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const ih = oh * sh + kh - top;
+          if (ih < 0 || ih >= inHeight) {
+            cols.fill(0, dst, dst + rowLen);
+            dst += rowLen;
+            continue;
+          }
+          const xr = xn + ih * inWidth * ci;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const iw = ow * sw + kw - left;
+            if (iw < 0 || iw >= inWidth) {
+              for (let i = 0; i < ci; i++) cols[dst + i] = 0;
+            } else {
+              const src = xr + iw * ci;
+              for (let i = 0; i < ci; i++) cols[dst + i] = x[src + i]!;
+            }
+            dst += ci;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** dx = sum over windows of dcols[P, K] (dx zeroed first). */
+function col2im(cols: Float32Array, dx: Float32Array, c: ConvInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, filterHeight, filterWidth } = c;
+  const { strideHeight: sh, strideWidth: sw } = c;
+  const top = c.padInfo.top;
+  const left = c.padInfo.left;
+  dx.fill(0);
+  let src = 0;
+  for (let n = 0; n < batchSize; n++) {
+    const xn = n * inHeight * inWidth * ci;
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const ih = oh * sh + kh - top;
+          if (ih < 0 || ih >= inHeight) {
+            src += filterWidth * ci;
+            continue;
+          }
+          const xr = xn + ih * inWidth * ci;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const iw = ow * sw + kw - left;
+            if (iw >= 0 && iw < inWidth) {
+              const d = xr + iw * ci;
+              for (let i = 0; i < ci; i++) dx[d + i]! += cols[src + i]!;
+            }
+            src += ci;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Optional native im2col/col2im (same contract as the JS versions above, on heap offsets in floats). */
+export interface ConvNative {
+  im2col(heap: ArrayBufferLike, x: number, cols: number, geometry: Int32Array): void;
+  col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
+}
+
+function geometry(c: ConvInfo): Int32Array {
+  return Int32Array.from([
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+  ]);
+}
+
+function offsetF(backend: WasmBackend, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+}
+
+export function conv2dBackpropFilterKernel(deps: MatmulDeps, native?: ConvNative): Kernel {
+  return ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const filterShape = attrs?.filterShape as number[];
+    const c = convInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
+    const p = c.batchSize * c.outHeight * c.outWidth;
+    const k = c.filterHeight * c.filterWidth * c.inChannels;
+    return withTemps(backend, (temp) => {
+      const cols = temp(backend.makeOutput([p, k], 'float32'));
+      if (native) native.im2col(backend.wasm.HEAPU8.buffer, offsetF(backend, x), offsetF(backend, cols), geometry(c));
+      else im2col(f32(backend, x), f32(backend, cols), c);
+      const dy2d = { dataId: dy.dataId, shape: [p, c.outChannels], dtype: dy.dtype };
+      const dw = matMul(deps, backend, cols, dy2d, true, false);
+      return { dataId: dw.dataId, shape: filterShape, dtype: 'float32' as const };
+    });
+  };
+}
+
+export function conv2dBackpropInputKernel(deps: MatmulDeps, native?: ConvNative): Kernel {
+  return ({ inputs, backend, attrs }) => {
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const inputShape = attrs?.inputShape as number[];
+    const c = convInfo(inputShape, filter.shape, attrs, 'Conv2DBackpropInput');
+    const p = c.batchSize * c.outHeight * c.outWidth;
+    const k = c.filterHeight * c.filterWidth * c.inChannels;
+    return withTemps(backend, (temp) => {
+      const dy2d = { dataId: dy.dataId, shape: [p, c.outChannels], dtype: dy.dtype };
+      const w2d = { dataId: filter.dataId, shape: [k, c.outChannels], dtype: filter.dtype };
+      const dcols = temp(matMul(deps, backend, dy2d, w2d, false, true));
+      const dx = backend.makeOutput(inputShape, 'float32');
+      if (native) native.col2im(backend.wasm.HEAPU8.buffer, offsetF(backend, dcols), offsetF(backend, dx), geometry(c));
+      else col2im(f32(backend, dcols), f32(backend, dx), c);
+      return dx;
+    });
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * RMSprop, Adam and SGD whose update runs as one JavaScript loop per variable over wasm heap views, instead of ~10
+ * tiny kernels (each paying ~5 µs of dispatch). They subclass the stock optimizers, so state slots, getWeights /
+ * setWeights, getConfig and serialization are the stock ones, and they fall back to the stock update off wasm.
+ * A variable's new value always goes to a fresh buffer (the wasm backend caches packed conv weights by tensor);
+ * optimizer state is updated in place when nothing else shares its buffer.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { WasmBackend } from './backend-access.js';
+
+interface Slot {
+  originalName: string;
+  variable: tf.Variable;
+}
+
+type Gradients = Parameters<tf.Optimizer['applyGradients']>[0];
+
+interface Update {
+  value: tf.Variable;
+  gradient: tf.Tensor;
+}
+
+/** Pairs each variable with its gradient and creates missing state slots like the stock optimizers do. */
+function updates(grads: Gradients): (Update & { index: number; name: string })[] {
+  const names = Array.isArray(grads) ? grads.map((g) => g.name) : Object.keys(grads);
+  const out: (Update & { index: number; name: string })[] = [];
+  names.forEach((name, index) => {
+    const gradient: tf.Tensor | undefined = Array.isArray(grads) ? grads[index]?.tensor : grads[name];
+    const value = tf.engine().registeredVariables[name];
+    if (gradient && value) out.push({ value, gradient, index, name });
+  });
+  return out;
+}
+
+function usable(grads: Gradients): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  const list: tf.Tensor[] = Array.isArray(grads) ? grads.map((g) => g.tensor) : Object.values(grads);
+  return list.every((t) => t.dtype === 'float32');
+}
+
+const wasm = (): WasmBackend & { refCount(dataId: object): number } =>
+  tf.backend() as unknown as WasmBackend & { refCount(dataId: object): number };
+
+function slot(slots: Slot[], i: number, name: string, suffix: string, like: tf.Variable): Slot {
+  let s = slots[i];
+  if (!s) {
+    s = { originalName: `${name}/${suffix}`, variable: tf.tidy(() => tf.zerosLike(like).variable(false)) };
+    slots[i] = s;
+  }
+  return s;
+}
+
+/**
+ * Runs `body` with heap views of the gradient, the slots (in place, or fresh when shared) and a fresh output buffer
+ * for the variable, then publishes the new buffers.
+ */
+function fusedStep(
+  value: tf.Variable,
+  gradient: tf.Tensor,
+  slots: tf.Variable[],
+  body: (out: Float32Array, v: Float32Array, g: Float32Array, s: Float32Array[]) => void,
+): void {
+  const backend = wasm();
+  const fresh = (like: tf.Tensor) =>
+    tf.engine().makeTensorFromTensorInfo(backend.makeOutput(like.shape, 'float32')) as tf.Tensor;
+  const newValue = fresh(value);
+  const slotTargets = slots.map((s) => (backend.refCount(s.dataId) > 1 ? { s, t: fresh(s) } : { s, t: undefined }));
+  // Views only after every allocation above: malloc may grow (and detach) the heap.
+  const view = (t: tf.Tensor) => backend.typedArrayFromHeap(t) as Float32Array;
+  const slotViews = slotTargets.map(({ s, t }) => {
+    if (!t) return view(s);
+    const v = view(t);
+    v.set(view(s));
+    return v;
+  });
+  body(view(newValue), view(value), view(gradient), slotViews);
+  value.assign(newValue);
+  newValue.dispose();
+  for (const { s, t } of slotTargets) {
+    if (t) {
+      s.assign(t);
+      t.dispose();
+    }
+  }
+}
+
+interface RmsFields {
+  learningRate: number;
+  decay: number;
+  momentum: number;
+  epsilon: number;
+  centered: boolean;
+  accumulatedMeanSquares: Slot[];
+  accumulatedMoments: Slot[];
+  accumulatedMeanGrads: Slot[];
+}
+
+export class FusedRMSPropOptimizer extends tf.RMSPropOptimizer {
+  override applyGradients(grads: Gradients): void {
+    if (!usable(grads)) return super.applyGradients(grads);
+    const f = this as unknown as RmsFields;
+    const { learningRate: lr, decay, momentum, epsilon: eps, centered } = f;
+    for (const { value, gradient, index, name } of updates(grads)) {
+      const ms = slot(f.accumulatedMeanSquares, index, name, 'rms', value).variable;
+      const mom = slot(f.accumulatedMoments, index, name, 'momentum', value).variable;
+      const mg = centered ? slot(f.accumulatedMeanGrads, index, name, 'mg', value).variable : undefined;
+      fusedStep(value, gradient, mg ? [ms, mom, mg] : [ms, mom], (out, v, g, [s, m, c]) => {
+        for (let i = 0; i < out.length; i++) {
+          const gi = g[i]!;
+          const si = decay * s![i]! + (1 - decay) * gi * gi;
+          s![i] = si;
+          let denom: number;
+          if (c) {
+            const ci = decay * c[i]! + (1 - decay) * gi;
+            c[i] = ci;
+            denom = Math.sqrt(si - (ci * ci + eps));
+          } else {
+            denom = Math.sqrt(si + eps);
+          }
+          const mi = momentum * m![i]! + (lr * gi) / denom;
+          m![i] = mi;
+          out[i] = v[i]! - mi;
+        }
+      });
+    }
+    this.incrementIterations();
+  }
+}
+
+interface AdamFields {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: Slot[];
+  accumulatedSecondMoment: Slot[];
+}
+
+export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  override applyGradients(grads: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
+    if (!usable(grads)) return super.applyGradients(grads);
+    const f = this as unknown as AdamFields;
+    const { learningRate: lr, beta1, beta2, epsilon: eps } = f;
+    const acc1 = f.accBeta1.dataSync()[0]!;
+    const acc2 = f.accBeta2.dataSync()[0]!;
+    const c1 = 1 - acc1;
+    const c2 = 1 - acc2;
+    for (const { value, gradient, index, name } of updates(grads)) {
+      const m1 = slot(f.accumulatedFirstMoment, index, name, 'm', value).variable;
+      const m2 = slot(f.accumulatedSecondMoment, index, name, 'v', value).variable;
+      fusedStep(value, gradient, [m1, m2], (out, v, g, [a, b]) => {
+        for (let i = 0; i < out.length; i++) {
+          const gi = g[i]!;
+          const ai = beta1 * a![i]! + (1 - beta1) * gi;
+          const bi = beta2 * b![i]! + (1 - beta2) * gi * gi;
+          a![i] = ai;
+          b![i] = bi;
+          out[i] = v[i]! - (lr * (ai / c1)) / (Math.sqrt(bi / c2) + eps);
+        }
+      });
+    }
+    tf.tidy(() => {
+      f.accBeta1.assign(tf.scalar(acc1 * beta1));
+      f.accBeta2.assign(tf.scalar(acc2 * beta2));
+    });
+    this.incrementIterations();
+  }
+}
+
+export class FusedSGDOptimizer extends tf.SGDOptimizer {
+  override applyGradients(grads: Gradients): void {
+    if (!usable(grads)) return super.applyGradients(grads);
+    const lr = this.learningRate;
+    for (const { value, gradient } of updates(grads)) {
+      fusedStep(value, gradient, [], (out, v, g) => {
+        for (let i = 0; i < out.length; i++) out[i] = v[i]! - lr * g[i]!;
+      });
+    }
+    this.incrementIterations();
+  }
+}

@@ -1,0 +1,171 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@tuneserve/runtime';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hasSystem } from '../../../test-support/system.js';
+import { loadAccelerator } from '../src/native/accelerator.js';
+import { wasmFixesState } from '../src/wasm/fixes.js';
+import { expectMatchesCpu, randInt, randomArray, rng } from './compare.js';
+
+/** Both kernel paths: pure wasm everywhere, OpenBLAS where the system has it (CI installs it). */
+const modes = [
+  { name: 'pure wasm', accelerator: false, enabled: true },
+  { name: 'OpenBLAS accelerator', accelerator: true, enabled: hasSystem('openblas') },
+];
+
+for (const mode of modes) {
+  describe.skipIf(!mode.enabled)(`wasm kernels (${mode.name}) match the cpu backend`, () => {
+    beforeAll(async () => {
+      const info = await initBackend({ accelerator: mode.accelerator, log: false });
+      expect(info.name).toBe('wasm');
+      if (mode.accelerator) {
+        // With OpenBLAS on the system the addon must have been built and loaded; otherwise this path is untested.
+        expect(loadAccelerator().reason).toBe('OpenBLAS addon loaded');
+        expect(info.accelerator).toBe('openblas');
+      } else {
+        expect(info.accelerator).toBe('none');
+      }
+      expect(wasmFixesState()).toEqual({ on: true, accelerated: mode.accelerator });
+    });
+
+    it('matMul: random shapes, transposes and batch broadcasts, values and gradients', async () => {
+      const r = rng(mode.accelerator ? 11 : 12);
+      for (let trial = 0; trial < 24; trial++) {
+        const [m, n, k] = [randInt(r, 1, 70), randInt(r, 1, 70), randInt(r, 1, 90)];
+        const transA = trial % 2 === 1;
+        const transB = (trial >> 1) % 2 === 1;
+        const batchA = [[], [3], [1], [2, 3]][trial % 4]!;
+        const batchB = batchA.length === 2 ? [2, 3] : trial % 3 === 0 ? [] : batchA.length ? [3] : [];
+        const aShape = [...batchA, ...(transA ? [k, m] : [m, k])];
+        const bShape = [...batchB, ...(transB ? [n, k] : [k, n])];
+        const aVals = randomArray(
+          r,
+          aShape.reduce((x, y) => x * y, 1),
+        );
+        const bVals = randomArray(
+          r,
+          bShape.reduce((x, y) => x * y, 1),
+        );
+        await expectMatchesCpu(`matMul ${aShape}x${bShape} tA=${transA} tB=${transB}`, () => {
+          const a = tf.tensor(aVals, aShape);
+          const b = tf.tensor(bVals, bShape);
+          const y = tf.matMul(a, b, transA, transB);
+          // TF.js's own BatchMatMul gradient does not reduce broadcast batch dims, so only same-batch cases get grads
+          if (batchA.join() !== batchB.join()) return [y];
+          const f = (x: tf.Tensor, z: tf.Tensor) => tf.matMul(x, z, transA, transB).square().sum() as tf.Scalar;
+          const [ga, gb] = tf.grads(f)([a, b]);
+          return [y, ga!, gb!];
+        });
+      }
+    });
+
+    it('fused matMul (Dense forward) with bias and relu/linear, and its gradients', async () => {
+      const r = rng(21);
+      for (let trial = 0; trial < 8; trial++) {
+        const [m, n, k] = [randInt(r, 1, 130), randInt(r, 1, 65), randInt(r, 1, 100)];
+        const transB = trial % 3 === 2;
+        const activation = trial % 2 === 0 ? 'relu' : 'linear';
+        const aVals = randomArray(r, m * k);
+        const bVals = randomArray(r, k * n);
+        const biasVals = randomArray(r, n);
+        await expectMatchesCpu(`fused ${m}x${k}x${n} ${activation}`, () => {
+          const a = tf.tensor2d(aVals, [m, k]);
+          const b = tf.tensor2d(bVals, transB ? [n, k] : [k, n]);
+          const bias = tf.tensor1d(biasVals);
+          const f = (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
+            tf.fused
+              .matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, transposeB: transB, bias: c, activation })
+              .square()
+              .sum() as tf.Scalar;
+          const grads = tf.grads(f)([a, b, bias]);
+          const y = tf.fused.matMul({ a, b, transposeB: transB, bias, activation });
+          return [y, ...grads];
+        });
+      }
+    });
+
+    it('gather (and its UnsortedSegmentSum gradient): any axis, int32 and float32; bad indices are an error', async () => {
+      const r = rng(31);
+      for (let trial = 0; trial < 10; trial++) {
+        const rank = randInt(r, 1, 3);
+        const shape = Array.from({ length: rank }, () => randInt(r, 1, 9));
+        const axis = randInt(r, 0, rank - 1);
+        const idx = Array.from({ length: randInt(r, 0, 12) }, () => randInt(r, 0, shape[axis]! - 1));
+        const vals = randomArray(
+          r,
+          shape.reduce((x, y) => x * y, 1),
+        );
+        await expectMatchesCpu(`gather ${shape} axis ${axis}`, () => {
+          const x = tf.tensor(vals, shape);
+          const i = tf.tensor1d(idx, 'int32');
+          const g = tf.grad((t: tf.Tensor) => tf.gather(t, i, axis).square().sum())(x);
+          return [tf.gather(x, i, axis), tf.gather(x.toInt(), i, axis).toFloat(), g];
+        });
+      }
+      await tf.setBackend('wasm');
+      const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+      expect(() => tf.gather(x, tf.tensor1d([0, 2], 'int32')).dataSync()).toThrow(/index value 2 is not in \[0, 1\]/);
+      x.dispose();
+    });
+
+    it('slice: random ranks, begins and sizes read only the selected region', async () => {
+      const r = rng(41);
+      for (let trial = 0; trial < 16; trial++) {
+        const rank = randInt(r, 1, 5);
+        const shape = Array.from({ length: rank }, () => randInt(r, 1, 7));
+        const begin = shape.map((d) => randInt(r, 0, d - 1));
+        const size = shape.map((d, i) => (r() < 0.3 ? -1 : randInt(r, 0, d - begin[i]!)));
+        const vals = randomArray(
+          r,
+          shape.reduce((x, y) => x * y, 1),
+        );
+        await expectMatchesCpu(`slice ${shape} begin ${begin} size ${size}`, () => {
+          const x = tf.tensor(vals, shape);
+          const g = tf.grad((t: tf.Tensor) => tf.slice(t, begin, size).square().sum())(x);
+          return [tf.slice(x, begin, size), tf.slice(x.toInt(), begin, size).toFloat(), g];
+        });
+      }
+    });
+
+    it('identity shares the buffer yet stays valid after the source is disposed', async () => {
+      await tf.setBackend('wasm');
+      const buffers = () => tf.backend().numDataIds();
+      const before = buffers();
+      const x = tf.tensor1d([1, 2, 3]);
+      const y = x.clone(); // runs the Identity kernel
+      expect(buffers() - before).toBe(1); // one shared buffer, not a copy
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+      y.dispose();
+      expect(buffers()).toBe(before);
+    });
+
+    it('conv2d gradients (filter and input) and maxPool gradient: strides, same/valid padding', async () => {
+      const r = rng(51);
+      for (let trial = 0; trial < 12; trial++) {
+        const batch = randInt(r, 1, 3);
+        const [h, w] = [randInt(r, 3, 12), randInt(r, 3, 12)];
+        const ci = randInt(r, 1, 5);
+        const co = randInt(r, 1, 6);
+        const [fh, fw] = [randInt(r, 1, Math.min(3, h)), randInt(r, 1, Math.min(5, w))];
+        const strides: [number, number] = [randInt(r, 1, 2), randInt(r, 1, 3)];
+        const pad = trial % 2 === 0 ? 'same' : 'valid';
+        const xVals = randomArray(r, batch * h * w * ci);
+        const fVals = randomArray(r, fh * fw * ci * co);
+        await expectMatchesCpu(
+          `conv2d x[${batch},${h},${w},${ci}] f[${fh},${fw},${ci},${co}] s${strides} ${pad}`,
+          () => {
+            const x = tf.tensor4d(xVals, [batch, h, w, ci]);
+            const f = tf.tensor4d(fVals, [fh, fw, ci, co]);
+            const loss = (a: tf.Tensor, b: tf.Tensor) => {
+              const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad);
+              const pooled = y.shape[1]! >= 2 && y.shape[2]! >= 2 ? tf.maxPool(tf.relu(y), 2, 2, pad) : y;
+              return pooled.square().sum() as tf.Scalar;
+            };
+            const [gx, gf] = tf.grads(loss)([x, f]);
+            return [tf.conv2d(x, f, strides, pad), gx!, gf!];
+          },
+        );
+      }
+    });
+  });
+}
