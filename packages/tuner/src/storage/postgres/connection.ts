@@ -4,22 +4,26 @@
  * never the password.
  */
 import pg from 'pg';
+import { StorageError } from '../../errors.js';
 
 export interface PostgresUrlOptions {
   /** Seconds between heartbeats of a running trial. */
   heartbeatInterval: number;
   /** Seconds without a heartbeat after which a RUNNING trial is re-queued for another worker. */
   gracePeriod: number;
+  /** Shared folder for trial checkpoints (every worker must see the same files). */
+  checkpointDir?: string;
 }
 
 export const DEFAULT_URL_OPTIONS: PostgresUrlOptions = { heartbeatInterval: 10, gracePeriod: 60 };
 
-export class StorageConnectionError extends Error {
+/** The storage URL is invalid or the server cannot be reached. */
+export class StorageConnectionError extends StorageError {
   override name = 'StorageConnectionError';
 }
 
 /** Query parameters of the storage URL that belong to tuneserve and must not reach libpq/pg. */
-const OWN_PARAMS: Record<string, keyof PostgresUrlOptions> = {
+const OWN_PARAMS: Record<string, 'heartbeatInterval' | 'gracePeriod'> = {
   heartbeatInterval: 'heartbeatInterval',
   heartbeat_interval: 'heartbeatInterval',
   gracePeriod: 'gracePeriod',
@@ -65,6 +69,13 @@ export function parsePostgresUrl(url: string): { connectionString: string; optio
     }
     options[key] = value;
     parsed.searchParams.delete(param);
+  }
+  const checkpointDir = parsed.searchParams.get('checkpointDir') ?? parsed.searchParams.get('checkpoint_dir');
+  if (checkpointDir !== null) {
+    if (!checkpointDir) throw new StorageConnectionError('storage URL parameter checkpointDir must not be empty');
+    options.checkpointDir = checkpointDir;
+    parsed.searchParams.delete('checkpointDir');
+    parsed.searchParams.delete('checkpoint_dir');
   }
   if (options.gracePeriod <= options.heartbeatInterval) {
     throw new StorageConnectionError(

@@ -18,64 +18,46 @@ const MIGRATION_LOCK_KEY = 0x74756e6573657276n;
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    name: 'studies, trials, checkpoints',
+    name: 'studies, trials, epoch metrics',
     sql: `
       CREATE TABLE tuneserve_studies (
-        id           bigserial PRIMARY KEY,
-        name         text NOT NULL UNIQUE,
-        config       jsonb NOT NULL DEFAULT '{}'::jsonb,
+        project      text PRIMARY KEY,
+        name         text NOT NULL,
+        tuner        text NOT NULL,
+        objective    jsonb NOT NULL,
+        max_trials   integer,
+        space        jsonb NOT NULL,
         oracle_state jsonb NOT NULL DEFAULT '{}'::jsonb,
-        created_at   timestamptz NOT NULL DEFAULT now(),
-        updated_at   timestamptz NOT NULL DEFAULT now()
+        created_at   double precision NOT NULL
       );
       CREATE TABLE tuneserve_trials (
-        study_id        bigint NOT NULL REFERENCES tuneserve_studies(id) ON DELETE CASCADE,
-        trial_id        text NOT NULL,
-        seq             integer NOT NULL,
-        status          text NOT NULL,
-        hyperparameters jsonb NOT NULL DEFAULT '{}'::jsonb,
-        values_hash     text,
-        score           double precision,
-        best_step       integer,
-        metrics         jsonb NOT NULL DEFAULT '{}'::jsonb,
-        data            jsonb NOT NULL DEFAULT '{}'::jsonb,
-        message         text,
-        attempt         integer NOT NULL DEFAULT 0,
-        worker_id       text,
-        heartbeat_at    timestamptz,
-        started_at      timestamptz,
-        ended_at        timestamptz,
-        PRIMARY KEY (study_id, trial_id),
-        UNIQUE (study_id, seq)
+        study        text NOT NULL,
+        trial_id     text NOT NULL,
+        seq          integer NOT NULL,
+        status       text NOT NULL,
+        hp_values    jsonb NOT NULL,
+        hash         text NOT NULL,
+        score        double precision,
+        best_step    double precision,
+        metrics      jsonb NOT NULL DEFAULT '{}'::jsonb,
+        message      text,
+        owner_id     text,
+        heartbeat_at double precision,
+        started_at   double precision,
+        ended_at     double precision,
+        retries      integer NOT NULL DEFAULT 0,
+        user_data    jsonb NOT NULL DEFAULT '{}'::jsonb,
+        PRIMARY KEY (study, trial_id)
       );
-      CREATE INDEX tuneserve_trials_status ON tuneserve_trials (study_id, status);
-      CREATE TABLE tuneserve_checkpoints (
-        study_id   bigint NOT NULL,
-        trial_id   text NOT NULL,
-        kind       text NOT NULL,
-        epoch      integer NOT NULL,
-        attempt    integer NOT NULL,
-        files      jsonb NOT NULL,
-        blob       bytea NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (study_id, trial_id, kind),
-        FOREIGN KEY (study_id, trial_id) REFERENCES tuneserve_trials(study_id, trial_id) ON DELETE CASCADE
-      );
-    `,
-  },
-  {
-    version: 2,
-    name: 'attempt history for re-queued trials',
-    sql: `
-      CREATE TABLE tuneserve_trial_attempts (
-        study_id   bigint NOT NULL,
-        trial_id   text NOT NULL,
-        attempt    integer NOT NULL,
-        worker_id  text,
-        outcome    text NOT NULL,
-        at         timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (study_id, trial_id, attempt),
-        FOREIGN KEY (study_id, trial_id) REFERENCES tuneserve_trials(study_id, trial_id) ON DELETE CASCADE
+      CREATE INDEX tuneserve_trials_by_seq ON tuneserve_trials (study, seq);
+      CREATE TABLE tuneserve_epoch_metrics (
+        study     text NOT NULL,
+        trial_id  text NOT NULL,
+        execution integer NOT NULL,
+        step      integer NOT NULL,
+        name      text NOT NULL,
+        value     double precision NOT NULL,
+        PRIMARY KEY (study, trial_id, execution, step, name)
       );
     `,
   },
