@@ -29,6 +29,27 @@ export {
   type MlpOptions,
   type OptimizerName,
 } from './models.js';
+export { buildReport, type Report, type ReportInput, type ReportTrial } from './report.js';
+export {
+  BATCH_SIZES,
+  DefaultHyperModel,
+  hyperparametersFor,
+  resolveSpace,
+  type SearchSpace,
+  SearchSpaceError,
+  SeedHyperModel,
+  SPACE_NAMES,
+} from './spaces.js';
+export {
+  type PipelineInfo,
+  type RankedConfiguration,
+  rankTrials,
+  readPipelineInfo,
+  requireStudy,
+  type StudyLocation,
+  StudyNotFoundError,
+  writePipelineInfo,
+} from './study.js';
 export { toTensors } from './tensors.js';
 export {
   type BestEpochResult,
@@ -42,3 +63,14 @@ export {
   type Phase,
   retrainEpochs,
 } from './training.js';
+export {
+  createTuner,
+  PRUNER_KINDS,
+  type PrunerKind,
+  runTune,
+  TUNER_KINDS,
+  type TuneOptions,
+  type TuneResult,
+  type TunerKind,
+  TunerUnavailableError,
+} from './tune.js';

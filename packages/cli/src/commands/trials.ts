@@ -1,12 +1,72 @@
+import { requireStudy } from '@tuneserve/mnist';
+import type { StudyView } from '@tuneserve/tuner';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { positiveInt } from '../adapters/flags.js';
+import { toUsageError } from '../adapters/pipeline-errors.js';
+import { addStudyOptions, type StudyFlags } from './tune.js';
 
-// Placeholder until its issue lands: the command exists but says it is not built yet.
+interface TrialsFlags extends StudyFlags {
+  json?: boolean;
+  best?: number;
+}
+
 export function registerTrials(program: Command): void {
-  program
+  const cmd = program
     .command('trials')
-    .description('(not built yet)')
-    .action(() => {
-      throw new UsageError('`tuneserve trials` is not built yet');
-    });
+    .description("Summarize a study's trials (a table; --json for machines)")
+    .option('--json', 'print the whole study as JSON', false)
+    .option('--best <n>', 'only the n best completed trials', positiveInt('--best'));
+  addStudyOptions(cmd);
+  cmd.action(async (o: TrialsFlags) => {
+    const study = await requireStudy({
+      directory: o.directory,
+      projectName: o.projectName,
+      ...(o.storage ? { storage: o.storage } : {}),
+    }).catch(toUsageError);
+    const shown = o.best ? bestTrials(study, o.best) : study;
+    process.stdout.write(o.json ? `${JSON.stringify(shown, null, 2)}\n` : formatTrials(shown));
+  });
+}
+
+function bestTrials(study: StudyView, n: number): StudyView {
+  const sign = study.objective.direction === 'min' ? 1 : -1;
+  const trials = study.trials
+    .filter((t) => t.status === 'COMPLETED' && t.score !== null)
+    .sort((a, b) => sign * ((a.score as number) - (b.score as number)))
+    .slice(0, n);
+  return { ...study, trials };
+}
+
+/** A fixed-width table: one row per trial, one column per hyperparameter. */
+export function formatTrials(study: StudyView): string {
+  const hpNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.hyperparameters)))].filter(
+    (n) => !n.startsWith('tuner/'),
+  );
+  const header = ['trial', 'status', study.objective.name, 'best epoch', 'seconds', ...hpNames];
+  const rows = study.trials.map((t) => [
+    t.trialId,
+    t.status,
+    t.score === null ? '-' : t.score.toFixed(4),
+    t.bestStep === null ? '-' : String(t.bestStep + 1),
+    t.durationMs === null ? '-' : (t.durationMs / 1000).toFixed(1),
+    ...hpNames.map((n) => {
+      const v = t.hyperparameters[n];
+      return v === undefined ? '' : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : String(v);
+    }),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const done = study.trials.filter((t) => t.status === 'COMPLETED').length;
+  return [
+    `study ${study.name}: ${study.tuner}, objective ${study.objective.name} (${study.objective.direction}), ` +
+      `${study.trials.length} trials (${done} completed${study.maxTrials ? ` of max ${study.maxTrials}` : ''})`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+  ].join('\n');
 }

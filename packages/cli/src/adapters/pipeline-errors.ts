@@ -1,0 +1,48 @@
+/** Maps the libraries' typed input errors to UsageError (exit 2) and makes Ctrl-C a clean stop. */
+import {
+  IdxFormatError,
+  MnistDataError,
+  SearchSpaceError,
+  StudyNotFoundError,
+  TunerUnavailableError,
+} from '@tuneserve/mnist';
+import { BackendError, ModelFileError } from '@tuneserve/runtime';
+import { HyperParameterError, ObjectiveError, StorageError } from '@tuneserve/tuner';
+import { UsageError } from '../errors.js';
+
+const INPUT_ERRORS = [
+  IdxFormatError,
+  MnistDataError,
+  SearchSpaceError,
+  StudyNotFoundError,
+  TunerUnavailableError,
+  ModelFileError,
+  BackendError,
+  HyperParameterError,
+  ObjectiveError,
+  StorageError,
+];
+
+/** Rethrows errors caused by what the user gave us as UsageError; anything else unchanged. */
+export function toUsageError(err: unknown): never {
+  if (INPUT_ERRORS.some((cls) => err instanceof cls)) throw new UsageError((err as Error).message);
+  throw err;
+}
+
+/**
+ * On Ctrl-C (or SIGTERM) print what was kept and exit 130 at once. Every completed epoch is already committed
+ * (SQLite transactions and atomic checkpoint renames), so stopping between two JS turns loses nothing.
+ * Returns a function that removes the handlers.
+ */
+export function exitOnInterrupt(what: string, hint: string): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\ntuneserve: ${what} interrupted (${signal}); ${hint}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * Named search spaces for MNIST: `seed` (exactly the reference's) and `default` (wider: MLP or CNN,
+ * depth, width, dropout, optimizer, log-scaled learning rate, batch size), plus user files that export
+ * a build function or a HyperModel.
+ */
+import { access, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as tf from '@tensorflow/tfjs';
+import { type BuildFn, HyperModel, HyperParameters } from '@tuneserve/tuner';
+import { buildCnn, buildMlp, canTrainConvolutions, type OptimizerName } from './models.js';
+
+export interface SearchSpace {
+  name: string;
+  description: string;
+  hypermodel: HyperModel;
+  /** The batch size a configuration trains with: its own when the space tunes it, else the fallback. */
+  batchSize(values: Record<string, unknown>, fallback: number): number;
+}
+
+/** An unknown space name, or a space file that cannot be loaded or exports nothing usable. */
+export class SearchSpaceError extends Error {
+  override name = 'SearchSpaceError';
+}
+
+/** The reference system's build_model: units in {16, 32, 48, 64}, optimizer in {rmsprop, adam}. */
+export class SeedHyperModel extends HyperModel {
+  constructor() {
+    super({ name: 'seed' });
+  }
+
+  override build(hp: HyperParameters): tf.LayersModel {
+    const units = hp.int('units', { minValue: 16, maxValue: 64, step: 16 });
+    const optimizer = hp.choice('optimizer', ['rmsprop', 'adam']) as OptimizerName;
+    return buildMlp({ units: [units], optimizer });
+  }
+}
+
+export const BATCH_SIZES = [64, 128, 256];
+
+/**
+ * The wider space. `architecture` is a conditional choice: the CNN branch exists only when the backend can
+ * train convolutions (with stock wasm it cannot), so the space still runs, MLP only, everywhere.
+ */
+export class DefaultHyperModel extends HyperModel {
+  readonly cnn: boolean;
+
+  constructor(options: { cnn?: boolean } = {}) {
+    super({ name: 'default' });
+    this.cnn = options.cnn ?? canTrainConvolutions();
+  }
+
+  override build(hp: HyperParameters): tf.LayersModel {
+    const architecture = this.cnn ? hp.choice('architecture', ['mlp', 'cnn']) : hp.fixed('architecture', 'mlp');
+    const optimizer = hp.choice('optimizer', ['adam', 'rmsprop']) as OptimizerName;
+    const learningRate = hp.float('learning_rate', { minValue: 1e-4, maxValue: 1e-2, sampling: 'log', default: 1e-3 });
+    const mlp = hp.conditionalScope('architecture', 'mlp', () =>
+      buildMlp({
+        units: new Array(hp.int('layers', { minValue: 1, maxValue: 3, default: 2 })).fill(
+          hp.int('units', { minValue: 64, maxValue: 512, step: 64, default: 256 }),
+        ),
+        dropout: hp.float('dropout', { minValue: 0, maxValue: 0.5, step: 0.1, default: 0.2 }),
+        optimizer,
+        learningRate,
+      }),
+    );
+    if (mlp) return mlp;
+    const cnn = hp.conditionalScope('architecture', 'cnn', () =>
+      buildCnn({
+        filters: [hp.choice('filters_1', [16, 32], { default: 32 }), hp.choice('filters_2', [32, 64], { default: 64 })],
+        denseUnits: hp.choice('dense_units', [0, 64, 128], { default: 128 }),
+        dropout: hp.float('cnn_dropout', { minValue: 0, maxValue: 0.5, step: 0.25, default: 0.25 }),
+        optimizer,
+        learningRate,
+      }),
+    );
+    if (!cnn) throw new Error(`unknown architecture ${String(architecture)}`);
+    return cnn;
+  }
+
+  /** Batch size is tuned here, through fit, as Keras Tuner's docs suggest. */
+  override fit(
+    hp: HyperParameters,
+    model: tf.LayersModel,
+    x: Parameters<HyperModel['fit']>[2],
+    y: Parameters<HyperModel['fit']>[3],
+    args: tf.ModelFitArgs,
+  ): ReturnType<HyperModel['fit']> {
+    const batchSize = hp.choice('batch_size', BATCH_SIZES, { default: 128 });
+    return super.fit(hp, model, x, y, { ...args, batchSize });
+  }
+}
+
+function tunedBatchSize(values: Record<string, unknown>, fallback: number): number {
+  const b = values.batch_size;
+  return typeof b === 'number' && Number.isInteger(b) && b > 0 ? b : fallback;
+}
+
+export const SPACE_NAMES = ['default', 'seed'] as const;
+
+/** A named space or a .js/.mjs/.ts file exporting `buildModel`, a default build function, or a HyperModel. */
+export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean } = {}): Promise<SearchSpace> {
+  if (nameOrFile === 'seed') {
+    return {
+      name: 'seed',
+      description: 'the reference: Dense(units in 16..64 step 16, relu) -> Dense(10), optimizer rmsprop|adam',
+      hypermodel: new SeedHyperModel(),
+      batchSize: (_v, fallback) => fallback,
+    };
+  }
+  if (nameOrFile === 'default') {
+    const hypermodel = new DefaultHyperModel(options);
+    return {
+      name: 'default',
+      description: `${hypermodel.cnn ? 'MLP or CNN' : 'MLP (this backend cannot train CNNs)'}, layers, units, dropout, optimizer, log learning rate, batch size`,
+      hypermodel,
+      batchSize: tunedBatchSize,
+    };
+  }
+  if (!/\.(m?js|ts|mts)$/.test(nameOrFile)) {
+    throw new SearchSpaceError(
+      `unknown search space "${nameOrFile}": use ${SPACE_NAMES.join(' or ')}, or a .js/.ts file exporting buildModel`,
+    );
+  }
+  return loadSpaceFile(resolve(nameOrFile));
+}
+
+async function loadSpaceFile(file: string): Promise<SearchSpace> {
+  try {
+    await access(file);
+  } catch {
+    throw new SearchSpaceError(`search space file ${file} does not exist`);
+  }
+  const mod = await importModule(file);
+  const exported = mod.buildModel ?? mod.hypermodel ?? mod.default;
+  let hypermodel: HyperModel;
+  if (exported instanceof HyperModel) hypermodel = exported;
+  else if (typeof exported === 'function' && exported.prototype instanceof HyperModel) {
+    hypermodel = new (exported as new () => HyperModel)();
+  } else if (typeof exported === 'function') {
+    const build = exported as BuildFn;
+    hypermodel = new (class extends HyperModel {
+      override build(hp: HyperParameters) {
+        return build(hp);
+      }
+    })({ name: basename(file) });
+  } else {
+    throw new SearchSpaceError(
+      `${file} exports no buildModel function, HyperModel or default export (found: ${Object.keys(mod).join(', ') || 'nothing'})`,
+    );
+  }
+  return { name: file, description: `user space from ${basename(file)}`, hypermodel, batchSize: tunedBatchSize };
+}
+
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  if (!/\.m?ts$/.test(file)) return importOrExplain(file);
+  // Node 20 cannot import TypeScript: transpile next to the original so its relative imports still resolve.
+  const { default: ts } = await import('typescript').catch(() => {
+    throw new SearchSpaceError(`${file}: loading a .ts space needs the typescript package; compile it to .js instead`);
+  });
+  const { readFile } = await import('node:fs/promises');
+  const out = ts.transpileModule(await readFile(file, 'utf8'), {
+    fileName: file,
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  const tmp = join(dirname(file), `.${basename(file, extname(file))}.${process.pid}.tuneserve.mjs`);
+  await writeFile(tmp, out.outputText);
+  try {
+    return await importOrExplain(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function importOrExplain(path: string, shownAs = path): Promise<Record<string, unknown>> {
+  try {
+    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new SearchSpaceError(`cannot load search space ${shownAs}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * HyperParameters holding exactly `values` for a space: builds once to discover the space and rejects names
+ * the space does not declare or values outside their ranges (for `train --hp`).
+ */
+export async function hyperparametersFor(
+  space: SearchSpace,
+  values: Record<string, unknown>,
+): Promise<HyperParameters> {
+  const hp = new HyperParameters();
+  hp.values = { ...(values as HyperParameters['values']) };
+  const model = await space.hypermodel.build(hp);
+  model.dispose();
+  // batch_size is declared in fit(); register it the same way for spaces that tune it.
+  if ('batch_size' in values && space.hypermodel instanceof DefaultHyperModel) {
+    hp.choice('batch_size', BATCH_SIZES, { default: 128 });
+  }
+  for (const [name, value] of Object.entries(values)) {
+    if (!hp.has(name)) {
+      throw new SearchSpaceError(
+        `hyperparameter "${name}" is not part of the ${space.name} space (it has: ${hp.space.map((h) => h.name).join(', ')})`,
+      );
+    }
+    if (hp.values[name] !== value) {
+      throw new SearchSpaceError(
+        `hyperparameter ${name}=${JSON.stringify(value)} is not a valid value in the ${space.name} space` +
+          ` (or is inactive for the other values)`,
+      );
+    }
+  }
+  return hp;
+}
