@@ -483,6 +483,8 @@ export class HyperParameters {
   /** When false, declaring a hyperparameter that is not in the space throws (allowNewEntries). */
   allowNewEntries = true;
   private readonly scopes: Condition[] = [];
+  /** Scopes that were skipped because inactive (their condition stacks), for space discovery. */
+  readonly skippedScopes: Condition[][] = [];
 
   int(name: string, opts: IntOptions): number {
     return this.register(new Int(name, opts, this.conditionsFor(opts))) as number;
@@ -525,7 +527,12 @@ export class HyperParameters {
       }
     }
     const condition: Condition = { parentName, parentValues: values };
-    if (!this.conditionsActive([...this.scopes, condition])) return undefined;
+    if (!this.conditionsActive([...this.scopes, condition])) {
+      const stack = [...this.scopes, condition];
+      const key = JSON.stringify(stack);
+      if (!this.skippedScopes.some((s) => JSON.stringify(s) === key)) this.skippedScopes.push(stack);
+      return undefined;
+    }
     this.scopes.push(condition);
     let result: T;
     try {

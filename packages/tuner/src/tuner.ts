@@ -265,17 +265,15 @@ export class Tuner {
     const hp = this.oracle.hyperparameters.copy();
     hp.values = {};
     this.hypermodel.declareHyperparameters(hp);
-    const seen = new Set<string>();
-    const attempted = new Set<string>();
-    const key = (h: { name: string; conditions: unknown }) => `${h.name}${JSON.stringify(h.conditions)}`;
+    // Each round activates one scope that has not run yet by setting its parents' values.
+    const tried = new Set<string>();
     for (let round = 0; round < 100; round++) {
       hp.ensureActiveValues();
       disposeModel(await this.hypermodel.build(hp));
-      for (const h of hp.space) if (hp.isActive(h)) seen.add(key(h));
-      const next = hp.space.find((h) => !seen.has(key(h)) && !attempted.has(key(h)));
+      const next = hp.skippedScopes.find((stack) => !tried.has(JSON.stringify(stack)));
       if (!next) break;
-      attempted.add(key(next));
-      for (const c of next.conditions) {
+      tried.add(JSON.stringify(next));
+      for (const c of next) {
         const first = c.parentValues[0];
         if (first !== undefined) hp.values[c.parentName] = first;
       }

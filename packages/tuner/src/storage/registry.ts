@@ -6,7 +6,15 @@ import { StorageError } from '../errors.js';
 import { openSqliteStorage } from './sqlite.js';
 import type { StorageContext, StorageFactory, StudyStorage } from './types.js';
 
-const factories = new Map<string, StorageFactory>([['sqlite', openSqliteStorage]]);
+// PostgreSQL (distributed tuning) is loaded on first use, so SQLite-only users never load pg.
+const openPostgres: StorageFactory = async (url, context) =>
+  (await import('./postgres/postgres-storage.js')).openPostgresStorage(url, context);
+
+const factories = new Map<string, StorageFactory>([
+  ['sqlite', openSqliteStorage],
+  ['postgres', openPostgres],
+  ['postgresql', openPostgres],
+]);
 
 /** Registers (or replaces) the factory for a URL scheme, e.g. 'postgres' for postgres://... URLs. */
 export function registerStorage(scheme: string, factory: StorageFactory): void {

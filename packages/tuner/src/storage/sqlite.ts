@@ -106,17 +106,24 @@ class Mutex {
   }
 }
 
+// One mutex per database file, shared by every connection of this process: a second connection's
+// BEGIN IMMEDIATE would otherwise block the event loop while the first awaits inside its transaction.
+const fileMutexes = new Map<string, Mutex>();
+
 export class SqliteStudyStorage implements StudyStorage {
   readonly location: string;
   readonly checkpointRoot: string;
   private readonly db: Database.Database;
-  private readonly mutex = new Mutex();
+  private readonly mutex: Mutex;
   private readonly readOnly: boolean;
 
   constructor(file: string, checkpointRoot: string, readOnly = false) {
     this.location = file;
     this.checkpointRoot = checkpointRoot;
     this.readOnly = readOnly;
+    const mutex = fileMutexes.get(file) ?? new Mutex();
+    fileMutexes.set(file, mutex);
+    this.mutex = mutex;
     try {
       this.db = new Database(file, readOnly ? { readonly: true, fileMustExist: true } : {});
       this.db.pragma('busy_timeout = 30000');
@@ -144,7 +151,7 @@ export class SqliteStudyStorage implements StudyStorage {
     };
   }
 
-  async putStudy(s: StudyRecord): Promise<void> {
+  private async rawPutStudy(s: StudyRecord): Promise<void> {
     this.guard(() =>
       this.db
         .prepare(
@@ -178,7 +185,7 @@ export class SqliteStudyStorage implements StudyStorage {
     return row ? toRecord(row) : undefined;
   }
 
-  async putTrial(t: TrialRecord): Promise<void> {
+  private async rawPutTrial(t: TrialRecord): Promise<void> {
     this.guard(() =>
       this.db
         .prepare(
@@ -197,7 +204,7 @@ export class SqliteStudyStorage implements StudyStorage {
     );
   }
 
-  async putMetrics(rows: EpochMetric[]): Promise<void> {
+  private async rawPutMetrics(rows: EpochMetric[]): Promise<void> {
     if (rows.length === 0) return;
     this.guard(() => {
       const stmt = this.db.prepare(
@@ -224,11 +231,11 @@ export class SqliteStudyStorage implements StudyStorage {
     }));
   }
 
-  async deleteMetrics(trialId: string): Promise<void> {
+  private async rawDeleteMetrics(trialId: string): Promise<void> {
     this.guard(() => this.db.prepare('DELETE FROM epoch_metrics WHERE trial_id = ?').run(trialId));
   }
 
-  async heartbeat(trialId: string, ownerId: string, at: number): Promise<void> {
+  private async rawHeartbeat(trialId: string, ownerId: string, at: number): Promise<void> {
     this.guard(() =>
       this.db
         .prepare("UPDATE trials SET heartbeat_at = ? WHERE trial_id = ? AND owner_id = ? AND status = 'RUNNING'")
@@ -236,12 +243,53 @@ export class SqliteStudyStorage implements StudyStorage {
     );
   }
 
+  // Writes outside a transaction take the same in-process lock (see fileMutexes).
+  putStudy(study: StudyRecord): Promise<void> {
+    return this.locked(() => this.rawPutStudy(study));
+  }
+
+  putTrial(trial: TrialRecord): Promise<void> {
+    return this.locked(() => this.rawPutTrial(trial));
+  }
+
+  putMetrics(rows: EpochMetric[]): Promise<void> {
+    return this.locked(() => this.rawPutMetrics(rows));
+  }
+
+  deleteMetrics(trialId: string): Promise<void> {
+    return this.locked(() => this.rawDeleteMetrics(trialId));
+  }
+
+  heartbeat(trialId: string, ownerId: string, at: number): Promise<void> {
+    return this.locked(() => this.rawHeartbeat(trialId, ownerId, at));
+  }
+
+  private locked(fn: () => Promise<void>): Promise<void> {
+    if (this.readOnly) return Promise.reject(new StorageError(`The study at ${this.location} was opened read-only.`));
+    return this.mutex.run(fn);
+  }
+
+  /** The unlocked operations handed to a transaction's callback. */
+  private txStore(): StudyStore {
+    return {
+      getStudy: () => this.getStudy(),
+      putStudy: (study) => this.rawPutStudy(study),
+      listTrials: () => this.listTrials(),
+      getTrial: (id) => this.getTrial(id),
+      putTrial: (trial) => this.rawPutTrial(trial),
+      putMetrics: (rows) => this.rawPutMetrics(rows),
+      listMetrics: (id) => this.listMetrics(id),
+      deleteMetrics: (id) => this.rawDeleteMetrics(id),
+      heartbeat: (id, owner, at) => this.rawHeartbeat(id, owner, at),
+    };
+  }
+
   async transaction<T>(fn: (tx: StudyStore) => Promise<T>): Promise<T> {
     if (this.readOnly) throw new StorageError(`The study at ${this.location} was opened read-only.`);
     return this.mutex.run(async () => {
       this.guard(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
-        const result = await fn(this);
+        const result = await fn(this.txStore());
         this.db.exec('COMMIT');
         return result;
       } catch (err) {
