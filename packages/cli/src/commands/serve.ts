@@ -1,12 +1,311 @@
-import type { Command } from 'commander';
+/**
+ * `tuneserve serve`: the model server from the command line or the environment (container
+ * friendly), graceful on SIGTERM/SIGINT, optionally multi-process (`--workers N`, node:cluster).
+ * `startServe` is what `tuneserve up` calls after training.
+ */
+import cluster from 'node:cluster';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type BackendName, initBackend } from '@tuneserve/runtime';
+import { parseKeyFile, type SampleSource, type ServerOptions, type StudySource, startServer } from '@tuneserve/server';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 
-// Placeholder until its issue lands: the command exists but says it is not built yet.
+export interface ServeOptions {
+  model: string;
+  name?: string;
+  host: string;
+  port: number;
+  keepVersions: number;
+  pollMs: number;
+  label: string[];
+  maxBatch: number;
+  batchTimeoutMs: number;
+  maxInstances: number;
+  requestTimeoutMs: number;
+  bodyLimit: number;
+  apiKeyFile?: string;
+  metricsOpen: boolean;
+  rateLimit: number;
+  rateWindowMs: number;
+  corsOrigin: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  webRoot?: string;
+  backend?: BackendName;
+  workers: number;
+  logLevel: string;
+}
+
+export interface ServeHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The web bundle next to this package in the workspace (packages/web/dist), when it was built. */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url));
+
+const int =
+  (flag: string, min: number) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got "${value}"`);
+    }
+    return n;
+  };
+const list = (value: string, previous: string[] = []): string[] => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+function parseLabels(entries: string[]): Record<string, number> {
+  const labels: Record<string, number> = {};
+  for (const entry of entries) {
+    const m = /^([A-Za-z0-9_]+)=([1-9]\d{0,15})$/.exec(entry);
+    if (!m?.[1] || !m[2])
+      throw new UsageError(
+        `--label must look like stable=3 (label [A-Za-z0-9_]+, version a positive integer), got "${entry}"`,
+      );
+    labels[m[1]] = Number(m[2]);
+  }
+  return labels;
+}
+
+function readFileOrFail(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read ${what} "${path}"`);
+  }
+}
+
+/** Turns CLI/env options into server options, failing with a UsageError on anything unusable. */
+export function toServerOptions(
+  o: ServeOptions,
+  extra: { study?: StudySource; samples?: SampleSource } = {},
+): ServerOptions & { port: number; host: string } {
+  if (!existsSync(o.model) || !statSync(o.model).isDirectory()) {
+    throw new UsageError(
+      `model directory "${o.model}" does not exist (train one with \`tuneserve up\` or pass --model)`,
+    );
+  }
+  if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError('HTTPS needs both --tls-cert and --tls-key');
+  let apiKeyHashes: string[] = [];
+  if (o.apiKeyFile) {
+    apiKeyHashes = parseKeyFile(readFileOrFail(o.apiKeyFile, 'API key file'));
+    const bad = apiKeyHashes.findIndex((h) => !/^[0-9a-fA-F]{64}$/.test(h));
+    if (bad >= 0) throw new UsageError(`API key file: entry ${bad + 1} is not a SHA-256 hex digest (64 hex digits)`);
+  }
+  const webRoot = o.webRoot ?? (existsSync(DEFAULT_WEB_ROOT) ? DEFAULT_WEB_ROOT : undefined);
+  if (o.webRoot && !existsSync(o.webRoot)) throw new UsageError(`web root "${o.webRoot}" does not exist`);
+  return {
+    modelDir: o.model,
+    ...(o.name ? { modelName: o.name } : {}),
+    host: o.host,
+    port: o.port,
+    keepVersions: o.keepVersions,
+    pollIntervalMs: o.pollMs,
+    labels: parseLabels(o.label),
+    maxBatchSize: o.maxBatch,
+    batchTimeoutMs: o.batchTimeoutMs,
+    maxInstances: o.maxInstances,
+    requestTimeoutMs: o.requestTimeoutMs,
+    bodyLimit: o.bodyLimit,
+    apiKeys: list(process.env.API_KEYS ?? ''),
+    apiKeyHashes,
+    metricsOpen: o.metricsOpen,
+    rateLimit: { max: o.rateLimit, windowMs: o.rateWindowMs },
+    corsOrigins: o.corsOrigin,
+    ...(o.tlsCert && o.tlsKey
+      ? { https: { cert: readFileOrFail(o.tlsCert, 'TLS certificate'), key: readFileOrFail(o.tlsKey, 'TLS key') } }
+      : {}),
+    ...(webRoot ? { webRoot } : {}),
+    ...(extra.study ? { study: extra.study } : {}),
+    ...(extra.samples ? { samples: extra.samples } : {}),
+    logger: { level: o.logLevel },
+  };
+}
+
+/**
+ * Starts serving in this process and installs SIGTERM/SIGINT handlers that stop accepting, finish
+ * in-flight requests, unload the models and let the process exit 0.
+ */
+export async function startServe(
+  o: ServeOptions,
+  extra: { study?: StudySource; samples?: SampleSource } = {},
+): Promise<ServeHandle & { closed: Promise<void> }> {
+  const options = toServerOptions(o, extra);
+  await initBackend({ ...(o.backend ? { backend: o.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
+  const server = await startServer(options);
+  let resolveClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  const close = async () => {
+    await server.close();
+    resolveClosed();
+  };
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`tuneserve: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    server.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    close().then(
+      () => {
+        server.app.log.info('stopped');
+        // Exit now: a handle held elsewhere (backend, timers) must not keep a container from stopping.
+        process.exit(0);
+      },
+      (e: unknown) => {
+        process.stderr.write(`tuneserve: shutdown failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.stderr.write(`tuneserve: serving ${o.model} at ${server.url}\n`);
+  return { url: server.url, close, closed };
+}
+
+/** --workers N: the primary forks N server processes sharing the port and relays stop signals. */
+async function runPrimary(workers: number): Promise<void> {
+  for (let i = 0; i < workers; i++) cluster.fork();
+  const relay = (signal: NodeJS.Signals) => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  process.on('SIGTERM', relay);
+  process.on('SIGINT', relay);
+  let failed = false;
+  await new Promise<void>((resolve) => {
+    let alive = workers;
+    cluster.on('exit', (_worker, code) => {
+      if (code !== 0) failed = true;
+      if (--alive === 0) resolve();
+    });
+  });
+  process.off('SIGTERM', relay);
+  process.off('SIGINT', relay);
+  if (failed) throw new Error('a server worker exited with an error');
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('(not built yet)')
-    .action(() => {
-      throw new UsageError('`tuneserve serve` is not built yet');
+    .description(
+      'Serve a TF.js layers model: reference /predict, TF Serving REST, KServe v2, /metrics, /docs, the web page',
+    )
+    .addOption(
+      new Option('--model <dir>', 'versions root (holding 1/, 2/, ...) or a single model folder')
+        .env('MODEL_DIR')
+        .default('models/mnist'),
+    )
+    .addOption(new Option('--name <name>', 'model name in URLs (default: the folder name)').env('MODEL_NAME'))
+    .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('0.0.0.0'))
+    .addOption(new Option('--port <n>', 'port to listen on').env('PORT').default(8080).argParser(int('--port', 0)))
+    .addOption(
+      new Option('--keep-versions <n>', 'newest versions kept loaded and reachable by URL')
+        .env('KEEP_VERSIONS')
+        .default(1)
+        .argParser(int('--keep-versions', 1)),
+    )
+    .addOption(
+      new Option('--poll-ms <ms>', 'how often to look for new versions (0: never)')
+        .env('POLL_INTERVAL_MS')
+        .default(1000)
+        .argParser(int('--poll-ms', 0)),
+    )
+    .addOption(
+      new Option('--label <label=version>', 'TF Serving version label, e.g. stable=3 (repeatable, or comma list)')
+        .env('MODEL_LABELS')
+        .default([])
+        .argParser(list),
+    )
+    .addOption(
+      new Option('--max-batch <n>', 'most examples per model call (micro-batching)')
+        .env('MAX_BATCH_SIZE')
+        .default(64)
+        .argParser(int('--max-batch', 1)),
+    )
+    .addOption(
+      new Option('--batch-timeout-ms <ms>', 'how long a batch waits for more requests (0: end of the event-loop turn)')
+        .env('BATCH_TIMEOUT_MS')
+        .default(0)
+        .argParser(int('--batch-timeout-ms', 0)),
+    )
+    .addOption(
+      new Option('--max-instances <n>', 'most examples in one request')
+        .env('MAX_INSTANCES')
+        .default(1024)
+        .argParser(int('--max-instances', 1)),
+    )
+    .addOption(
+      new Option('--request-timeout-ms <ms>', 'deadline to receive a request and to predict')
+        .env('REQUEST_TIMEOUT_MS')
+        .default(30_000)
+        .argParser(int('--request-timeout-ms', 1)),
+    )
+    .addOption(
+      new Option('--body-limit <bytes>', 'largest request body')
+        .env('BODY_LIMIT')
+        .default(1024 * 1024)
+        .argParser(int('--body-limit', 1)),
+    )
+    .addOption(
+      new Option(
+        '--api-key-file <file>',
+        'file of SHA-256 hex digests of API keys, one per line (API_KEYS env: plain keys, comma-separated)',
+      ).env('API_KEY_FILE'),
+    )
+    .addOption(new Option('--metrics-open', 'serve /metrics without an API key').env('METRICS_OPEN').default(false))
+    .addOption(
+      new Option('--rate-limit <n>', 'requests per window per API key or IP (0: off)')
+        .env('RATE_LIMIT')
+        .default(0)
+        .argParser(int('--rate-limit', 0)),
+    )
+    .addOption(
+      new Option('--rate-window-ms <ms>', 'rate-limit window')
+        .env('RATE_WINDOW_MS')
+        .default(60_000)
+        .argParser(int('--rate-window-ms', 1)),
+    )
+    .addOption(
+      new Option('--cors-origin <origin>', 'allowed CORS origin (repeatable, or comma list; default none)')
+        .env('CORS_ORIGINS')
+        .default([])
+        .argParser(list),
+    )
+    .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)').env('TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('TLS_KEY'))
+    .addOption(
+      new Option('--web-root <dir>', 'static web front end (default: packages/web/dist when built)').env('WEB_ROOT'),
+    )
+    .addOption(new Option('--backend <name>', 'TF.js backend').choices(['wasm', 'cpu', 'tensorflow']))
+    .addOption(
+      new Option('--workers <n>', 'server processes sharing the port (node:cluster)')
+        .env('WORKERS')
+        .default(1)
+        .argParser(int('--workers', 1)),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'pino log level')
+        .env('LOG_LEVEL')
+        .default('info')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    )
+    .action(async (o: ServeOptions) => {
+      if (o.workers > 1 && cluster.isPrimary) {
+        toServerOptions(o); // fail fast on bad input before forking
+        await runPrimary(o.workers);
+        return;
+      }
+      const handle = await startServe(o);
+      await handle.closed;
     });
 }
