@@ -169,13 +169,6 @@ describe('GridSearch', () => {
     const first = new Grid(null, { ...quiet, hyperparameters: space(), projectName: 'grid-resume' });
     await expect(first.search()).rejects.toThrow(FatalError);
     await first.close();
-    expect(
-      valuesOf(
-        await new Grid(null, { directory: dir, projectName: 'grid-resume', verbose: 0 }).oracle
-          .getTrials()
-          .catch(() => []),
-      ),
-    ).toEqual([]);
     const second = new Grid(null, {
       directory: dir,
       projectName: 'grid-resume',
