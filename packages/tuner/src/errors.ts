@@ -29,3 +29,11 @@ export class TooManyFailedTrialsError extends Error {
 export class StorageError extends Error {
   override name = 'StorageError';
 }
+
+/**
+ * This worker no longer owns the trial: it stopped heartbeating long enough for another worker to
+ * take the trial over (or finish it). Its result is discarded so it cannot overwrite the new owner's.
+ */
+export class TrialLostError extends Error {
+  override name = 'TrialLostError';
+}

@@ -13,6 +13,7 @@ export {
   ObjectiveError,
   StorageError,
   TooManyFailedTrialsError,
+  TrialLostError,
 } from './errors.js';
 export { valuesHash } from './hash.js';
 export { type BuildFn, type FitInput, FunctionHyperModel, HyperModel, type HyperModelOptions } from './hypermodel.js';

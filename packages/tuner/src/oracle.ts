@@ -14,7 +14,7 @@
  * many epochs, start at that epoch and load that trial's best checkpoint first (Hyperband).
  * Optional hook: `onTrialEnd(trial, ctx)`, called inside the lock when a trial finishes.
  */
-import { HyperParameterError, StorageError } from './errors.js';
+import { HyperParameterError, StorageError, TrialLostError } from './errors.js';
 import { valuesHash } from './hash.js';
 import { Fixed, type HpValue, HyperParameters } from './hyperparameters.js';
 import { type Objective, type ObjectiveInput, objectiveFromSpec, toObjective } from './objective.js';
@@ -56,6 +56,8 @@ export interface EndTrialInput {
   metrics?: Record<string, number>;
   bestStep?: number | null;
   message?: string | null;
+  /** The worker ending the trial: when given, the result is only accepted while it still owns the RUNNING trial. */
+  ownerId?: string;
 }
 
 const MAX_COLLISIONS = 20;
@@ -203,7 +205,11 @@ export abstract class Oracle {
       const retry = records.find((r) => r.status === 'INVALID' && r.retries < this.maxRetriesPerTrial);
       if (retry) return claim(retry, true);
 
-      if (this.maxTrials !== null && records.length >= this.maxTrials) return this.pseudoTrial('STOPPED', space);
+      if (this.maxTrials !== null && records.length >= this.maxTrials) {
+        // Wait while other workers still run trials: if one dies, its trial needs a new owner.
+        const othersRunning = records.some((r) => r.status === 'RUNNING');
+        return this.pseudoTrial(othersRunning ? 'IDLE' : 'STOPPED', space);
+      }
       const width = this.maxTrials === null ? 4 : String(this.maxTrials).length;
       const trialId = String(records.length).padStart(width, '0');
       const state = { ...study.oracleState };
@@ -211,7 +217,8 @@ export abstract class Oracle {
       const result = await this.populateSpace(trialId, ctx);
       if (result.status !== 'RUNNING') {
         await tx.putStudy({ ...study, oracleState: state });
-        return this.pseudoTrial(result.status, space);
+        const othersRunning = records.some((r) => r.status === 'RUNNING');
+        return this.pseudoTrial(result.status === 'STOPPED' && othersRunning ? 'IDLE' : result.status, space);
       }
       const hp = space.copy();
       hp.values = { ...result.values };
@@ -245,6 +252,12 @@ export abstract class Oracle {
       const study = await requireStudy(tx);
       const rec = await tx.getTrial(trialId);
       if (!rec) throw new StorageError(`Trial ${trialId} does not exist in ${this.storage.location}.`);
+      if (input.ownerId !== undefined && (rec.status !== 'RUNNING' || rec.ownerId !== input.ownerId)) {
+        throw new TrialLostError(
+          `Trial ${trialId} was taken over (now ${rec.status}${rec.ownerId ? ` by ${rec.ownerId}` : ''}) after ` +
+            `${input.ownerId} missed its heartbeats; this worker's result is discarded.`,
+        );
+      }
       const metrics = input.metrics ?? rec.metrics;
       let status: TrialStatus = input.status;
       let message = input.message ?? null;

@@ -5,12 +5,13 @@
  * Subclasses only choose an oracle (RandomSearch, GridSearch, ...) or override runTrial.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs';
 import { hasCheckpoint, loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint.js';
 import { SearchDisplay, type Verbosity } from './display.js';
-import { FailedTrialError, FatalError, TooManyFailedTrialsError } from './errors.js';
+import { FailedTrialError, FatalError, TooManyFailedTrialsError, TrialLostError } from './errors.js';
 import { type BuildFn, type FitInput, type HyperModel, toHyperModel } from './hypermodel.js';
 import type { HyperParameters } from './hyperparameters.js';
 import type { Oracle, OracleOptions } from './oracle.js';
@@ -88,7 +89,7 @@ export class Tuner {
         `projectName must be a plain folder name (letters, digits, _ . -), got '${this.projectName}'.`,
       );
     }
-    this.tunerId = options.tunerId ?? process.env.TUNESERVE_TUNER_ID ?? 'tuner0';
+    this.tunerId = options.tunerId ?? process.env.TUNESERVE_TUNER_ID ?? defaultTunerId(options.storage);
   }
 
   /** The project folder: <directory>/<projectName>. */
@@ -155,6 +156,7 @@ export class Tuner {
       const index = Number.parseInt(trial.trialId, 10) + 1;
       display.trialStart(trial, index, this.oracle.maxTrials);
       const ended = await this.runAndEndTrial(trial, args);
+      if (!ended) continue; // another worker took the trial over; it is not ours to count
       display.trialEnd(ended);
       await this.checkConsecutiveFailures();
     }
@@ -282,7 +284,8 @@ export class Tuner {
     this.spacePopulated = true;
   }
 
-  private async runAndEndTrial(trial: Trial, args: unknown[]): Promise<Trial> {
+  /** Runs and ends the trial; undefined when another worker took it over meanwhile (fenced out). */
+  private async runAndEndTrial(trial: Trial, args: unknown[]): Promise<Trial | undefined> {
     const beat = setInterval(() => {
       this.oracle.heartbeat(trial.trialId, this.tunerId).catch(() => {});
     }, this.options.heartbeatIntervalMs ?? 5000);
@@ -291,16 +294,28 @@ export class Tuner {
       const result = await this.runTrial(trial, ...args);
       const { metrics, bestStep } = this.normalizeResult(result);
       const status = this.pruned.delete(trial.trialId) ? 'PRUNED' : 'COMPLETED';
-      return await this.oracle.endTrial(trial.trialId, { status, metrics, bestStep });
+      return await this.oracle.endTrial(trial.trialId, { status, metrics, bestStep, ownerId: this.tunerId });
     } catch (err) {
       if (err instanceof FatalError || err instanceof TooManyFailedTrialsError) throw err;
+      if (err instanceof TrialLostError) {
+        this.print(err.message);
+        return undefined;
+      }
+      // Never clean up after a trial that now belongs to another worker.
+      const current = await this.oracle.getTrial(trial.trialId);
+      if (current?.status !== 'RUNNING' || current.ownerId !== this.tunerId) return undefined;
       const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
       // A retry must start from scratch: drop partial metrics and the per-epoch checkpoint.
       await (await this.storage()).deleteMetrics(trial.trialId);
       await rm(path.join(await this.trialDir(trial.trialId), RESUME_DIR), { recursive: true, force: true });
       await rm(path.join(await this.trialDir(trial.trialId), 'progress.json'), { force: true });
       const status = err instanceof FailedTrialError ? 'FAILED' : 'INVALID';
-      return await this.oracle.endTrial(trial.trialId, { status, message, metrics: {} });
+      return await this.oracle
+        .endTrial(trial.trialId, { status, message, metrics: {}, ownerId: this.tunerId })
+        .catch((lost: unknown) => {
+          if (lost instanceof TrialLostError) return undefined;
+          throw lost;
+        });
     } finally {
       clearInterval(beat);
       this.pruned.delete(trial.trialId);
@@ -516,4 +531,13 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, JSON.stringify(value));
   await rename(tmp, file);
+}
+
+/**
+ * A local SQLite study has one worker at a time, so a fixed id lets a restarted process resume its
+ * own trial at once. A shared database has many: each process needs its own id, because the id is
+ * what fences a worker that lost its trial out of writing it.
+ */
+function defaultTunerId(storage: string | undefined): string {
+  return storage === undefined || /^sqlite:/i.test(storage) ? 'tuner0' : `${hostname()}-${process.pid}`;
 }
