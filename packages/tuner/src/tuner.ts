@@ -268,8 +268,9 @@ export class Tuner {
     hp.values = {};
     this.hypermodel.declareHyperparameters(hp);
     // Each round activates one scope that has not run yet by setting its parents' values.
+    // An untunable hypermodel declares nothing: its builds see copies (see buildModel).
     const tried = new Set<string>();
-    for (let round = 0; round < 100; round++) {
+    for (let round = 0; round < 100 && this.hypermodel.tunable; round++) {
       hp.ensureActiveValues();
       disposeModel(await this.hypermodel.build(hp));
       const next = hp.skippedScopes.find((stack) => !tried.has(JSON.stringify(stack)));
