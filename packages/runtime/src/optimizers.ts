@@ -11,6 +11,9 @@ export const DEFAULT_LEARNING_RATES: Record<OptimizerName, number> = { rmsprop: 
 
 /** The stock TF.js optimizer, or its fused twin (same hyperparameters and defaults) when the wasm fixes are on. */
 export function createOptimizer(name: OptimizerName, learningRate?: number, fused = wasmFixesActive()): tf.Optimizer {
+  if (!OPTIMIZER_NAMES.includes(name)) {
+    throw new RangeError(`unknown optimizer "${String(name)}"; expected one of: ${OPTIMIZER_NAMES.join(', ')}`);
+  }
   const lr = learningRate ?? DEFAULT_LEARNING_RATES[name];
   if (!Number.isFinite(lr) || lr <= 0) throw new RangeError(`learning rate must be a positive number, got ${lr}`);
   switch (name) {
@@ -21,7 +24,5 @@ export function createOptimizer(name: OptimizerName, learningRate?: number, fuse
       return fused ? new FusedAdamOptimizer(lr, 0.9, 0.999) : tf.train.adam(lr);
     case 'sgd':
       return fused ? new FusedSGDOptimizer(lr) : tf.train.sgd(lr);
-    default:
-      throw new RangeError(`unknown optimizer "${String(name)}"; expected one of: ${OPTIMIZER_NAMES.join(', ')}`);
   }
 }

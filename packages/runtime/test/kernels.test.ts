@@ -158,7 +158,8 @@ for (const mode of modes) {
             const f = tf.tensor4d(fVals, [fh, fw, ci, co]);
             const loss = (a: tf.Tensor, b: tf.Tensor) => {
               const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad);
-              const pooled = y.shape[1]! >= 2 && y.shape[2]! >= 2 ? tf.maxPool(tf.relu(y), 2, 2, pad) : y;
+              // no relu before the pool: windows of all-negative values must route gradients correctly too
+              const pooled = y.shape[1]! >= 2 && y.shape[2]! >= 2 ? tf.maxPool(y, [2, 2], [2, 1], pad) : y;
               return pooled.square().sum() as tf.Scalar;
             };
             const [gx, gf] = tf.grads(loss)([x, f]);

@@ -97,7 +97,10 @@ interface RmsFields {
 
 export class FusedRMSPropOptimizer extends tf.RMSPropOptimizer {
   override applyGradients(grads: Gradients): void {
-    if (!usable(grads)) return super.applyGradients(grads);
+    if (!usable(grads)) {
+      super.applyGradients(grads);
+      return;
+    }
     const f = this as unknown as RmsFields;
     const { learningRate: lr, decay, momentum, epsilon: eps, centered } = f;
     for (const { value, gradient, index, name } of updates(grads)) {
@@ -140,7 +143,10 @@ interface AdamFields {
 
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
   override applyGradients(grads: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
-    if (!usable(grads)) return super.applyGradients(grads);
+    if (!usable(grads)) {
+      super.applyGradients(grads);
+      return;
+    }
     const f = this as unknown as AdamFields;
     const { learningRate: lr, beta1, beta2, epsilon: eps } = f;
     const acc1 = f.accBeta1.dataSync()[0]!;
@@ -171,7 +177,10 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
 
 export class FusedSGDOptimizer extends tf.SGDOptimizer {
   override applyGradients(grads: Gradients): void {
-    if (!usable(grads)) return super.applyGradients(grads);
+    if (!usable(grads)) {
+      super.applyGradients(grads);
+      return;
+    }
     const lr = this.learningRate;
     for (const { value, gradient } of updates(grads)) {
       fusedStep(value, gradient, [], (out, v, g) => {

@@ -5,6 +5,7 @@ import type { Kernel, KernelArgs } from './backend-access.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv-grad.js';
 import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
 import { gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
+import { maxPoolGradKernel } from './pool-grad.js';
 
 export type StockLookup = (kernelName: string) => tf.KernelConfig | undefined;
 
@@ -28,6 +29,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     { kernelName: 'Slice', kernelFunc: sliceKernel(stockFunc(stock, 'Slice')) },
     { kernelName: 'Identity', kernelFunc: identityKernel(stockFunc(stock, 'Identity')) },
     { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSumKernel },
+    { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGradKernel },
     { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel(deps, blas) },
     { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputKernel(deps, blas) },
   ];
@@ -41,6 +43,7 @@ export const REPLACED_KERNELS = [
   'Slice',
   'Identity',
   'UnsortedSegmentSum',
+  'MaxPoolGrad',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
 ];

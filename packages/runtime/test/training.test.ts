@@ -1,0 +1,187 @@
+import * as tf from '@tensorflow/tfjs';
+import { createOptimizer, initBackend } from '@tuneserve/runtime';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FusedAdamOptimizer, FusedRMSPropOptimizer, FusedSGDOptimizer } from '../src/wasm/fused-optimizers.js';
+import { randomArray, relativeError, rng } from './compare.js';
+
+afterAll(async () => {
+  await initBackend({ log: false });
+});
+
+describe('fused optimizers', () => {
+  for (const name of ['rmsprop', 'adam', 'sgd'] as const) {
+    it(`${name}: matches tf.train.${name} step by step and never writes a weight buffer in place`, async () => {
+      await initBackend({ log: false });
+      const fused = createOptimizer(name, 0.01);
+      expect(fused).toBeInstanceOf(
+        { rmsprop: FusedRMSPropOptimizer, adam: FusedAdamOptimizer, sgd: FusedSGDOptimizer }[name],
+      );
+      const stock = { rmsprop: tf.train.rmsprop, adam: tf.train.adam, sgd: tf.train.sgd }[name](0.01);
+      expect(fused.getClassName()).toBe(stock.getClassName());
+      const r = rng(7);
+      const shapes = [[5, 7], [7], [3, 3, 2, 4]];
+      const init = shapes.map((s) =>
+        randomArray(
+          r,
+          s.reduce((a, b) => a * b, 1),
+        ),
+      );
+      const mine = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), true, `fused_${name}_${i}`));
+      const ref = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), true, `stock_${name}_${i}`));
+      for (let step = 0; step < 6; step++) {
+        const grads = shapes.map((s) =>
+          tf.tensor(
+            randomArray(
+              r,
+              s.reduce((a, b) => a * b, 1),
+            ),
+            s,
+          ),
+        );
+        const before = mine.map((v) => v.dataId);
+        fused.applyGradients(Object.fromEntries(mine.map((v, i) => [v.name, grads[i]!])));
+        stock.applyGradients(Object.fromEntries(ref.map((v, i) => [v.name, grads[i]!])));
+        mine.forEach((v, i) => {
+          expect(v.dataId, 'a new buffer for every update').not.toBe(before[i]);
+        });
+        tf.dispose(grads);
+      }
+      for (let i = 0; i < mine.length; i++) {
+        expect(relativeError(mine[i]!.dataSync(), ref[i]!.dataSync()), `variable ${i}`).toBeLessThanOrEqual(1e-4);
+      }
+      const [ws, wr] = [await fused.getWeights(), await stock.getWeights()];
+      expect(ws.map((w) => w.name.replace('fused', ''))).toEqual(wr.map((w) => w.name.replace('stock', '')));
+      for (let i = 0; i < ws.length; i++) {
+        expect(relativeError(ws[i]!.tensor.dataSync(), wr[i]!.tensor.dataSync())).toBeLessThanOrEqual(1e-4);
+      }
+      tf.dispose([...mine, ...ref]);
+      fused.dispose();
+      stock.dispose();
+    });
+  }
+
+  it('uses the stock optimizers off wasm and rejects bad learning rates', async () => {
+    await initBackend({ backend: 'cpu', log: false });
+    expect(createOptimizer('adam').constructor).toBe(tf.AdamOptimizer);
+    expect(createOptimizer('rmsprop').constructor).toBe(tf.RMSPropOptimizer);
+    expect(() => createOptimizer('sgd', -1)).toThrow(/learning rate must be a positive number/);
+    expect(() => createOptimizer('nadam' as 'sgd')).toThrow(/unknown optimizer "nadam"/);
+    await initBackend({ log: false });
+  });
+});
+
+/** A deterministic 3-class problem: the class is the sign pattern of two projections of the features. */
+function dataset(n: number, features: number, seed: number): { x: tf.Tensor2D; y: tf.Tensor1D } {
+  const r = rng(seed);
+  const xs = randomArray(r, n * features);
+  const ys = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let a = 0;
+    let b = 0;
+    for (let j = 0; j < features; j++) {
+      a += xs[i * features + j]! * Math.sin(j + 1);
+      b += xs[i * features + j]! * Math.cos(3 * j);
+    }
+    ys[i] = a > 0 ? (b > 0 ? 2 : 1) : 0;
+  }
+  return { x: tf.tensor2d(xs, [n, features]), y: tf.tensor1d(ys, 'float32') };
+}
+
+async function fitHistory(
+  build: () => tf.LayersModel,
+  optimizer: () => tf.Optimizer,
+  data: () => { x: tf.Tensor; y: tf.Tensor },
+  epochs: number,
+): Promise<{ loss: number[]; acc: number[] }> {
+  const model = build();
+  model.compile({ optimizer: optimizer(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const { x, y } = data();
+  const h = await model.fit(x, y, { epochs, batchSize: 32, shuffle: false, verbose: 0 });
+  tf.dispose([x, y]);
+  model.dispose();
+  return { loss: h.history.loss as number[], acc: h.history.acc as number[] };
+}
+
+describe('training with the fixes', () => {
+  it('an MLP trains epoch for epoch like stock wasm with tf.train.rmsprop', async () => {
+    const build = () => {
+      const m = tf.sequential();
+      m.add(
+        tf.layers.dense({
+          inputShape: [20],
+          units: 16,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+        }),
+      );
+      m.add(
+        tf.layers.dense({
+          units: 3,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+        }),
+      );
+      return m;
+    };
+    const data = () => dataset(512, 20, 99);
+    await initBackend({ fixes: false, log: false });
+    const stock = await fitHistory(build, () => tf.train.rmsprop(0.01), data, 4);
+    await initBackend({ log: false });
+    const ours = await fitHistory(build, () => createOptimizer('rmsprop', 0.01), data, 4);
+    expect(stock.loss[3]!).toBeLessThan(stock.loss[0]! * 0.8); // it did learn
+    for (let e = 0; e < 4; e++) {
+      expect(Math.abs(ours.loss[e]! - stock.loss[e]!) / stock.loss[e]!, `epoch ${e} loss`).toBeLessThan(1e-3);
+      expect(Math.abs(ours.acc[e]! - stock.acc[e]!), `epoch ${e} accuracy`).toBeLessThanOrEqual(2 / 512);
+    }
+  });
+
+  it('a CNN with Conv2D, MaxPool, BatchNormalization and Dropout trains on wasm like on cpu', async () => {
+    const build = (dropout: number) => () => {
+      const m = tf.sequential();
+      m.add(
+        tf.layers.conv2d({
+          inputShape: [8, 8, 1],
+          filters: 4,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }),
+        }),
+      );
+      m.add(tf.layers.batchNormalization());
+      m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+      m.add(
+        tf.layers.conv2d({
+          filters: 6,
+          kernelSize: 2,
+          strides: 1,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }),
+        }),
+      );
+      m.add(tf.layers.flatten());
+      m.add(tf.layers.dropout({ rate: dropout }));
+      m.add(
+        tf.layers.dense({
+          units: 3,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }),
+        }),
+      );
+      return m;
+    };
+    const data = () => {
+      const { x, y } = dataset(256, 64, 5);
+      return { x: x.reshape([256, 8, 8, 1]), y };
+    };
+    await initBackend({ backend: 'cpu', log: false });
+    const cpu = await fitHistory(build(0), () => tf.train.sgd(0.05), data, 3);
+    await initBackend({ log: false });
+    const ours = await fitHistory(build(0), () => createOptimizer('sgd', 0.05), data, 3);
+    for (let e = 0; e < 3; e++) {
+      expect(Math.abs(ours.loss[e]! - cpu.loss[e]!) / cpu.loss[e]!, `epoch ${e} loss`).toBeLessThan(1e-3);
+    }
+    const withDropout = await fitHistory(build(0.5), () => createOptimizer('adam', 0.01), data, 4);
+    expect(withDropout.loss[3]!).toBeLessThan(withDropout.loss[0]!);
+  });
+});
