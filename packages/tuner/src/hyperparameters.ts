@@ -601,6 +601,8 @@ export class HyperParameters {
       }
     }
     for (const name of Object.keys(this.values)) {
+      // 'tuner/...' values are oracle bookkeeping (Hyperband's epochs, parent trial), not part of the space.
+      if (name.startsWith('tuner/')) continue;
       if (!this.space.some((h) => h.name === name && this.isActive(h))) delete this.values[name];
     }
   }

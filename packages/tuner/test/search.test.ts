@@ -4,13 +4,20 @@ import * as tf from '@tensorflow/tfjs';
 import {
   FailedTrialError,
   FatalError,
+  type FitInput,
   GridSearch,
+  HyperModel,
   HyperParameters,
+  loadCheckpoint,
   loadStudy,
   Objective,
+  Oracle,
+  type OracleContext,
+  type PopulateResult,
   RandomSearch,
   TooManyFailedTrialsError,
   type Trial,
+  Tuner,
 } from '@tuneserve/tuner';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildMlp, tempDir, toyData } from './helpers.js';
@@ -271,6 +278,73 @@ describe('a real model search', () => {
       '{"kind":"deep","depth":1}',
       '{"kind":"deep","depth":2}',
     ]);
+    await tuner.close();
+  });
+});
+
+describe('oracle bookkeeping values (the Hyperband hook)', () => {
+  const data = toyData(96);
+  afterAll(() => tf.dispose([data.x, data.y]));
+
+  it('tuner/epochs, tuner/initial_epoch and tuner/trial_id continue a parent trial from its checkpoint', async () => {
+    class TwoRounds extends Oracle {
+      protected populateSpace(trialId: string, ctx: OracleContext): PopulateResult {
+        // Without maxTrials, ids are 4 digits wide as in Keras Tuner.
+        if (trialId === '0000')
+          return { status: 'RUNNING', values: { units: 8, 'tuner/epochs': 2, 'tuner/initial_epoch': 0 } };
+        if (trialId === '0001') {
+          const parent = ctx.trials.find((t) => t.trialId === '0000');
+          expect(parent?.status).toBe('COMPLETED');
+          return {
+            status: 'RUNNING',
+            values: { units: 8, 'tuner/epochs': 4, 'tuner/initial_epoch': 2, 'tuner/trial_id': '0000' },
+          };
+        }
+        return { status: 'STOPPED' };
+      }
+    }
+    const initialEpochs: number[] = [];
+    let startWeights: number[][] = [];
+    class Recorder extends HyperModel {
+      override build(hp: HyperParameters): tf.LayersModel {
+        const model = tf.sequential();
+        model.add(
+          tf.layers.dense({
+            inputShape: [12],
+            units: hp.int('units', { minValue: 8, maxValue: 16, step: 8 }),
+            activation: 'relu',
+          }),
+        );
+        model.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
+        model.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+        return model;
+      }
+      override fit(hp: HyperParameters, model: tf.LayersModel, x: FitInput, y: FitInput, args: tf.ModelFitArgs) {
+        initialEpochs.push(args.initialEpoch ?? 0);
+        if (args.initialEpoch === 2) startWeights = model.getWeights().map((w) => Array.from(w.dataSync()));
+        return super.fit(hp, model, x, y, args);
+      }
+    }
+    const tuner = new Tuner(new Recorder(), {
+      oracle: new TwoRounds({ objective: 'loss' }),
+      directory: dir,
+      projectName: 'rounds',
+      overwrite: true,
+      verbose: 0,
+    });
+    await tuner.search(data.x, data.y, { epochs: 50, batchSize: 32 }); // epochs are overridden by tuner/epochs
+    expect(initialEpochs).toEqual([0, 2]);
+    const study = await loadStudy({ directory: dir, projectName: 'rounds' });
+    expect(study?.trials.map((t) => t.metrics.loss?.map((p) => p.step))).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(study?.trials[1]?.hyperparameters['tuner/trial_id']).toBe('0000');
+    // The child started from exactly the parent's best checkpoint.
+    const reference = new Recorder().build(HyperParameters.fromConfig({ space: [], values: {} }));
+    await loadCheckpoint(reference, path.join(await tuner.trialDir('0000'), 'checkpoint'));
+    expect(startWeights).toEqual(reference.getWeights().map((w) => Array.from(w.dataSync())));
+    reference.dispose();
     await tuner.close();
   });
 });
