@@ -5,7 +5,7 @@
  * renamed into place, so a SIGKILL leaves either the old or the new checkpoint, never half of one.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -87,18 +87,54 @@ export async function saveCheckpoint(
     if (existsSync(target)) await rename(target, old);
     await rename(tmp, target);
     await rm(old, { recursive: true, force: true });
+    await removeLeftovers(target);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-export function hasCheckpoint(dir: string): boolean {
+function complete(dir: string): boolean {
   return existsSync(path.join(dir, 'model.json')) && existsSync(path.join(dir, 'state.json'));
 }
 
+/**
+ * The folder holding the checkpoint: `dir` itself, or, when a kill hit between the two renames of
+ * saveCheckpoint, the complete `.old-*` sibling that was being replaced.
+ */
+function resolveDir(dir: string): string | undefined {
+  if (complete(dir)) return dir;
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}.old-`;
+  if (!existsSync(parent)) return undefined;
+  const old = readdirSync(parent)
+    .filter((name) => name.startsWith(prefix))
+    .map((name) => path.join(parent, name))
+    .filter(complete);
+  return old[0];
+}
+
+/** Deletes `.old-*` / `.tmp-*` siblings that a killed process left behind. */
+async function removeLeftovers(target: string): Promise<void> {
+  const parent = path.dirname(target);
+  const base = path.basename(target);
+  for (const name of readdirSync(parent)) {
+    if (name.startsWith(`${base}.old-`) || name.startsWith(`${base}.tmp-`)) {
+      const pid = Number(name.split('-')[1]);
+      if (pid !== process.pid || name.startsWith(`${base}.old-`))
+        await rm(path.join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
+
+export function hasCheckpoint(dir: string): boolean {
+  return resolveDir(dir) !== undefined;
+}
+
 export async function readCheckpointState<T extends CheckpointState>(dir: string): Promise<T | undefined> {
+  const found = resolveDir(dir);
+  if (!found) return undefined;
   try {
-    return JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as T;
+    return JSON.parse(await readFile(path.join(found, 'state.json'), 'utf8')) as T;
   } catch {
     return undefined;
   }
@@ -109,7 +145,13 @@ export async function readCheckpointState<T extends CheckpointState>(dir: string
  * architecture, and the optimizer slots when asked and present. Layer names may differ between
  * builds (dense_1 vs dense_7), so weights are matched by position, with shapes checked.
  */
-export async function loadCheckpoint(model: tf.LayersModel, dir: string, withOptimizer = false): Promise<void> {
+export async function loadCheckpoint(
+  model: tf.LayersModel,
+  checkpointDir: string,
+  withOptimizer = false,
+): Promise<void> {
+  const dir = resolveDir(checkpointDir);
+  if (!dir) throw new Error(`No complete checkpoint at ${checkpointDir}.`);
   const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as {
     weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
   };

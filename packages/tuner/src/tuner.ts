@@ -375,6 +375,9 @@ export class Tuner {
       const model = await this.buildModel(hp);
       let pruned = false;
       try {
+        if (hp.space.length > this.oracle.hyperparameters.space.length) {
+          await this.oracle.updateSpace(hp); // the build declared something new (Keras Tuner's update_space)
+        }
         let initialEpoch = baseInitial;
         if (resume && resume.execution === execution && hasCheckpoint(resumeDir)) {
           await loadCheckpoint(model, resumeDir, true);
@@ -386,6 +389,10 @@ export class Tuner {
         this.display?.executionStart(execution, this.executionsPerTrial, epochs, initialEpoch);
         const callback = new tf.CustomCallback({
           onEpochEnd: async (epoch, logs) => {
+            // A worker that lost the trial (missed heartbeats) must not touch its checkpoints or metrics.
+            if (!(await this.oracle.ownsTrial(trial.trialId, this.tunerId))) {
+              throw new TrialLostError(`Trial ${trial.trialId} was taken over by another worker; stopping it here.`);
+            }
             const values = numericLogs(logs);
             const value = objective.getValue(values);
             // Best weights first, so a checkpoint never lags the metrics that claim it.
