@@ -46,7 +46,9 @@ describe('checkpoints', () => {
     await b.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
     const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
     const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
-    wa.forEach((w, i) => w.forEach((v, j) => expect(wb[i]?.[j]).toBeCloseTo(v, 5)));
+    for (const [i, w] of wa.entries()) {
+      for (const [j, v] of w.entries()) expect(wb[i]?.[j]).toBeCloseTo(v, 5);
+    }
 
     // A kill after "rename old away" and before "rename new in" leaves only the .old- folder.
     renameSync(target, `${target}.old-999999-abcd`);
