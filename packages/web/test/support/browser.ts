@@ -1,0 +1,24 @@
+/** Debian's Chromium driven by playwright-core (never a downloaded browser) and a fresh web bundle. */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { build } from 'vite';
+
+export const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SCREENSHOTS = resolve(WEB_ROOT, '../../docs/screenshots');
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+/** Builds the page from its current sources into a temp folder, so the suite never tests a stale dist. */
+export async function buildBundle(): Promise<string> {
+  const outDir = await mkdtemp(join(tmpdir(), 'tuneserve-web-dist-'));
+  await build({ root: WEB_ROOT, configFile: join(WEB_ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir } });
+  return outDir;
+}
