@@ -328,6 +328,12 @@ export abstract class Oracle {
     });
   }
 
+  /** Whether `tunerId` still runs the trial (false once another worker took it over or it ended). */
+  async ownsTrial(trialId: string, tunerId: string): Promise<boolean> {
+    const rec = await this.storage.getTrial(trialId);
+    return rec?.status === 'RUNNING' && rec.ownerId === tunerId;
+  }
+
   async heartbeat(trialId: string, tunerId: string): Promise<void> {
     await this.storage.heartbeat(trialId, tunerId, Date.now());
   }
