@@ -52,6 +52,8 @@ interface ResumeState {
 
 interface ExecutionProgress {
   doneExecutions: number;
+  /** Set when a pruner stopped the trial, so a resume after a kill ends it as PRUNED too. */
+  pruned?: boolean;
   /** Results of executions whose fit returned a number or record instead of a History. */
   custom: Record<string, Record<string, number>>;
 }
@@ -371,7 +373,9 @@ export class Tuner {
     const resume = await readCheckpointState<ResumeState>(resumeDir);
     let bestValue = (await readCheckpointState<{ value?: number }>(bestDir))?.value;
 
-    for (let execution = progress.doneExecutions; execution < this.executionsPerTrial; execution++) {
+    if (progress.pruned) this.pruned.add(trial.trialId);
+    const executions = progress.pruned ? progress.doneExecutions : this.executionsPerTrial;
+    for (let execution = progress.doneExecutions; execution < executions; execution++) {
       const model = await this.buildModel(hp);
       let pruned = false;
       try {
@@ -440,6 +444,7 @@ export class Tuner {
         disposeModel(model);
       }
       progress.doneExecutions = execution + 1;
+      if (pruned) progress.pruned = true;
       await writeJsonAtomic(progressFile, progress);
       if (pruned) {
         this.pruned.add(trial.trialId);
