@@ -197,6 +197,60 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* maxPoolGrad(heap, x, dy, dx, geometry): geometry as im2col with fh/fw = pool size; dy is [n, oh, ow, c]. Each
+ * output gradient goes to the first maximum of its window (the cpu backend's rule). */
+static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  size_t count = 0;
+  Geometry g;
+  int64_t xo, go, dxo;
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL && napi_get_value_int64(env, argv[1], &xo) == napi_ok &&
+       napi_get_value_int64(env, argv[2], &go) == napi_ok && napi_get_value_int64(env, argv[3], &dxo) == napi_ok &&
+       read_geometry(env, argv[4], &g);
+  int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, grads = ok ? g.n * g.oh * g.ow * g.ci : 0;
+  if (!ok || xo < 0 || go < 0 || dxo < 0 || xo + image > (int64_t)count || dxo + image > (int64_t)count ||
+      go + grads > (int64_t)count || g.ci > 4096) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.maxPoolGrad: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  const float *x = heap + xo, *dy = heap + go;
+  float *dx = heap + dxo;
+  memset(dx, 0, sizeof(float) * image);
+  float best[4096];
+  int64_t at[4096];
+  for (int64_t n = 0; n < g.n; n++) {
+    const int64_t xn = n * g.ih * g.iw * g.ci;
+    for (int64_t oh = 0; oh < g.oh; oh++) {
+      int64_t h0 = oh * g.sh - g.pt, hs = h0 < 0 ? 0 : h0, he = h0 + g.fh > g.ih ? g.ih : h0 + g.fh;
+      for (int64_t ow = 0; ow < g.ow; ow++) {
+        int64_t w0 = ow * g.sw - g.pl, ws = w0 < 0 ? 0 : w0, we = w0 + g.fw > g.iw ? g.iw : w0 + g.fw;
+        for (int64_t c = 0; c < g.ci; c++) at[c] = -1;
+        for (int64_t h = hs; h < he; h++) {
+          for (int64_t w = ws; w < we; w++) {
+            const int64_t base = xn + (h * g.iw + w) * g.ci;
+            for (int64_t c = 0; c < g.ci; c++) {
+              const float v = x[base + c];
+              if (at[c] < 0 || v > best[c]) {
+                best[c] = v;
+                at[c] = base + c;
+              }
+            }
+          }
+        }
+        const float *d = dy + ((n * g.oh + oh) * g.ow + ow) * g.ci;
+        for (int64_t c = 0; c < g.ci; c++) {
+          if (at[c] >= 0) dx[at[c]] += d[c];
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -212,6 +266,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"im2col", NULL, Im2col, NULL, NULL, NULL, napi_default, NULL},
       {"col2im", NULL, Col2im, NULL, NULL, NULL, napi_default, NULL},
+      {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;

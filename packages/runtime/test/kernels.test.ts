@@ -126,6 +126,24 @@ for (const mode of modes) {
       }
     });
 
+    it('sum over leading, trailing and other axes, with and without keepDims', async () => {
+      const r = rng(61);
+      for (let trial = 0; trial < 12; trial++) {
+        const rank = randInt(r, 1, 4);
+        const shape = Array.from({ length: rank }, () => randInt(r, 1, 9));
+        const axes = [...Array(rank).keys()].filter(() => r() < 0.5);
+        const keepDims = trial % 2 === 0;
+        const vals = randomArray(
+          r,
+          shape.reduce((x, y) => x * y, 1),
+        );
+        await expectMatchesCpu(`sum ${shape} axes ${axes} keepDims ${keepDims}`, () => {
+          const x = tf.tensor(vals, shape);
+          return [tf.sum(x, axes, keepDims), tf.sum(x), tf.sum(x, -1, keepDims)];
+        });
+      }
+    });
+
     it('identity shares the buffer yet stays valid after the source is disposed', async () => {
       await tf.setBackend('wasm');
       const buffers = () => tf.backend().numDataIds();

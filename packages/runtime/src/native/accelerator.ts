@@ -30,6 +30,8 @@ export interface BlasAddon {
   im2col(heap: ArrayBufferLike, x: number, cols: number, geometry: Int32Array): void;
   /** dx (zeroed first) = scatter-add of cols[P, K]; same geometry as im2col. */
   col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
+  /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
+  maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
   setThreads(n: number): void;
 }
 

@@ -24,19 +24,27 @@ function stockKernels(): Map<string, tf.KernelConfig> {
 export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
   if (state.on === on && state.blas === blas) return;
   const originals = stockKernels();
+  const replacements = new Map(
+    on
+      ? replacementKernels((name) => originals.get(name) ?? tf.getKernel(name, 'wasm'), blas).map((k) => [
+          k.kernelName,
+          k,
+        ])
+      : [],
+  );
   for (const name of REPLACED_KERNELS) {
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     const original = originals.get(name);
-    if (!on && original) tf.registerKernel(original);
-  }
-  if (on) {
-    for (const k of replacementKernels((name) => originals.get(name) ?? tf.getKernel(name, 'wasm'), blas)) {
+    const replacement = replacements.get(name);
+    if (replacement) {
       tf.registerKernel({
-        kernelName: k.kernelName,
+        kernelName: name,
         backendName: 'wasm',
-        kernelFunc: k.kernelFunc as unknown as tf.KernelFunc,
-        setupFunc: originals.get(k.kernelName)?.setupFunc,
+        kernelFunc: replacement.kernelFunc as unknown as tf.KernelFunc,
+        setupFunc: original?.setupFunc,
       });
+    } else if (original) {
+      tf.registerKernel(original);
     }
   }
   state = { on, blas };

@@ -2,10 +2,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import type { Kernel, KernelArgs } from './backend-access.js';
-import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv-grad.js';
+import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel } from './conv.js';
 import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
 import { gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
 import { maxPoolGradKernel } from './pool-grad.js';
+import { sumKernel } from './reduce.js';
 
 export type StockLookup = (kernelName: string) => tf.KernelConfig | undefined;
 
@@ -22,17 +23,20 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     stockTranspose: stockFunc(stock, 'Transpose'),
     blas,
   };
-  return [
+  const kernels = [
     { kernelName: 'BatchMatMul', kernelFunc: batchMatMulKernel(deps) },
     { kernelName: '_FusedMatMul', kernelFunc: fusedMatMulKernel(deps, stockFunc(stock, '_FusedMatMul')) },
     { kernelName: 'GatherV2', kernelFunc: gatherKernel(stockFunc(stock, 'GatherV2')) },
     { kernelName: 'Slice', kernelFunc: sliceKernel(stockFunc(stock, 'Slice')) },
     { kernelName: 'Identity', kernelFunc: identityKernel(stockFunc(stock, 'Identity')) },
     { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSumKernel },
-    { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGradKernel },
+    { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGradKernel(blas) },
+    { kernelName: 'Sum', kernelFunc: sumKernel(stockFunc(stock, 'Sum')) },
     { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel(deps, blas) },
     { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputKernel(deps, blas) },
   ];
+  if (blas) kernels.push({ kernelName: 'Conv2D', kernelFunc: conv2dKernel(deps, blas, stockFunc(stock, 'Conv2D')) });
+  return kernels;
 }
 
 /** Every kernel name tuneserve may register, so turning fixes off restores (or removes) all of them. */
@@ -44,6 +48,8 @@ export const REPLACED_KERNELS = [
   'Identity',
   'UnsortedSegmentSum',
   'MaxPoolGrad',
+  'Sum',
+  'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
 ];

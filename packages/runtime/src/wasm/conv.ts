@@ -1,5 +1,5 @@
 /**
- * Convolution gradients for the wasm backend (NHWC, any strides, same/valid/explicit padding, dilation 1), as
+ * Convolution forward (accelerated only) and gradients for the wasm backend (NHWC, any strides, same/valid/explicit padding, dilation 1), as
  * im2col/col2im around one matrix product:
  *   filter gradient  dW[K, Co] = cols[P, K]^T @ dy[P, Co]
  *   input gradient   dcols[P, K] = dy[P, Co] @ W[K, Co]^T, then col2im scatter-adds dcols into dx
@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { f32, type Kernel, type WasmBackend, withTemps } from './backend-access.js';
-import { type MatmulDeps, matMul } from './matmul.js';
+import { type MatmulDeps, matMul, type StockKernel } from './matmul.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -109,7 +109,38 @@ export interface ConvNative {
   col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
 }
 
-function geometry(c: ConvInfo): Int32Array {
+/**
+ * Conv2D as im2col + one OpenBLAS sgemm: y[P, Co] = cols[P, K] @ W[K, Co] is already NHWC. Only registered with the
+ * accelerator (XNNPACK's convolution is the better pure-wasm choice); other cases go to the stock kernel.
+ */
+export function conv2dKernel(deps: MatmulDeps, native: ConvNative, stockConv: StockKernel): Kernel {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const dataFormat = (attrs?.dataFormat as string | undefined) ?? 'NHWC';
+    const dilations = attrs?.dilations as number | [number, number] | undefined;
+    const dilated =
+      dilations !== undefined && (typeof dilations === 'number' ? dilations !== 1 : dilations.some((d) => d !== 1));
+    if (dataFormat !== 'NHWC' || dilated || x.dtype !== 'float32' || filter.dtype !== 'float32') return stockConv(args);
+    const c = convInfo(x.shape, filter.shape, attrs, 'Conv2D');
+    const p = c.batchSize * c.outHeight * c.outWidth;
+    const k = c.filterHeight * c.filterWidth * c.inChannels;
+    return withTemps(backend, (temp) => {
+      const cols = temp(backend.makeOutput([p, k], 'float32'));
+      native.im2col(backend.wasm.HEAPU8.buffer, offsetF(backend, x), offsetF(backend, cols), geometry(c));
+      const w2d = { dataId: filter.dataId, shape: [k, c.outChannels], dtype: filter.dtype };
+      const y = matMul(deps, backend, cols, w2d, false, false);
+      return {
+        dataId: y.dataId,
+        shape: [c.batchSize, c.outHeight, c.outWidth, c.outChannels],
+        dtype: 'float32' as const,
+      };
+    });
+  };
+}
+
+/** Geometry array shared with the native addon (conv and pool infos have the same fields). */
+export function geometry(c: ConvInfo): Int32Array {
   return Int32Array.from([
     c.batchSize,
     c.inHeight,

@@ -1,0 +1,281 @@
+/**
+ * npm run bench:train [-- --quick]
+ * Stock TF.js wasm against tuneserve's wasm (pure, and with the OpenBLAS accelerator) in one run: seconds per epoch
+ * (median of the epochs after the first) for the reference MLP and the CNN of issue 4, per-epoch accuracy, and
+ * predict latency for 1 and 64 samples. Ends with `RESULT mlp_speedup=<x> cnn_epoch_s=<s>`.
+ */
+import { cpus, loadavg } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist, toTensors } from '@tuneserve/mnist';
+import { type BackendInfo, createOptimizer, describeBackend, initBackend } from '@tuneserve/runtime';
+import { otherLoad } from './load.js';
+
+const quick = process.argv.includes('--quick');
+const argValue = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number`);
+  return v;
+};
+const EPOCHS = argValue('--epochs', 4); // the first epoch is warm-up; the median of the rest is reported
+const MLP_SAMPLES = argValue('--mlp-samples', quick ? 12_800 : 60_000);
+const CNN_SAMPLES = argValue('--cnn-samples', quick ? 2_560 : 60_000);
+const CNN_PURE_SAMPLES = argValue('--cnn-pure-samples', quick ? 1_280 : 6_400);
+const BATCH = 128;
+const FULL = 60_000;
+
+type Config = { label: string; fixes: boolean; accelerator: boolean };
+const STOCK: Config = { label: 'stock wasm', fixes: false, accelerator: false };
+const PURE: Config = { label: 'tuneserve wasm', fixes: true, accelerator: false };
+const ACCEL: Config = { label: 'tuneserve wasm+OpenBLAS', fixes: true, accelerator: true };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+
+async function use(config: Config): Promise<BackendInfo> {
+  return initBackend({ backend: 'wasm', fixes: config.fixes, accelerator: config.accelerator, log: false });
+}
+
+function mlp(): tf.LayersModel {
+  const m = tf.sequential();
+  m.add(
+    tf.layers.dense({
+      inputShape: [784],
+      units: 64,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
+  m.add(
+    tf.layers.dense({
+      units: 10,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+    }),
+  );
+  return m;
+}
+
+function cnn(): tf.LayersModel {
+  const m = tf.sequential();
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  m.add(
+    tf.layers.conv2d({
+      inputShape: [28, 28, 1],
+      filters: 32,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: init(1),
+    }),
+  );
+  m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', kernelInitializer: init(2) }));
+  m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  m.add(tf.layers.flatten());
+  m.add(tf.layers.dropout({ rate: 0.5 }));
+  m.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(3) }));
+  return m;
+}
+
+interface FitResult {
+  label: string;
+  epochSeconds: number[];
+  /** CPU seconds this process used per epoch: robust to other load on a shared machine (we run one thread). */
+  cpuSeconds: number[];
+  accuracy: number[];
+  load: number[];
+  /** Seconds per full 60k epoch (scaled when fewer samples were used). */
+  perEpoch: number;
+  perEpochCpu: number;
+  error?: string;
+  model?: tf.LayersModel;
+}
+
+async function trainConfig(
+  config: Config,
+  build: () => tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  epochs: number,
+): Promise<FitResult> {
+  const info = await use(config);
+  const label = `${config.label} (${info.accelerator === 'openblas' ? 'OpenBLAS' : 'no BLAS'})`;
+  const model = build();
+  const optimizer = config.fixes ? createOptimizer('rmsprop', 0.001) : tf.train.rmsprop(0.001);
+  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const epochSeconds: number[] = [];
+  const cpuSeconds: number[] = [];
+  const load: number[] = [];
+  let started = 0;
+  let cpuStart = process.cpuUsage();
+  let window = otherLoad();
+  try {
+    const history = await model.fit(x, y, {
+      epochs,
+      batchSize: BATCH,
+      shuffle: true,
+      verbose: 0,
+      callbacks: {
+        onEpochBegin: async () => {
+          window = otherLoad();
+          cpuStart = process.cpuUsage();
+          started = performance.now();
+        },
+        onEpochEnd: async (epoch, logs) => {
+          const s = (performance.now() - started) / 1000;
+          const used = process.cpuUsage(cpuStart);
+          epochSeconds.push(s);
+          cpuSeconds.push((used.user + used.system) / 1e6);
+          load.push(window());
+          console.log(
+            `  ${label} epoch ${epoch + 1}/${epochs}: ${fmt(s)} s (cpu ${fmt(cpuSeconds.at(-1)!)} s), ` +
+              `accuracy ${fmt(logs?.acc ?? Number.NaN, 4)}, ` +
+              `other load ${fmt(load.at(-1)!)} cores`,
+          );
+        },
+      },
+    });
+    const scale = FULL / x.shape[0]!;
+    return {
+      label,
+      epochSeconds,
+      cpuSeconds,
+      load,
+      accuracy: history.history.acc as number[],
+      perEpoch: median(epochSeconds.slice(1)) * scale,
+      perEpochCpu: median(cpuSeconds.slice(1)) * scale,
+      model,
+    };
+  } catch (e) {
+    model.dispose();
+    const error = (e as Error).message.split('\n')[0]!;
+    console.log(`  ${label}: cannot train: ${error}`);
+    return {
+      label,
+      epochSeconds,
+      cpuSeconds,
+      load,
+      accuracy: [],
+      perEpoch: Number.NaN,
+      perEpochCpu: Number.NaN,
+      error,
+    };
+  }
+}
+
+/** p50 latency (µs) of model.predict + dataSync for a batch of n, over many calls after a warm-up. */
+function latency(model: tf.LayersModel, input: tf.Tensor, calls: number): number {
+  const run = () => {
+    const out = model.predict(input) as tf.Tensor;
+    out.dataSync();
+    out.dispose();
+  };
+  for (let i = 0; i < Math.min(100, calls); i++) run();
+  const times: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t = performance.now();
+    run();
+    times.push((performance.now() - t) * 1000);
+  }
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `bench:train${quick ? ' --quick' : ''}: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
+      `load average at start ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+  );
+  const accelInfo = await initBackend({ backend: 'wasm', log: false });
+  console.log(describeBackend(accelInfo));
+  const hasAccel = accelInfo.accelerator === 'openblas';
+  const configs = hasAccel ? [STOCK, PURE, ACCEL] : [STOCK, PURE];
+  const data = await loadMnist();
+  const { x: xAll, y: yAll } = toTensors(data.trainFull);
+  const yFloat = yAll.toFloat();
+
+  // MLP
+  console.log(
+    `\nMLP Dense(64, relu) -> Dense(10, softmax), rmsprop, batch ${BATCH}, ${MLP_SAMPLES} samples x ${EPOCHS} epochs`,
+  );
+  const xm = xAll.slice([0, 0], [MLP_SAMPLES, 784]);
+  const ym = yFloat.slice([0], [MLP_SAMPLES]);
+  const mlpResults: FitResult[] = [];
+  for (const c of configs) mlpResults.push(await trainConfig(c, mlp, xm, ym, EPOCHS));
+
+  // Predict latency, on the trained MLPs
+  console.log('\nMLP predict latency (p50 of model.predict + dataSync)');
+  const latencies: { label: string; one: number; batch: number }[] = [];
+  for (const [i, c] of configs.entries()) {
+    const model = mlpResults[i]!.model;
+    if (!model) continue;
+    await use(c);
+    const one = tf.tidy(() => xAll.slice([0, 0], [1, 784]));
+    const batch = tf.tidy(() => xAll.slice([0, 0], [64, 784]));
+    latencies.push({ label: mlpResults[i]!.label, one: latency(model, one, 2000), batch: latency(model, batch, 500) });
+    tf.dispose([one, batch]);
+  }
+
+  // CNN
+  const images = xAll.reshape([FULL, 28, 28, 1]);
+  const cnnResults: FitResult[] = [];
+  console.log(
+    `\nCNN Conv2D(32,3) -> MaxPool(2) -> Conv2D(64,3) -> MaxPool(2) -> Flatten -> Dropout(0.5) -> Dense(10), rmsprop, batch ${BATCH}`,
+  );
+  {
+    await use(STOCK);
+    const xs = images.slice([0, 0, 0, 0], [BATCH * 2, 28, 28, 1]);
+    const ys = yFloat.slice([0], [BATCH * 2]);
+    cnnResults.push(await trainConfig(STOCK, cnn, xs, ys, 1));
+    tf.dispose([xs, ys]);
+  }
+  for (const c of configs.slice(1)) {
+    const n = c.accelerator ? CNN_SAMPLES : CNN_PURE_SAMPLES;
+    const epochs = c.accelerator || quick ? EPOCHS : Math.max(2, EPOCHS - 1);
+    console.log(`  ${c.label}: ${n} samples x ${epochs} epochs${n < FULL ? ' (scaled to 60k per epoch)' : ''}`);
+    const xs = images.slice([0, 0, 0, 0], [n, 28, 28, 1]);
+    const ys = yFloat.slice([0], [n]);
+    cnnResults.push(await trainConfig(c, cnn, xs, ys, epochs));
+    tf.dispose([xs, ys]);
+  }
+
+  // Summary
+  const stock = mlpResults[0]!.perEpoch;
+  const stockCpu = mlpResults[0]!.perEpochCpu;
+  console.log('\nSUMMARY (per 60k-sample epoch, median of the epochs after the first; speedup vs stock wasm)');
+  console.log(
+    'model | configuration | wall s/epoch | speedup | cpu s/epoch | cpu speedup | accuracy per epoch | other load (cores)',
+  );
+  const row = (model: string, r: FitResult, base?: { wall: number; cpu: number }) =>
+    console.log(
+      `${model} | ${r.label} | ${r.error ? `cannot train (${r.error})` : fmt(r.perEpoch)} | ` +
+        `${base ? `${fmt(base.wall / r.perEpoch, 1)}x` : ''} | ${fmt(r.perEpochCpu)} | ` +
+        `${base ? `${fmt(base.cpu / r.perEpochCpu, 1)}x` : ''} | ${r.accuracy.map((a) => fmt(a, 3)).join(' ')} | ` +
+        `${r.load.map((l) => fmt(l)).join(' ')}`,
+    );
+  for (const r of mlpResults) row('MLP', r, { wall: stock, cpu: stockCpu });
+  for (const r of cnnResults) row('CNN', r);
+  console.log('\npredict latency p50 | 1 sample (µs) | 64 samples (µs)');
+  for (const l of latencies)
+    console.log(`${l.label} | ${fmt(l.one, 0)} | ${fmt(l.batch, 0)} (${fmt(latencies[0]!.batch / l.batch, 1)}x)`);
+  const bestMlp = Math.min(...mlpResults.slice(1).map((r) => r.perEpoch));
+  const bestMlpCpu = Math.min(...mlpResults.slice(1).map((r) => r.perEpochCpu));
+  const bestCnnCpu = Math.min(
+    ...cnnResults.slice(1).map((r) => (Number.isFinite(r.perEpochCpu) ? r.perEpochCpu : Number.POSITIVE_INFINITY)),
+  );
+  console.log(`(cpu-time view: mlp_speedup=${fmt(stockCpu / bestMlpCpu)} cnn_epoch_cpu_s=${fmt(bestCnnCpu, 1)})`);
+  const bestCnn = Math.min(
+    ...cnnResults.slice(1).map((r) => (Number.isFinite(r.perEpoch) ? r.perEpoch : Number.POSITIVE_INFINITY)),
+  );
+  console.log(`RESULT mlp_speedup=${fmt(stock / bestMlp)} cnn_epoch_s=${fmt(bestCnn, 1)}`);
+}
+
+main().catch((e) => {
+  console.error(`bench:train failed: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});
