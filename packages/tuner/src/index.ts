@@ -52,7 +52,22 @@ export {
   type OracleOptions,
   type PopulateResult,
 } from './oracle.js';
+export {
+  BayesianOptimization,
+  type BayesianOptimizationOptions,
+  BayesianOptimizationOracle,
+  type BayesianOptimizationOracleOptions,
+} from './oracles/bayesian.js';
 export { GridSearchOracle, gridSize, nextCombination } from './oracles/grid-search.js';
+export {
+  Hyperband,
+  type HyperbandOptions,
+  HyperbandOracle,
+  type HyperbandOracleOptions,
+  type HyperbandRound,
+  hyperbandBracketCount,
+  hyperbandSchedule,
+} from './oracles/hyperband.js';
 export { RandomSearchOracle } from './oracles/random-search.js';
 export {
   MedianPruner,

@@ -6,8 +6,8 @@
  * prior on the length scales that keeps a fit on a handful of points from collapsing), found by
  * bounded L-BFGS from the previous optimum and several random starts.
  */
-import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { minimize } from './lbfgs.js';
+import { cholesky, inverseFromCholesky } from './linalg.js';
 import { type MaternParams, maternDerivativeFactor, maternFromDistance, scaledDistance } from './matern.js';
 import { createRandom, type Random } from './random.js';
 
@@ -43,28 +43,21 @@ const JITTER = 1e-9;
 
 interface Factorized {
   alphaVector: Float64Array; // K^-1 y
-  inverse: Float64Array[]; // K^-1, row-major rows
-  logDetHalf: number; // sum log L_ii
+  inverse: Float64Array; // K^-1, row-major n x n
+  logDetHalf: number; // sum log L_ii = log det(K) / 2
 }
 
-function factorize(kernel: Matrix, targets: Float64Array): Factorized | undefined {
-  const chol = new CholeskyDecomposition(kernel);
-  if (!chol.isPositiveDefinite()) return undefined;
+function factorize(kernel: Float64Array, targets: Float64Array): Factorized | undefined {
   const n = targets.length;
-  const lower = chol.lowerTriangularMatrix;
+  const lower = cholesky(kernel, n);
+  if (!lower) return undefined;
   let logDetHalf = 0;
-  for (let i = 0; i < n; i++) {
-    const d = lower.get(i, i);
-    if (!(d > 0)) return undefined;
-    logDetHalf += Math.log(d);
-  }
-  const inv = chol.solve(Matrix.eye(n));
-  const inverse = Array.from({ length: n }, (_, i) => Float64Array.from(inv.getRow(i)));
+  for (let i = 0; i < n; i++) logDetHalf += Math.log(lower[i * n + i] as number);
+  const inverse = inverseFromCholesky(lower, n);
   const alphaVector = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const row = inverse[i] as Float64Array;
     let s = 0;
-    for (let j = 0; j < n; j++) s += (row[j] as number) * (targets[j] as number);
+    for (let j = 0; j < n; j++) s += (inverse[i * n + j] as number) * (targets[j] as number);
     alphaVector[i] = s;
   }
   return { alphaVector, inverse, logDetHalf };
@@ -118,8 +111,8 @@ export class GaussianProcess {
       }
     }
 
-    const buildKernel = (lengthScales: Float64Array, s2: number): { kernel: Matrix; dist: Float64Array } => {
-      const kernel = new Matrix(n, n);
+    const buildKernel = (lengthScales: Float64Array, s2: number): { kernel: Float64Array; dist: Float64Array } => {
+      const kernel = new Float64Array(n * n);
       const dist = new Float64Array(n * n);
       const inv2 = lengthScales.map((l) => 1 / (l * l));
       for (let i = 0; i < n; i++) {
@@ -130,8 +123,8 @@ export class GaussianProcess {
           dist[i * n + j] = r;
           dist[j * n + i] = r;
           const v = maternFromDistance(r, s2) + (i === j ? alpha + JITTER : 0);
-          kernel.set(i, j, v);
-          kernel.set(j, i, v);
+          kernel[i * n + j] = v;
+          kernel[j * n + i] = v;
         }
       }
       return { kernel, dist };
@@ -154,11 +147,10 @@ export class GaussianProcess {
       grad.fill(0);
       const inv2 = ls.map((l) => 1 / (l * l));
       for (let i = 0; i < n; i++) {
-        const invRow = f.inverse[i] as Float64Array;
         const ai = f.alphaVector[i] as number;
         for (let j = 0; j < n; j++) {
           // W = K^-1 - alpha alpha^T; dNLL/dtheta = 0.5 * sum W .* dK/dtheta
-          const w = 0.5 * ((invRow[j] as number) - ai * (f.alphaVector[j] as number));
+          const w = 0.5 * ((f.inverse[i * n + j] as number) - ai * (f.alphaVector[j] as number));
           const r = dist[i * n + j] as number;
           grad[d] = (grad[d] as number) + w * maternFromDistance(r, s2);
           if (i === j) continue;
@@ -248,9 +240,8 @@ export class GaussianProcess {
     let quad = 0;
     for (let i = 0; i < n; i++) {
       mean += (kStar[i] as number) * (alphaVector[i] as number);
-      const row = inverse[i] as Float64Array;
       let s = 0;
-      for (let j = 0; j < n; j++) s += (row[j] as number) * (kStar[j] as number);
+      for (let j = 0; j < n; j++) s += (inverse[i * n + j] as number) * (kStar[j] as number);
       v[i] = s;
       quad += (kStar[i] as number) * s;
     }

@@ -22,6 +22,7 @@ export interface MinimizeResult {
   x: Float64Array;
   f: number;
   iterations: number;
+  evaluations: number;
 }
 
 function project(x: Float64Array, lower: ArrayLike<number>, upper: ArrayLike<number>): void {
@@ -51,8 +52,9 @@ export function minimize(objective: Objective, start: ArrayLike<number>, options
   const x = Float64Array.from(start);
   project(x, lower, upper);
   const g = new Float64Array(n);
+  let evaluations = 1;
   let f = objective(x, g);
-  if (!Number.isFinite(f)) return { x, f: Number.POSITIVE_INFINITY, iterations: 0 };
+  if (!Number.isFinite(f)) return { x, f: Number.POSITIVE_INFINITY, iterations: 0, evaluations };
 
   const sList: Float64Array[] = [];
   const yList: Float64Array[] = [];
@@ -121,6 +123,7 @@ export function minimize(objective: Objective, start: ArrayLike<number>, options
       let decrease = 0;
       for (let i = 0; i < n; i++) decrease += (g[i] as number) * ((candidate[i] as number) - (x[i] as number));
       fNew = objective(candidate, candidateGrad);
+      evaluations++;
       if (Number.isFinite(fNew) && fNew <= f + 1e-4 * decrease) {
         accepted = true;
         break;
@@ -155,5 +158,5 @@ export function minimize(objective: Objective, start: ArrayLike<number>, options
       break;
     }
   }
-  return { x, f, iterations };
+  return { x, f, iterations, evaluations };
 }
