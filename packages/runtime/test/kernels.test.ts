@@ -1,10 +1,20 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
-import { loadAccelerator } from '../src/native/accelerator.js';
+import { ADDON_PATH, loadAccelerator } from '../src/native/accelerator.js';
 import { wasmFixesState } from '../src/wasm/fixes.js';
 import { expectMatchesCpu, randInt, randomArray, rng } from './compare.js';
+
+// When OpenBLAS was installed after `npm ci` (so the install script could not build the addon), build it now.
+if (hasSystem('openblas') && !existsSync(ADDON_PATH)) {
+  execFileSync(process.execPath, [fileURLToPath(new URL('../native/build.mjs', import.meta.url))], {
+    stdio: 'inherit',
+  });
+}
 
 /** Both kernel paths: pure wasm everywhere, OpenBLAS where the system has it (CI installs it). */
 const modes = [
