@@ -2,8 +2,7 @@
  * The training report: SVG charts rendered headlessly with Vega-Lite (a declarative, well-kept chart library
  * that renders to SVG in Node without a browser or canvas) and one self-contained report.html.
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
 import type { History } from './training.js';
 
 export interface ReportTrial {
@@ -39,7 +38,9 @@ export interface Report {
 }
 
 async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  // Loaded on first use: Vega is large and most commands never draw a chart.
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

@@ -202,7 +202,7 @@ export async function hyperparametersFor(
         `hyperparameter "${name}" is not part of the ${space.name} space (it has: ${hp.space.map((h) => h.name).join(', ')})`,
       );
     }
-    if (hp.values[name] !== value) {
+    if (hp.values[name] !== value || !onGrid(hp, name, value)) {
       throw new SearchSpaceError(
         `hyperparameter ${name}=${JSON.stringify(value)} is not a valid value in the ${space.name} space` +
           ` (or is inactive for the other values)`,
@@ -210,4 +210,19 @@ export async function hyperparametersFor(
     }
   }
   return hp;
+}
+
+/** Stepped numbers and choices must be one of the space's values (a tiny tolerance for float steps). */
+function onGrid(hp: HyperParameters, name: string, value: unknown): boolean {
+  const def = hp.getHyperParameter(name);
+  if (!def) return false;
+  const { kind, step } = def.toConfig() as { kind: string; step?: number | null };
+  if (kind === 'Float' && (step === null || step === undefined)) return true;
+  return def
+    .gridValues()
+    .some((v) =>
+      typeof v === 'number' && typeof value === 'number'
+        ? Math.abs(v - value) <= 1e-9 * Math.max(1, Math.abs(v))
+        : v === value,
+    );
 }

@@ -27,6 +27,8 @@ export interface TuneOptions {
   data: MnistData;
   verbose?: 0 | 1 | 2;
   log?: (line: string) => void;
+  /** Runs once the study is open (after --overwrite cleared it), before the first trial. */
+  beforeSearch?: () => Promise<void>;
 }
 
 /** A tuner kind this build of @tuneserve/tuner does not provide. */
@@ -93,6 +95,9 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
   const yTrain = train.y.toFloat();
   const yVal = val.y.toFloat();
   try {
+    // Opening the study applies `overwrite` (it clears the project folder), so files kept beside it come after.
+    await search.getBestHyperparameters(1);
+    await o.beforeSearch?.();
     await search.search(train.x, yTrain, {
       epochs: o.epochs,
       batchSize: o.batchSize,

@@ -101,14 +101,6 @@ export async function tune(o: TuneFlags, log: (line: string) => void = (l) => pr
     log(
       `tuning space "${space.name}" (${space.description}) with ${o.tuner}: ${o.maxTrials} trials x ${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} images (backend ${backend.name})`,
     );
-    await writePipelineInfo(o.directory, o.projectName, {
-      space: o.space,
-      batchSize: o.batchSize,
-      epochs: o.epochs,
-      tuner: o.tuner,
-      ...(o.dataDir ? { dataDir: o.dataDir } : {}),
-      ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}),
-    });
     const result = await runTune({
       space,
       tuner: o.tuner,
@@ -124,6 +116,15 @@ export async function tune(o: TuneFlags, log: (line: string) => void = (l) => pr
       ...(o.storage ? { storage: o.storage } : {}),
       pruner: o.pruner,
       data,
+      beforeSearch: () =>
+        writePipelineInfo(o.directory, o.projectName, {
+          space: o.space,
+          batchSize: o.batchSize,
+          epochs: o.epochs,
+          tuner: o.tuner,
+          ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+          ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}),
+        }),
       ...(o.quiet ? { verbose: 0 as const } : {}),
     }).catch(toUsageError);
     log(`search finished in ${result.seconds.toFixed(1)} s`);

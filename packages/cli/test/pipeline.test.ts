@@ -1,0 +1,135 @@
+/**
+ * The whole MNIST pipeline through the real CLI on a small budget (1,000 examples per split, a few trials,
+ * 1-3 epochs): tune -> trials -> train -> evaluate, then the exported model loads and predicts above chance.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { limitSamples, loadMnist } from '@tuneserve/mnist';
+import { loadLayersModel } from '@tuneserve/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './cli-helpers.js';
+
+const SMALL = ['--limit-samples', '1000'];
+let cwd: string;
+
+beforeAll(async () => {
+  cwd = await mkdtemp(join(tmpdir(), 'tuneserve-pipeline-'));
+});
+afterAll(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+describe('tune -> trials -> train -> evaluate', () => {
+  it('exports a model that loads and predicts above chance, with full metadata and a report', async () => {
+    const tuned = await runCli(
+      [
+        'tune',
+        '--space',
+        'seed',
+        '--tuner',
+        'random',
+        '--max-trials',
+        '2',
+        '--executions-per-trial',
+        '1',
+        '--epochs',
+        '2',
+        '--seed',
+        '7',
+        ...SMALL,
+      ],
+      cwd,
+    );
+    expect(tuned.code, tuned.stderr).toBe(0);
+    expect(tuned.stdout).toMatch(/#1 trial \d+ score 0\.\d+/);
+
+    const trials = await runCli(['trials', '--json'], cwd);
+    expect(trials.code, trials.stderr).toBe(0);
+    const study = JSON.parse(trials.stdout) as {
+      trials: { status: string; hyperparameters: Record<string, unknown> }[];
+    };
+    expect(study.trials).toHaveLength(2);
+    for (const t of study.trials) {
+      expect(t.status).toBe('COMPLETED');
+      expect([16, 32, 48, 64]).toContain(t.hyperparameters.units);
+      expect(['rmsprop', 'adam']).toContain(t.hyperparameters.optimizer);
+    }
+    const table = await runCli(['trials'], cwd);
+    expect(table.stdout).toMatch(/trial\s+status\s+val_accuracy/);
+
+    const trained = await runCli(['train', '--max-epochs', '3', '--patience', '2', ...SMALL], cwd);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stdout).toMatch(/Best epoch: [1-3]/);
+    expect(trained.stdout).toMatch(/test loss: \d\.\d{4} - test accuracy: 0\.\d{4}/);
+
+    const dir = join(cwd, 'models', 'mnist', '1');
+    const metadata = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8'));
+    expect(metadata.version).toBe(1);
+    expect(metadata.hyperparameters).toHaveProperty('units');
+    expect(metadata.testMetrics.confusionMatrix).toHaveLength(10);
+    expect(metadata.testMetrics.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(1000);
+    expect(metadata.testMetrics.perClass).toHaveLength(10);
+    expect(metadata.training.retrainEpochs).toBe(Math.max(1, Math.floor(metadata.training.bestEpoch * 1.2)));
+    for (const f of ['report.html', 'trials.svg', 'best-epoch.svg', 'confusion-matrix.svg', 'best-trial-curves.svg']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    expect(await readFile(join(dir, 'report.html'), 'utf8')).toContain('<svg');
+
+    const model = await loadLayersModel(dir);
+    const test = limitSamples(await loadMnist(), 500).test;
+    const predicted = tf.tidy(() =>
+      Array.from((model.predict(tf.tensor2d(test.images, [500, 784])) as tf.Tensor).argMax(-1).dataSync()),
+    );
+    model.dispose();
+    const accuracy = predicted.filter((p, i) => p === test.labels[i]).length / 500;
+    expect(accuracy).toBeGreaterThan(0.5); // chance is 0.1
+
+    const evaluated = await runCli(['evaluate', '--model', join('models', 'mnist'), '--json', ...SMALL], cwd);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const evaluation = JSON.parse(evaluated.stdout);
+    expect(evaluation.accuracy).toBeCloseTo(metadata.testMetrics.accuracy, 6);
+    expect(evaluation.perClass[0]).toHaveProperty('precision');
+  }, 300_000);
+});
+
+describe('bad input: a clear message and exit code 2', () => {
+  it('rejects bad flags, unknown spaces, missing studies, corrupt models and bad --hp', async () => {
+    const corrupt = join(cwd, 'corrupt-model');
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(corrupt, { recursive: true });
+    await writeFile(join(corrupt, 'model.json'), '{"modelTopology": ');
+    const empty = await mkdtemp(join(tmpdir(), 'tuneserve-empty-'));
+    try {
+      const cases: [string[], RegExp][] = [
+        [['tune', '--max-trials', 'abc'], /--max-trials must be a positive integer/],
+        [['tune', '--tuner', 'genetic'], /--tuner must be one of bayesian, random, grid, hyperband/],
+        [['tune', '--space', 'huge', ...SMALL], /unknown search space "huge"/],
+        [['tune', '--space', 'nope.js', ...SMALL], /search space file .*nope\.js does not exist/],
+        [['tune', '--data-dir', join(empty, 'missing'), '--space', 'seed'], /does not exist/],
+        [['train', '--project-name', 'ghost'], /no study "ghost"/],
+        [['trials', '--directory', empty], /no study "mnist"/],
+        [['evaluate', '--model', corrupt, ...SMALL], /corrupt-model/],
+        [['evaluate', '--model', join(empty, 'none')], /does not exist/],
+        [['train', '--hp', '{units:64'], /--hp is not valid JSON/],
+        [['train', '--hp', '{"units":60}', '--space', 'seed', ...SMALL], /units=60 is not a valid value/],
+        [['train', '--hp', '{"width":3}', '--space', 'seed', ...SMALL], /"width" is not part of the seed space/],
+      ];
+      // A few at a time: each is a full CLI start on two shared cores.
+      const results: Awaited<ReturnType<typeof runCli>>[] = [];
+      for (let i = 0; i < cases.length; i += 4) {
+        results.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => runCli(args, empty)))));
+      }
+      results.forEach((r, i) => {
+        const [args, message] = cases[i]!;
+        expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(2);
+        expect(r.stderr, args.join(' ')).toMatch(message);
+        expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack trace
+      });
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  }, 300_000);
+});

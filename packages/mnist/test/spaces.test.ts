@@ -1,0 +1,115 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { HyperParameters } from '@tuneserve/tuner';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hyperparametersFor, resolveSpace, SearchSpaceError } from '../src/index.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'spaces-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('search spaces', () => {
+  it('seed is exactly the reference: units 16..64 step 16, optimizer rmsprop|adam', async () => {
+    const space = await resolveSpace('seed');
+    const hp = new HyperParameters();
+    const model = await space.hypermodel.build(hp);
+    const config = Object.fromEntries(hp.space.map((h) => [h.name, h.toConfig()]));
+    expect(Object.keys(config)).toEqual(['units', 'optimizer']);
+    expect(config.units).toMatchObject({ minValue: 16, maxValue: 64, step: 16 });
+    expect(config.optimizer).toMatchObject({ values: ['rmsprop', 'adam'] });
+    // Dense(units, relu) -> Dense(10, softmax) on 784 inputs.
+    expect(model.layers.map((l) => l.getClassName())).toEqual(['Dense', 'Dense']);
+    expect(model.outputs[0]?.shape).toEqual([null, 10]);
+    model.dispose();
+    expect(space.batchSize({ batch_size: 32 }, 128)).toBe(128);
+  });
+
+  it('default/mlp build MLPs from their values and tune the batch size', async () => {
+    const space = await resolveSpace('mlp');
+    const hp = await hyperparametersFor(space, {
+      layers: 2,
+      units: 128,
+      dropout: 0.2,
+      optimizer: 'adam',
+      learning_rate: 0.002,
+      batch_size: 256,
+    });
+    const model = await space.hypermodel.build(hp);
+    const dense = model.layers.filter((l) => l.getClassName() === 'Dense');
+    expect(dense.map((l) => (l.getConfig() as { units: number }).units)).toEqual([128, 128, 10]);
+    expect(model.layers.filter((l) => l.getClassName() === 'Dropout')).toHaveLength(2);
+    model.dispose();
+    expect(space.batchSize(hp.values, 128)).toBe(256);
+    expect(hp.values.architecture).toBe('mlp');
+  });
+
+  it('the default space offers a CNN branch when convolutions can train', async () => {
+    const space = await resolveSpace('default', { cnn: true });
+    const hp = await hyperparametersFor(space, { architecture: 'cnn', filters_1: 16, filters_2: 32, dense_units: 64 });
+    const model = await space.hypermodel.build(hp);
+    expect(model.layers.map((l) => l.getClassName())).toContain('Conv2D');
+    expect(model.inputs[0]?.shape).toEqual([null, 784]); // same flat input as the MLP, for serving
+    const out = tf.tidy(() => (model.predict(tf.zeros([2, 784])) as tf.Tensor).shape);
+    expect(out).toEqual([2, 10]);
+    model.dispose();
+  });
+
+  it('rejects unknown names, unknown hyperparameters and out-of-range values', async () => {
+    await expect(resolveSpace('huge')).rejects.toThrow(SearchSpaceError);
+    await expect(resolveSpace('missing.js')).rejects.toThrow(/does not exist/);
+    const seed = await resolveSpace('seed');
+    await expect(hyperparametersFor(seed, { units: 60 })).rejects.toThrow(/units=60 is not a valid value/);
+    await expect(hyperparametersFor(seed, { depth: 2 })).rejects.toThrow(/"depth" is not part of the seed space/);
+  });
+
+  it('loads user spaces from .js and .ts files', async () => {
+    const js = join(dir, 'space.mjs');
+    await writeFile(
+      js,
+      `import * as tf from '@tensorflow/tfjs';
+export function buildModel(hp) {
+  const m = tf.sequential({ layers: [tf.layers.dense({ units: hp.int('width', { minValue: 8, maxValue: 16, step: 8 }), inputShape: [784] }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
+  m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  return m;
+}`,
+    );
+    const ts = join(dir, 'space.ts');
+    await writeFile(
+      ts,
+      `import * as tf from '@tensorflow/tfjs';
+export default function (hp: { choice(name: string, values: number[]): number }): tf.LayersModel {
+  const m = tf.sequential({ layers: [tf.layers.dense({ units: hp.choice('w', [4, 6]), inputShape: [784] })] });
+  m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  return m;
+}`,
+    );
+    // The files import @tensorflow/tfjs: resolvable only from inside the workspace, so place them there.
+    for (const file of [js, ts]) {
+      const local = join(import.meta.dirname, `.tmp-${file.endsWith('.ts') ? 'space.ts' : 'space.mjs'}`);
+      const { copyFile } = await import('node:fs/promises');
+      await copyFile(file, local);
+      try {
+        const space = await resolveSpace(local);
+        const hp = new HyperParameters();
+        const model = await space.hypermodel.build(hp);
+        expect(hp.space.map((h) => h.name)).toEqual(file.endsWith('.ts') ? ['w'] : ['width']);
+        model.dispose();
+      } finally {
+        await rm(local, { force: true });
+      }
+    }
+    const empty = join(import.meta.dirname, '.tmp-empty.mjs');
+    await writeFile(empty, 'export const answer = 42;\n');
+    try {
+      await expect(resolveSpace(empty)).rejects.toThrow(/exports no buildModel function.*found: answer/);
+    } finally {
+      await rm(empty, { force: true });
+    }
+  });
+});

@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@tuneserve/runtime';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildReferenceModel,
+  buildReport,
+  DIGIT_LABELS,
+  evaluateModel,
+  findBestEpoch,
+  fitModel,
+  limitSamples,
+  loadMnist,
+  type MnistData,
+  rankTrials,
+  retrainEpochs,
+  toTensors,
+} from '../src/index.js';
+
+let data: MnistData;
+beforeAll(async () => {
+  await initBackend({ log: false });
+  data = limitSamples(await loadMnist(), 1500);
+});
+
+describe('training and evaluation', () => {
+  it('retrains for floor(1.2 x best epoch)', () => {
+    expect([1, 5, 16, 100].map(retrainEpochs)).toEqual([1, 6, 19, 120]);
+  });
+
+  it('stops after `patience` epochs without a val_loss improvement and picks argmin + 1', async () => {
+    const model = buildReferenceModel();
+    // An absurd learning rate makes val_loss stop improving quickly.
+    model.compile({ optimizer: tf.train.sgd(50), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const result = await findBestEpoch(model, data.train, data.val, {
+      batchSize: 128,
+      maxEpochs: 40,
+      patience: 2,
+    }).catch((e: Error) => e);
+    model.dispose();
+    if (result instanceof Error) {
+      expect(result.message).toMatch(/NaN/); // diverged: reported, not silently used
+      return;
+    }
+    const valLoss = result.history.val_loss ?? [];
+    expect(result.epochsRun).toBeLessThan(40);
+    expect(result.bestEpoch).toBe(valLoss.indexOf(Math.min(...valLoss)) + 1);
+    expect(result.epochsRun - result.bestEpoch).toBe(2);
+  });
+
+  it('evaluates like model.evaluate and builds a consistent confusion matrix', async () => {
+    const model = buildReferenceModel();
+    const history = await fitModel(model, data.trainFull, { epochs: 2, batchSize: 128 });
+    expect(history.loss).toHaveLength(2);
+    const ev = evaluateModel(model, data.test, DIGIT_LABELS, 256);
+    const { x, y } = toTensors(data.test);
+    const [loss, acc] = (model.evaluate(x, y.toFloat(), { batchSize: 256 }) as tf.Scalar[]).map(
+      (t) => t.dataSync()[0]!,
+    );
+    tf.dispose([x, y]);
+    model.dispose();
+    expect(ev.loss).toBeCloseTo(loss!, 3);
+    expect(ev.accuracy).toBeCloseTo(acc!, 5);
+    expect(ev.accuracy).toBeGreaterThan(0.5);
+    const total = ev.confusionMatrix.flat().reduce((a, b) => a + b, 0);
+    const diagonal = ev.confusionMatrix.reduce((a, row, i) => a + (row[i] ?? 0), 0);
+    expect(total).toBe(1500);
+    expect(diagonal / total).toBeCloseTo(ev.accuracy, 10);
+    const zeros = ev.confusionMatrix[0]!.reduce((a, b) => a + b, 0);
+    expect(ev.perClass[0]!.recall).toBeCloseTo(ev.confusionMatrix[0]![0]! / zeros, 10);
+  });
+
+  it('ranks completed trials by the objective direction', () => {
+    const trial = (trialId: string, status: string, score: number | null) => ({
+      trialId,
+      status: status as 'COMPLETED',
+      score,
+      hyperparameters: { units: 16, 'tuner/epochs': 3 },
+      bestStep: 0,
+      startedAt: null,
+      endedAt: null,
+      durationMs: null,
+      finalMetrics: {},
+      metrics: {},
+    });
+    const study = {
+      name: 's',
+      tuner: 'RandomSearch',
+      objective: { name: 'val_loss', direction: 'min' as const },
+      maxTrials: 3,
+      trials: [trial('0', 'COMPLETED', 0.3), trial('1', 'FAILED', null), trial('2', 'COMPLETED', 0.1)],
+    };
+    const ranked = rankTrials(study);
+    expect(ranked.map((r) => r.trialId)).toEqual(['2', '0']);
+    expect(ranked[0]?.values).toEqual({ units: 16 });
+    expect(rankTrials({ ...study, objective: { name: 'val_acc', direction: 'max' } }).map((r) => r.trialId)).toEqual([
+      '0',
+      '2',
+    ]);
+  });
+
+  it('renders the report charts as SVG and the page as HTML', async () => {
+    const confusion = DIGIT_LABELS.map((_, i) => DIGIT_LABELS.map((__, j) => (i === j ? 90 : 1)));
+    const report = await buildReport({
+      title: 'mnist version 3',
+      objective: { name: 'val_accuracy', direction: 'max' },
+      trials: [
+        {
+          trialId: '0',
+          status: 'COMPLETED',
+          score: 0.9,
+          hyperparameters: { units: 16 },
+          durationMs: 1000,
+          metrics: {},
+        },
+        {
+          trialId: '1',
+          status: 'COMPLETED',
+          score: 0.95,
+          hyperparameters: { units: 64 },
+          durationMs: 2000,
+          metrics: {
+            val_acc: [
+              { step: 0, value: 0.9 },
+              { step: 1, value: 0.95 },
+            ],
+          },
+        },
+      ],
+      bestTrialId: '1',
+      bestEpochHistory: { loss: [0.5, 0.3, 0.2], val_loss: [0.4, 0.3, 0.35] },
+      bestEpoch: 2,
+      retrainEpochs: 2,
+      hyperparameters: { units: 64 },
+      test: { loss: 0.2, accuracy: 0.9, confusionMatrix: confusion, perClass: [] },
+      labels: DIGIT_LABELS,
+    });
+    expect(Object.keys(report.files).sort()).toEqual([
+      'best-epoch.svg',
+      'best-trial-curves.svg',
+      'confusion-matrix.svg',
+      'report.html',
+      'trials.svg',
+    ]);
+    for (const [name, text] of Object.entries(report.files)) {
+      if (name.endsWith('.svg')) expect(text.startsWith('<svg'), name).toBe(true);
+    }
+    expect(report.files['confusion-matrix.svg']).toContain('>90<');
+    expect(report.files['report.html']).toContain('90.00%');
+  });
+});
