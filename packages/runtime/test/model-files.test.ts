@@ -157,6 +157,8 @@ describe('saveLayersModel / loadLayersModel', () => {
       const expected = await predictValues(model, probe());
       expect(await predictValues(await loadLayersModel(`${base}/served`), probe())).toEqual(expected);
       expect(await predictValues(await loadLayersModel(`${base}/served/model.json`), probe())).toEqual(expected);
+      // stock TF.js (what a browser runs) reads the same files over HTTP
+      expect(await predictValues(await tf.loadLayersModel(`${base}/served/model.json`), probe())).toEqual(expected);
     });
 
     it('names the URL on HTTP errors', async () => {
