@@ -21,7 +21,7 @@ import {
 } from '@tuneserve/client';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
 import { UsageError } from '../errors.js';
 
 interface QueryOptions {
@@ -132,6 +132,8 @@ async function readPicture(file: string): Promise<Digit> {
     throw new UsageError(`cannot read image ${file}: no such file`);
   }
   let decoded: { data: Buffer; info: OutputInfo };
+  // Loaded only for --image: the native image library is the heaviest part of this command.
+  const { default: sharp } = await import('sharp');
   try {
     decoded = await sharp(file)
       .flatten({ background: '#ffffff' })
