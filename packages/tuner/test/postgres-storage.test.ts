@@ -18,11 +18,11 @@ describe('PostgreSQL storage URLs', () => {
   it('separates tuneserve options from the connection string and rejects bad ones clearly', () => {
     expect(parsePostgresUrl('postgres://u:p@h:5433/db?sslmode=disable&checkpointDir=/shared/ckpt')).toEqual({
       connectionString: 'postgres://u:p@h:5433/db?sslmode=disable',
-      options: { heartbeatInterval: 10, gracePeriod: 60, checkpointDir: '/shared/ckpt' },
+      options: { checkpointDir: '/shared/ckpt' },
     });
     expect(() => parsePostgresUrl('mysql://u@h/db')).toThrow(StorageConnectionError);
     expect(() => parsePostgresUrl('postgres://u:p@h/db?checkpointDir=')).toThrow(/checkpointDir must not be empty/);
-    expect(() => parsePostgresUrl('postgres://u:p@h/db?gracePeriod=abc')).toThrow(/gracePeriod must be a positive/);
+    expect(parsePostgresUrl('postgresql://u:p@h/db').options).toEqual({});
     // A bad URL is a StorageError like every other storage failure.
     expect(() => parsePostgresUrl('postgresql://u:secret@[bad')).toThrow(StorageError);
   });

@@ -1,34 +1,23 @@
 /**
- * Turns a `postgres://` storage URL into a pg pool plus the tuneserve options carried in its query
- * string (heartbeat timing), and wraps connection failures in an error that names the server but
+ * Turns a `postgres://` storage URL into a pg pool plus the tuneserve option carried in its query
+ * string (`checkpointDir`), and wraps connection failures in an error that names the server but
  * never the password.
  */
 import pg from 'pg';
 import { StorageError } from '../../errors.js';
 
 export interface PostgresUrlOptions {
-  /** Seconds between heartbeats of a running trial. */
-  heartbeatInterval: number;
-  /** Seconds without a heartbeat after which a RUNNING trial is re-queued for another worker. */
-  gracePeriod: number;
   /** Shared folder for trial checkpoints (every worker must see the same files). */
   checkpointDir?: string;
 }
-
-export const DEFAULT_URL_OPTIONS: PostgresUrlOptions = { heartbeatInterval: 10, gracePeriod: 60 };
 
 /** The storage URL is invalid or the server cannot be reached. */
 export class StorageConnectionError extends StorageError {
   override name = 'StorageConnectionError';
 }
 
-/** Query parameters of the storage URL that belong to tuneserve and must not reach libpq/pg. */
-const OWN_PARAMS: Record<string, 'heartbeatInterval' | 'gracePeriod'> = {
-  heartbeatInterval: 'heartbeatInterval',
-  heartbeat_interval: 'heartbeatInterval',
-  gracePeriod: 'gracePeriod',
-  grace_period: 'gracePeriod',
-};
+/** Query parameters of the storage URL that belong to tuneserve and must not reach pg. */
+const CHECKPOINT_PARAMS = ['checkpointDir', 'checkpoint_dir'];
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
@@ -57,30 +46,13 @@ export function parsePostgresUrl(url: string): { connectionString: string; optio
       'the PostgreSQL storage URL cannot be parsed (expected postgres://user:pass@host:port/db)',
     );
   }
-  const options = { ...DEFAULT_URL_OPTIONS };
-  for (const [param, key] of Object.entries(OWN_PARAMS)) {
-    const raw = parsed.searchParams.get(param);
-    if (raw === null) continue;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new StorageConnectionError(
-        `storage URL parameter ${param} must be a positive number of seconds, got "${raw}"`,
-      );
-    }
-    options[key] = value;
+  const options: PostgresUrlOptions = {};
+  for (const param of CHECKPOINT_PARAMS) {
+    const value = parsed.searchParams.get(param);
+    if (value === null) continue;
+    if (!value) throw new StorageConnectionError(`storage URL parameter ${param} must not be empty`);
+    options.checkpointDir = value;
     parsed.searchParams.delete(param);
-  }
-  const checkpointDir = parsed.searchParams.get('checkpointDir') ?? parsed.searchParams.get('checkpoint_dir');
-  if (checkpointDir !== null) {
-    if (!checkpointDir) throw new StorageConnectionError('storage URL parameter checkpointDir must not be empty');
-    options.checkpointDir = checkpointDir;
-    parsed.searchParams.delete('checkpointDir');
-    parsed.searchParams.delete('checkpoint_dir');
-  }
-  if (options.gracePeriod <= options.heartbeatInterval) {
-    throw new StorageConnectionError(
-      `gracePeriod (${options.gracePeriod}s) must exceed heartbeatInterval (${options.heartbeatInterval}s), or live trials would be re-queued`,
-    );
   }
   return { connectionString: parsed.toString(), options };
 }
