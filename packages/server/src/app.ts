@@ -137,6 +137,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
       error: (m) => app.log.error({ model: modelName }, m),
       batch: (n) => metrics.batchSize.observe(n),
       swap: (v) => metrics.modelVersion.set({ model: modelName }, v),
+      loaded: (n) => metrics.loadedVersions.set({ model: modelName }, n),
     },
   });
   const ctx: ServingContext = {
@@ -184,9 +185,6 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     );
   await models.start();
   if (!models.ready) app.log.warn({ model: modelName }, 'no model version found yet: not ready until one appears');
-  const loadedGauge = () => metrics.loadedVersions.set({ model: modelName }, models.versions().length);
-  app.addHook('onResponse', async () => loadedGauge());
-  loadedGauge();
 
   let closing: Promise<void> | undefined;
   return {

@@ -20,7 +20,9 @@ export function buildModel(mapping: Mapping): tf.LayersModel {
     const pixel = mapping === 'identity' ? c : 9 - c;
     kernel[pixel * 10 + c] = 20;
   }
-  model.setWeights([tf.tensor2d(kernel, [784, 10]), tf.zeros([10])]);
+  const weights = [tf.tensor2d(kernel, [784, 10]), tf.zeros([10])];
+  model.setWeights(weights);
+  tf.dispose(weights);
   return model;
 }
 

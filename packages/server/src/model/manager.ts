@@ -19,6 +19,8 @@ export interface ManagerEvents {
   error(message: string): void;
   batch(examples: number): void;
   swap(version: number): void;
+  /** Number of loaded versions after a change. */
+  loaded(count: number): void;
 }
 
 export class ServedVersion {
@@ -203,13 +205,16 @@ export class ModelManager {
       }
     }
     const keep = new Set(wanted.filter((v) => this.loaded.has(v)));
-    if (keep.size === 0) return; // never drop the last servable version when nothing replaces it
-    for (const [version, served] of this.loaded) {
-      if (keep.has(version)) continue;
-      this.loaded.delete(version);
-      this.options.events.info(`unloading version ${version}`);
-      void served.unload();
+    // never drop the last servable version when nothing replaces it
+    if (keep.size > 0) {
+      for (const [version, served] of this.loaded) {
+        if (keep.has(version)) continue;
+        this.loaded.delete(version);
+        this.options.events.info(`unloading version ${version}`);
+        void served.unload();
+      }
     }
+    this.options.events.loaded(this.versions().length);
   }
 
   async close(): Promise<void> {

@@ -4,18 +4,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServerMetrics } from '../metrics.js';
 
-const timings = new WeakMap<object, bigint>();
-
 const hooks: FastifyPluginAsync<{ metrics: ServerMetrics }> = async (app, { metrics }) => {
-  app.addHook('onRequest', async (req) => {
-    timings.set(req, process.hrtime.bigint());
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    const start = timings.get(req);
+  // A callback-style hook (no promise per request); Fastify already times the request.
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    if (start !== undefined)
-      metrics.latency.observe({ method: req.method, route }, Number(process.hrtime.bigint() - start) / 1e9);
+    metrics.latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    done();
   });
 };
 

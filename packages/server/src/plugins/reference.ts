@@ -35,7 +35,7 @@ export const referencePlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
         summary: 'Reference-compatible prediction: one image in, "This number is a N" out',
         description:
           'Body: {"instances": [784 numbers]} or a JSON string holding that document (what the reference Python client sends). instances may be flat, [[784]] or 28x28.',
-        body: { type: ['string', 'object'] },
+        body: { anyOf: [{ type: 'string' }, { type: 'object' }] },
         response: { 200: { type: 'string', description: 'text/html: This number is a N' } },
       },
     },

@@ -64,17 +64,20 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
         ),
     });
   }
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    if (!opts.keys.enabled || !needsKey(req)) return;
+    if (!opts.keys.enabled || !needsKey(req)) return done();
     const key = ApiKeys.fromHeaders(req.headers);
     if (!key || !opts.keys.matches(key)) {
       reply.header('www-authenticate', 'Bearer');
-      throw new HttpError(
-        401,
-        key ? 'invalid API key' : 'missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+      return done(
+        new HttpError(
+          401,
+          key ? 'invalid API key' : 'missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+        ),
       );
     }
+    done();
   });
 };
 

@@ -1,0 +1,196 @@
+/**
+ * bench:serve — requests/s and p50/p99 latency of tuneserve's /predict and TF Serving route against
+ * a no-op Fastify server that parses the same bodies and answers a constant (the HTTP ceiling),
+ * at concurrency 1, 8 and 32, with autocannon on 127.0.0.1. Also runs tuneserve with --workers 2
+ * and checks that the live tensor count is unchanged after every request of the run.
+ *
+ * Usage: npm run bench:serve [-- --duration 5 --workers 1,2]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { ModelRepository } from '@tuneserve/runtime';
+import autocannon from 'autocannon';
+
+const here = import.meta.dirname;
+const repoRoot = join(here, '..', '..', '..');
+const CLI = join(repoRoot, 'packages', 'cli', 'dist', 'bin.js');
+const NOOP = join(here, 'noop.js');
+const GOLDEN = join(repoRoot, 'packages', 'server', 'test', 'golden', 'reference-request.body');
+
+const { values: args } = parseArgs({
+  options: { duration: { type: 'string', default: '5' }, workers: { type: 'string', default: '1,2' } },
+});
+const duration = Number(args.duration);
+const workerCounts = (args.workers ?? '1').split(',').map(Number);
+const CONCURRENCY = [1, 8, 32];
+
+interface Running {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a server process and waits until `ready` lines saying where it listens have appeared. */
+function launch(argv: string[], pattern: RegExp, ready = 1): Promise<Running> {
+  const child: ChildProcess = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const found = [...stderr.matchAll(new RegExp(pattern, 'g'))];
+      if (found.length >= ready && found[0]?.[1]) {
+        resolve({
+          url: found[0][1],
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+    void exited.then(() => reject(new Error(`server exited early: ${stderr}`)));
+  });
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
+async function load(url: string, body: string, connections: number, seconds: number): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/** Noop and ours back to back at each point, so a change in machine load hits both alike. */
+async function measurePair(noop: Running, ours: Running, routes: Record<string, string>) {
+  const pairs = new Map<string, { base: Figures; mine: Figures }>();
+  for (const [route, body] of Object.entries(routes)) {
+    await load(`${noop.url}${route}`, body, 8, 1); // warm-up
+    await load(`${ours.url}${route}`, body, 8, 1);
+    for (const c of CONCURRENCY) {
+      const base = await load(`${noop.url}${route}`, body, c, duration);
+      const mine = await load(`${ours.url}${route}`, body, c, duration);
+      pairs.set(`${route} c=${c}`, { base, mine });
+    }
+  }
+  return pairs;
+}
+
+async function tensorsAndRequests(url: string): Promise<{ tensors: number; requests: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const tensors = Number(/^tuneserve_tfjs_tensors (\d+)/m.exec(text)?.[1]);
+  let requests = 0;
+  for (const m of text.matchAll(
+    /^tuneserve_http_requests_total\{[^}]*route="(\/predict|\/v1\/models\/:target)"[^}]*\} (\d+)/gm,
+  )) {
+    requests += Number(m[2]);
+  }
+  return { tensors, requests };
+}
+
+const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
+
+async function main(): Promise<void> {
+  await tf.ready();
+  const dir = await mkdtemp(join(tmpdir(), 'tuneserve-bench-serve-'));
+  try {
+    // The reference architecture (Dense 64 relu -> Dense 10 softmax); weights do not change the cost.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ units: 64, activation: 'relu', inputShape: [784] }),
+        tf.layers.dense({ units: 10, activation: 'softmax' }),
+      ],
+    });
+    const repo = new ModelRepository(join(dir, 'mnist'));
+    await repo.saveVersion(model, { name: 'mnist', inputShape: [784], labels: [...'0123456789'] });
+    model.dispose();
+
+    const referenceBody = await readFile(GOLDEN, 'utf8'); // the reference client's exact bytes
+    const instances = (JSON.parse(JSON.parse(referenceBody) as string) as { instances: number[] }).instances;
+    const routes = {
+      '/predict': referenceBody,
+      '/v1/models/mnist:predict': JSON.stringify({ instances: [instances] }),
+    };
+
+    console.log(
+      `bench:serve: autocannon on 127.0.0.1, ${duration} s per point, body ${referenceBody.length} bytes (reference client)`,
+    );
+    const noop = await launch([NOOP, '0'], /noop listening at (\S+)/);
+    const header = `${'route'.padEnd(34)}${'noop r/s'.padStart(9)}${'ours r/s'.padStart(9)}${'ratio'.padStart(7)}   ${'p50 noop/ours ms'.padStart(17)}   ${'p99 noop/ours ms'.padStart(17)}  failed`;
+    let leak = '';
+    for (const workers of workerCounts) {
+      const server = await launch(
+        [
+          CLI,
+          'serve',
+          '--model',
+          join(dir, 'mnist'),
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '0',
+          '--log-level',
+          'warn',
+          '--workers',
+          String(workers),
+        ],
+        /serving .* at (\S+)/,
+        workers,
+      );
+      const before = workers === 1 ? await tensorsAndRequests(server.url) : undefined;
+      const pairs = await measurePair(noop, server, routes);
+      if (before) {
+        const after = await tensorsAndRequests(server.url);
+        leak = `live tensors after warm-up ${before.tensors}, after ${after.requests - before.requests} more requests ${after.tensors} (${after.tensors === before.tensors ? 'no leak' : 'LEAK'})`;
+      }
+      await server.stop();
+      console.log(`\ntuneserve --workers ${workers} vs no-op Fastify (1 process)`);
+      console.log(header);
+      for (const [key, { base, mine }] of pairs) {
+        console.log(
+          `${key.padEnd(34)}${fmt(base.rps).padStart(9)}${fmt(mine.rps).padStart(9)}${(mine.rps / base.rps).toFixed(2).padStart(6)}x   ${`${base.p50.toFixed(1)}/${mine.p50.toFixed(1)}`.padStart(17)}   ${`${base.p99.toFixed(1)}/${mine.p99.toFixed(1)}`.padStart(17)}  ${base.failed}/${mine.failed}`,
+        );
+      }
+      console.log('targets:');
+      for (const route of Object.keys(routes)) {
+        const c32 = pairs.get(`${route} c=32`);
+        const c8 = pairs.get(`${route} c=8`);
+        if (c32) {
+          const ratio = c32.mine.rps / c32.base.rps;
+          console.log(
+            `  ${route}: c=32 ratio ${ratio.toFixed(2)}x (target >= 0.80x) ${ratio >= 0.8 ? 'MET' : 'MISSED'}`,
+          );
+        }
+        if (c8)
+          console.log(
+            `  ${route}: c=8 p99 ${c8.mine.p99.toFixed(1)} ms (target <= 5 ms) ${c8.mine.p99 <= 5 ? 'MET' : 'MISSED'}`,
+          );
+      }
+    }
+    await noop.stop();
+    if (leak) console.log(`\n${leak}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
