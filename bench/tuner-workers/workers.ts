@@ -8,7 +8,10 @@
  * start-up (loading TF.js) is included, as a user would see it; "search" runs from the first
  * trial's start to the last trial's result, i.e. the part that parallelises.
  *
- *   npm run bench:tuner:workers -- --workers 1,2 [--trials 24] [--trial-ms 400] [--pg-url postgres://...]
+ * `--work sleep` replaces the CPU burn by a wait (work done elsewhere, e.g. on an accelerator): it
+ * isolates the coordination cost, since then only the database hand-out can keep workers serial.
+ *
+ *   npm run bench:tuner:workers -- --workers 1,2 [--trials 24] [--trial-ms 400] [--work cpu|sleep] [--pg-url URL]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     trials: { type: 'string', default: '24' },
     'trial-ms': { type: 'string', default: '400' },
+    work: { type: 'string', default: 'cpu' },
     'pg-url': {
       type: 'string',
       default: process.env.TUNESERVE_TEST_PG_URL ?? 'postgres://tuneserve:tuneserve@127.0.0.1:5432/tuneserve_test',
@@ -45,6 +49,11 @@ function positiveInt(name: string, text: string): number {
 const counts = values.workers.split(',').map((w) => positiveInt('workers', w.trim()));
 const trials = positiveInt('trials', values.trials);
 const trialMs = positiveInt('trial-ms', values['trial-ms']);
+if (values.work !== 'cpu' && values.work !== 'sleep') {
+  console.error(`--work must be cpu or sleep, got "${values.work}"`);
+  process.exit(2);
+}
+const busy = values.work === 'cpu';
 
 /** From the first trial start to the last computed result, from the workers' event log. */
 function searchSeconds(log: string): number {
@@ -85,7 +94,8 @@ async function main(): Promise<void> {
   url.searchParams.set('options', `-c search_path=${schema}`);
   const directory = mkdtempSync(path.join(tmpdir(), 'bench-workers-'));
   console.log(
-    `Fixed search: RandomSearch on Branin, ${trials} trials x ${trialMs} ms CPU each; ${cpus().length} cores; ` +
+    `Fixed search: RandomSearch on Branin, ${trials} trials x ${trialMs} ms ${busy ? 'of CPU' : 'of waiting'} each; ` +
+      `${cpus().length} cores; ` +
       `study in PostgreSQL (schema ${schema}); load average ${loadavg()[0]!.toFixed(1)}.`,
   );
   const rows: { workers: number; seconds: number; search: number }[] = [];
@@ -104,7 +114,7 @@ async function main(): Promise<void> {
             maxTrials: trials,
             seed: 1,
             trialMs,
-            busy: true,
+            busy,
             heartbeatIntervalMs: 1000,
             heartbeatTimeoutMs: 30_000,
             log,
