@@ -52,16 +52,19 @@ describe('tuneserve query against a real server', () => {
   let ws: Workspace;
   let server: RunningServer;
   let keyed: RunningServer;
+  let bare: RunningServer;
 
   beforeAll(async () => {
     ws = await prepareWorkspace();
     server = await serve(ws);
     keyed = await serve(ws, { apiKeys: [KEY] });
+    bare = await serve(ws, { withSamples: false });
   });
 
   afterAll(async () => {
     await server?.close();
     await keyed?.close();
+    await bare?.close();
     await ws?.cleanup();
   });
 
@@ -179,6 +182,7 @@ describe('tuneserve query against a real server', () => {
       [['--url', server.url, '--image', notImage], /cannot read image .*notes\.png/],
       [['--url', server.url, '--image', blank], /blank\.png is blank/],
       [['--url', server.url, '--random', '--index', '3'], /choose one of --random, --index and --image/],
+      [['--url', bare.url, '--random'], /has no test digits to send \(HTTP 404\).*--image/],
     ];
     for (let i = 0; i < cases.length; i += 2) {
       const pair = cases.slice(i, i + 2);

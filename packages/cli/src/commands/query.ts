@@ -288,6 +288,11 @@ function toUsageError(e: unknown, options: QueryOptions): Error {
     );
   }
   if (e instanceof HttpError) {
+    if (e.status === 404 && e.url.endsWith('/api/samples/random')) {
+      return new UsageError(
+        `the server has no test digits to send (HTTP 404): ${e.serverMessage}; use --image, or serve with a data set`,
+      );
+    }
     if (e.status === 404 && /\/api\/samples\//.test(e.url)) {
       return new UsageError(`no such test digit (HTTP 404): ${e.serverMessage}`);
     }

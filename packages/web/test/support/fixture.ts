@@ -123,13 +123,13 @@ export type RunningServer = TuneServer & { url: string };
 
 export async function serve(
   ws: Workspace,
-  options: { apiKeys?: string[]; study?: StudySource; webRoot?: string } = {},
+  options: { apiKeys?: string[]; study?: StudySource; webRoot?: string; withSamples?: boolean } = {},
 ): Promise<RunningServer> {
   const server = await startServer({
     modelDir: ws.modelRoot,
     modelName: 'mnist',
     pollIntervalMs: 0,
-    samples: sampleSource(ws.mnist.test),
+    ...(options.withSamples === false ? {} : { samples: sampleSource(ws.mnist.test) }),
     port: 0,
     host: '127.0.0.1',
     logger: { level: 'error' },
