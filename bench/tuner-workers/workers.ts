@@ -152,7 +152,12 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `\nSpeedups are relative to ${base.workers} worker(s); ideal with ${cpus().length} free cores is min(workers, cores).`,
+    `\nLoad average at the end: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (shared with other processes).`,
+  );
+  console.log(
+    `Speedups are relative to ${base.workers} worker(s); the ideal is ${
+      busy ? `min(workers, free cores) with ${cpus().length} cores` : 'the number of workers'
+    }.`,
   );
 }
 
