@@ -119,7 +119,7 @@ async function choose(forced: BackendName | undefined, why: string, options: Ini
   applyFixes(wantFixes, accel.addon);
   const parts = [forced ? why : noNode];
   parts.push(wantFixes ? 'wasm kernel fixes applied' : 'stock wasm kernels');
-  if (wantFixes) parts.push(accel.loaded ? `OpenBLAS addon loaded` : `no accelerator: ${accel.reason}`);
+  if (wantFixes) parts.push(accel.loaded ? accel.reason : `no accelerator: ${accel.reason}`);
   return {
     name: 'wasm',
     native: false,

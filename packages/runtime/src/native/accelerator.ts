@@ -54,8 +54,14 @@ export function loadAccelerator(): AcceleratorStatus {
   } else {
     try {
       const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
-      addon.setThreads(1);
-      cached = { loaded: true, reason: 'OpenBLAS addon loaded', addon };
+      // One thread by default: the matrices of a training step are small, and tuning runs share the cores.
+      const threads = Math.max(1, Math.floor(Number(process.env.TUNESERVE_BLAS_THREADS ?? 1)) || 1);
+      addon.setThreads(threads);
+      cached = {
+        loaded: true,
+        reason: `OpenBLAS addon loaded${threads > 1 ? `, ${threads} BLAS threads` : ''}`,
+        addon,
+      };
     } catch (e) {
       cached = { loaded: false, reason: `OpenBLAS addon failed to load: ${(e as Error).message.split('\n')[0]}` };
     }
