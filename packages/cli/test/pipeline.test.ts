@@ -3,13 +3,14 @@
  * 1-3 epochs): tune -> trials -> train -> evaluate, then the exported model loads and predicts above chance.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { limitSamples, loadMnist } from '@tuneserve/mnist';
 import { loadLayersModel } from '@tuneserve/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/program.js';
 import { runCli } from './cli-helpers.js';
 
 const SMALL = ['--limit-samples', '1000'];
@@ -96,9 +97,27 @@ describe('tune -> trials -> train -> evaluate', () => {
 });
 
 describe('bad input: a clear message and exit code 2', () => {
+  // In-process through main() (what bin.js runs), so a dozen cases do not pay a dozen process starts;
+  // one case also goes through the real binary.
+  async function mainCapture(args: string[], dir: string): Promise<{ code: number; stderr: string }> {
+    const previous = process.cwd();
+    let stderr = '';
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      stderr += chunk.toString();
+      return true;
+    }) as typeof process.stderr.write;
+    process.chdir(dir);
+    try {
+      return { code: await main(args), stderr };
+    } finally {
+      process.chdir(previous);
+      process.stderr.write = write;
+    }
+  }
+
   it('rejects bad flags, unknown spaces, missing studies, corrupt models and bad --hp', async () => {
     const corrupt = join(cwd, 'corrupt-model');
-    const { mkdir, writeFile } = await import('node:fs/promises');
     await mkdir(corrupt, { recursive: true });
     await writeFile(join(corrupt, 'model.json'), '{"modelTopology": ');
     const empty = await mkdtemp(join(tmpdir(), 'tuneserve-empty-'));
@@ -106,9 +125,11 @@ describe('bad input: a clear message and exit code 2', () => {
       const cases: [string[], RegExp][] = [
         [['tune', '--max-trials', 'abc'], /--max-trials must be a positive integer/],
         [['tune', '--tuner', 'genetic'], /--tuner must be one of bayesian, random, grid, hyperband/],
+        [['tune', '--pruner', 'lazy'], /--pruner must be one of none, median, asha/],
         [['tune', '--space', 'huge', ...SMALL], /unknown search space "huge"/],
         [['tune', '--space', 'nope.js', ...SMALL], /search space file .*nope\.js does not exist/],
         [['tune', '--data-dir', join(empty, 'missing'), '--space', 'seed'], /does not exist/],
+        [['tune', '--space', 'seed', '--objective', 'val_fancy', ...SMALL], /val_fancy/],
         [['train', '--project-name', 'ghost'], /no study "ghost"/],
         [['trials', '--directory', empty], /no study "mnist"/],
         [['evaluate', '--model', corrupt, ...SMALL], /corrupt-model/],
@@ -116,18 +137,17 @@ describe('bad input: a clear message and exit code 2', () => {
         [['train', '--hp', '{units:64'], /--hp is not valid JSON/],
         [['train', '--hp', '{"units":60}', '--space', 'seed', ...SMALL], /units=60 is not a valid value/],
         [['train', '--hp', '{"width":3}', '--space', 'seed', ...SMALL], /"width" is not part of the seed space/],
+        [['train', '--name', '../escape', '--hp', '{}'], /--name must be a plain folder name/],
       ];
-      // A few at a time: each is a full CLI start on two shared cores.
-      const results: Awaited<ReturnType<typeof runCli>>[] = [];
-      for (let i = 0; i < cases.length; i += 4) {
-        results.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => runCli(args, empty)))));
-      }
-      results.forEach((r, i) => {
-        const [args, message] = cases[i]!;
+      for (const [args, message] of cases) {
+        const r = await mainCapture(args, empty);
         expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(2);
         expect(r.stderr, args.join(' ')).toMatch(message);
         expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack trace
-      });
+      }
+      const real = await runCli(['train', '--project-name', 'ghost'], empty);
+      expect(real.code).toBe(2);
+      expect(real.stderr).toMatch(/tuneserve: no study "ghost"/);
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
