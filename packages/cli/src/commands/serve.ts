@@ -37,6 +37,26 @@ export interface ServeOptions {
   logLevel: string;
 }
 
+/** Defaults of every flag, for callers such as `tuneserve up` that set only a few. */
+export const SERVE_DEFAULTS: Omit<ServeOptions, 'model'> = {
+  host: '0.0.0.0',
+  port: 8080,
+  keepVersions: 1,
+  pollMs: 1000,
+  label: [],
+  maxBatch: 64,
+  batchTimeoutMs: 0,
+  maxInstances: 1024,
+  requestTimeoutMs: 30_000,
+  bodyLimit: 1024 * 1024,
+  metricsOpen: false,
+  rateLimit: 0,
+  rateWindowMs: 60_000,
+  corsOrigin: [],
+  workers: 1,
+  logLevel: 'info',
+};
+
 export interface ServeHandle {
   url: string;
   close(): Promise<void>;
@@ -135,9 +155,10 @@ export function toServerOptions(
  * in-flight requests, unload the models and let the process exit 0.
  */
 export async function startServe(
-  o: ServeOptions,
+  given: Partial<ServeOptions> & { model: string },
   extra: { study?: StudySource; samples?: SampleSource } = {},
 ): Promise<ServeHandle & { closed: Promise<void> }> {
+  const o: ServeOptions = { ...SERVE_DEFAULTS, ...given };
   const options = toServerOptions(o, extra);
   await initBackend({ ...(o.backend ? { backend: o.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
   const server = await startServer(options);
