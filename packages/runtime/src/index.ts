@@ -1,4 +1,5 @@
 export {
+  BACKEND_NAMES,
   type BackendInfo,
   type BackendName,
   describe as describeBackend,
@@ -8,5 +9,5 @@ export {
 export { BackendError, ModelFileError } from './errors.js';
 export { loadLayersModel, saveLayersModel } from './model/files.js';
 export { METADATA_JSON, type ModelMetadata, ModelRepository } from './model/repository.js';
-export { createOptimizer, type OptimizerName } from './optimizers.js';
+export { createOptimizer, DEFAULT_LEARNING_RATES, OPTIMIZER_NAMES, type OptimizerName } from './optimizers.js';
 export { TUNESERVE_VERSION } from './version.js';
