@@ -12,7 +12,7 @@ const dist = path.join(here, '..', 'dist', 'index.js');
 
 interface Event {
   pid: number;
-  event: 'fit' | 'epoch' | 'done';
+  event: 'fit' | 'epoch' | 'paused' | 'done';
   units?: number;
   epoch?: number;
   initialEpoch?: number;
@@ -26,10 +26,11 @@ function readLog(file: string): Event[] {
     .map((l) => JSON.parse(l) as Event);
 }
 
-function start(dir: string, log: string): ChildProcess {
+function start(dir: string, log: string, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [child, dir, log], {
     cwd: path.join(here, '..'),
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
   });
 }
 
@@ -42,33 +43,28 @@ function exited(proc: ChildProcess): Promise<{ code: number | null; signal: Node
 }
 
 describe('resume after SIGKILL', () => {
-  it('keeps finished trials, resumes the killed trial from its last epoch and ends with exactly maxTrials', async () => {
+  it('keeps finished trials, resumes the killed trial from its last epoch and ends with exactly maxTrials', {
+    timeout: 240_000,
+  }, async () => {
     if (!existsSync(dist)) throw new Error(`Build the tuner first (npx tsc -b): ${dist} is missing.`);
     const dir = tempDir('tuner-resume-');
     const log = path.join(dir, 'events.jsonl');
 
-    // Run 1: kill the process right after the second trial's epoch 1 (0-based) was checkpointed.
-    const first = start(dir, log);
+    // Run 1: SIGKILL the process while it waits right after the second trial's epoch 1 (0-based) was checkpointed.
+    const first = start(dir, log, { PAUSE_AT_FIT: '2' });
     const firstExit = exited(first);
-    const deadline = Date.now() + 60_000;
-    let victim: number | undefined;
-    while (Date.now() < deadline) {
-      const events = readLog(log);
-      const fits = events.filter((e) => e.event === 'fit');
-      const second = fits[1]?.units;
-      if (second !== undefined && events.some((e) => e.event === 'epoch' && e.units === second && e.epoch === 1)) {
-        victim = second;
-        first.kill('SIGKILL');
-        break;
-      }
-      if (events.some((e) => e.event === 'done')) break;
-      await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline && !readLog(log).some((e) => e.event === 'paused')) {
+      if (first.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
     }
+    first.kill('SIGKILL');
     const r1 = await firstExit;
-    expect(victim, `the child never reached the second trial: ${r1.stderr}`).toBeDefined();
-    expect(r1.signal).toBe('SIGKILL');
+    expect(r1.signal, `${r1.stderr}\n${existsSync(log) ? readFileSync(log, 'utf8') : 'no log'}`).toBe('SIGKILL');
     const run1 = readLog(log);
     const firstPid = run1[0]?.pid;
+    const victim = run1.filter((e) => e.event === 'fit')[1]?.units;
+    expect(run1.filter((e) => e.event === 'epoch' && e.units === victim).map((e) => e.epoch)).toEqual([0, 1]);
     const doneUnits = run1.find((e) => e.event === 'fit')?.units;
 
     // Run 2: the same search again.
