@@ -1,5 +1,6 @@
 /**
- * npm run bench:tuner -- [--seeds 20] [--evals 40] [--problems branin,hartmann6] [--acquisition ucb|ei]
+ * npm run bench:tuner -- [--seeds 20] [--evals 40] [--problems branin,hartmann6] [--acquisition ei|ucb]
+ *                        [--initial-points dims+2|default|N] [--verbose]
  *
  * Median simple regret (best value found minus the known minimum) of BayesianOptimization and
  * RandomSearch on standard test functions, each run through a real tuner (SQLite study in a throwaway
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
       seeds: { type: 'string', default: '20' },
       evals: { type: 'string', default: '40' },
       problems: { type: 'string', default: 'branin,hartmann6' },
-      acquisition: { type: 'string', default: 'ucb' },
+      acquisition: { type: 'string', default: 'ei' },
       'initial-points': { type: 'string', default: 'dims+2' },
       verbose: { type: 'boolean', default: false },
     },

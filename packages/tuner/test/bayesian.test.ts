@@ -54,6 +54,7 @@ describe('BayesianOptimization', () => {
       maxTrials: 20,
       seed: 4,
       numInitialPoints: 2,
+      beta: 2.6, // UCB here; EI is the default elsewhere
     });
     await tuner.search();
     const trials = await tuner.oracle.getTrials();
@@ -124,11 +125,13 @@ describe('BayesianOptimization', () => {
     const storage = await openStorage(undefined, { directory: dir, projectName: 'pending', overwrite: true });
     const space = new HyperParameters();
     space.float('x', { minValue: 0, maxValue: 1 });
+    // Keras Tuner's setting (UCB, beta 2.6): the hallucinated mu + sigma removes the optimism at a pending point.
     const oracle = new BayesianOptimizationOracle({
       hyperparameters: space,
       maxTrials: 20,
       seed: 5,
       numInitialPoints: 4,
+      beta: 2.6,
     });
     await oracle.attach(storage, 'BayesianOptimization');
     try {
@@ -161,5 +164,9 @@ describe('BayesianOptimization', () => {
     expect(() => new BayesianOptimizationOracle({ beta: Number.NaN })).toThrow(/beta/);
     expect(() => new BayesianOptimizationOracle({ acquisition: 'pi' as 'ei' })).toThrow(/acquisition/);
     expect(new BayesianOptimizationOracle().maxTrials).toBe(10);
+    // EI by default; giving Keras Tuner's beta selects its UCB acquisition.
+    expect(new BayesianOptimizationOracle().acquisition).toBe('ei');
+    expect(new BayesianOptimizationOracle({ beta: 1 }).acquisition).toBe('ucb');
+    expect(new BayesianOptimizationOracle({ beta: 1, acquisition: 'ei' }).acquisition).toBe('ei');
   });
 });

@@ -159,12 +159,32 @@ describe('acquisition', () => {
   it('EI is zero-ish where the model is sure and bad, and largest near the incumbent or in the unknown', () => {
     const gp = fit();
     const spec = { kind: 'ei' as const, beta: 0, incumbent: Math.min(...ys) };
-    const atBadData = -acquisitionValue(gp, [0.45], spec);
-    const nearBest = -acquisitionValue(gp, [0.0], spec);
+    const atBadData = Math.exp(-acquisitionValue(gp, [0.45], spec)); // the value is -log(EI)
+    const nearBest = Math.exp(-acquisitionValue(gp, [0.0], spec));
     expect(atBadData).toBeLessThan(1e-3);
     expect(nearBest).toBeGreaterThan(10 * atBadData);
     const best = optimizeAcquisition(gp, spec, { random: createRandom(4) })[0];
     expect(best?.x[0] !== undefined && (best.x[0] < 0.05 || best.x[0] > 0.6)).toBe(true);
+  });
+
+  it('log EI stays finite and ordered deep in the tail, with gradients matching finite differences', () => {
+    const gp = fit();
+    const spec = { kind: 'ei' as const, beta: 0, incumbent: Math.min(...ys) };
+    // At the worst data point improvement is hopeless (plain EI underflows to 0), yet the ranking survives.
+    const worst = acquisitionValue(gp, [0.45], spec);
+    const nearWorst = acquisitionValue(gp, [0.42], spec);
+    expect(Number.isFinite(worst)).toBe(true);
+    expect(worst).toBeGreaterThan(nearWorst);
+    for (const at of [0.0, 0.12, 0.3, 0.44, 0.8]) {
+      for (const kind of ['ei', 'ucb'] as const) {
+        const s = { ...spec, kind, beta: 2 };
+        const g = new Float64Array(1);
+        acquisitionValue(gp, [at], s, g);
+        const h = 1e-6;
+        const numeric = (acquisitionValue(gp, [at + h], s) - acquisitionValue(gp, [at - h], s)) / (2 * h);
+        expect(Math.abs((g[0] as number) - numeric)).toBeLessThan(1e-4 * Math.max(1, Math.abs(numeric)));
+      }
+    }
   });
 
   it('returns candidates sorted best first, refined ones included', () => {

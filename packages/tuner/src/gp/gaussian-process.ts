@@ -34,11 +34,11 @@ export interface Prediction {
   std: number;
 }
 
-const DEFAULT_LENGTH_BOUNDS: [number, number] = [0.01, 20];
+const DEFAULT_LENGTH_BOUNDS: [number, number] = [0.03, 5];
 const DEFAULT_VARIANCE_BOUNDS: [number, number] = [0.05, 20];
 /** Weak prior on log(length scale): centred on 0.5 of the unit cube, wide enough to be overruled by data. */
 const PRIOR_LOG_MEAN = Math.log(0.5);
-const PRIOR_LOG_SD = 2;
+const PRIOR_LOG_SD = 1;
 const JITTER = 1e-9;
 
 interface Factorized {
