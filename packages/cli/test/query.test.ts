@@ -21,10 +21,15 @@ interface Run {
 
 /** Runs the CLI asynchronously (the server lives in this process, so it must keep serving). */
 function query(...args: string[]): Promise<Run> {
+  return queryWithEnv({}, ...args);
+}
+
+function queryWithEnv(extra: Record<string, string>, ...args: string[]): Promise<Run> {
   return new Promise((done) => {
-    const env = { ...process.env, NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.TUNESERVE_API_KEY;
     delete env.TUNESERVE_URL;
+    Object.assign(env, extra);
     execFile(process.execPath, [BIN, 'query', ...args], { env, timeout: 150_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       done({ code, stdout, stderr });
@@ -159,7 +164,8 @@ describe('tuneserve query against a real server', () => {
   it('needs the API key when the server requires one', async () => {
     expectUsageFailure(await query('--url', keyed.url, '--random'), /requires an API key \(HTTP 401\).*--api-key/);
     expectUsageFailure(await query('--url', keyed.url, '--api-key', 'nope'), /refused the API key \(HTTP 401\)/);
-    const ok = await query('--url', keyed.url, '--api-key', KEY, '--index', '1', '--no-picture');
+    // The key (and the URL) may come from the environment instead of flags.
+    const ok = await queryWithEnv({ TUNESERVE_API_KEY: KEY, TUNESERVE_URL: keyed.url }, '--index', '1', '--no-picture');
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout.trim().split('\n')).toHaveLength(5);
   });
@@ -187,7 +193,7 @@ describe('tuneserve query against a real server', () => {
     for (let i = 0; i < cases.length; i += 2) {
       const pair = cases.slice(i, i + 2);
       const runs = await Promise.all(pair.map(([args]) => query(...args)));
-      runs.forEach((run, j) => expectUsageFailure(run, pair[j]![1]));
+      for (const [j, run] of runs.entries()) expectUsageFailure(run, pair[j]![1]);
     }
   });
 });

@@ -187,7 +187,8 @@ export class TuneserveClient {
         if (controller.signal.aborted) throw new TimeoutError(url, this.timeoutMs);
         throw new UnreachableError(this.baseUrl, err);
       });
-      return new Response(buffered, { status: response.status, headers: response.headers });
+      const empty = response.status === 204 || response.status === 205;
+      return new Response(empty ? null : buffered, { status: response.status, headers: response.headers });
     } finally {
       clearTimeout(timer);
     }

@@ -50,12 +50,8 @@ export function registerQuery(program: Command): void {
   program
     .command('query')
     .description('Ask a running server what digit an image shows (a random or chosen MNIST test digit, or a picture)')
-    .option('--url <url>', 'server address (env TUNESERVE_URL)', process.env.TUNESERVE_URL ?? DEFAULT_URL)
-    .option(
-      '--api-key <key>',
-      'API key, when the server requires one (env TUNESERVE_API_KEY)',
-      process.env.TUNESERVE_API_KEY,
-    )
+    .addOption(new Option('--url <url>', 'server address').env('TUNESERVE_URL').default(DEFAULT_URL))
+    .addOption(new Option('--api-key <key>', 'API key, when the server requires one').env('TUNESERVE_API_KEY'))
     .option('--model <name>', 'model name (default: the one the server serves)')
     .option('--random', 'a random MNIST test digit from the server (the default)')
     .option('--index <n>', 'the MNIST test digit at this index', integer('--index', 0))
