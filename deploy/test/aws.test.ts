@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Template } from '../aws/lib/testing.ts';
 
 const AWS_DIR = resolve(import.meta.dirname, '../aws');
 const installed = existsSync(join(AWS_DIR, 'node_modules/aws-cdk-lib/package.json'));
@@ -21,7 +22,6 @@ if (!installed) {
 }
 
 type Testing = typeof import('../aws/lib/testing.ts');
-type Template = InstanceType<Testing['Template']>;
 type Json = Record<string, unknown>;
 
 describe.skipIf(!installed)('deploy/aws CDK app', () => {
@@ -40,7 +40,7 @@ describe.skipIf(!installed)('deploy/aws CDK app', () => {
   });
 
   const resources = (template: Template, type: string): Json[] =>
-    Object.values(template.findResources(type)).map((r) => r.Properties as Json);
+    Object.values(template.findResources(type)).map((r) => (r as Json).Properties as Json);
 
   /** The user data script with CloudFormation tokens replaced by sample values. */
   function userDataScript(template: Template): string {
