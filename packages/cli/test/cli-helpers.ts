@@ -15,6 +15,8 @@ export interface CliRun {
   child: ChildProcess;
   /** Resolves once the combined output matches. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Everything printed so far (stdout then stderr). */
+  output(): string;
   done: Promise<CliResult>;
 }
 
@@ -49,6 +51,7 @@ export function startCli(args: string[], cwd: string): CliRun {
   return {
     child,
     done,
+    output: () => stdout + stderr,
     waitFor(pattern, timeoutMs = 90_000) {
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(

@@ -7,7 +7,6 @@ import { ModelRepository } from '@tuneserve/runtime';
 import { Command } from 'commander';
 import { nonNegativeInt, positiveInt } from '../adapters/flags.js';
 import { mnistSampleSource, studySourceFor } from '../adapters/sources.js';
-import { UsageError } from '../errors.js';
 import { registerServe, type ServeOptions, startServe } from './serve.js';
 import { train } from './train.js';
 import { addDataOptions, addStudyOptions, type DataFlags, type StudyFlags, tune } from './tune.js';
@@ -26,16 +25,16 @@ interface UpFlags extends StudyFlags, DataFlags {
 
 /**
  * The quick budget (about 2-3 minutes on 2 idle cores with the runtime's wasm fixes and OpenBLAS): the MLP-only
- * default space, 4 Bayesian trials x 1 execution x 3 epochs, then a best-epoch search of at most 15 epochs
- * (patience 3) and the retrain on train+val.
+ * default space, 3 Bayesian trials x 1 execution x 2 epochs, then a best-epoch search of at most 10 epochs
+ * (patience 2) and the retrain on train+val (at most 12 epochs).
  */
 export const QUICK_BUDGET = {
   space: 'mlp',
-  maxTrials: 4,
+  maxTrials: 3,
   executionsPerTrial: 1,
-  epochs: 3,
-  maxEpochs: 15,
-  patience: 3,
+  epochs: 2,
+  maxEpochs: 10,
+  patience: 2,
 };
 
 export function registerUp(program: Command): void {
@@ -112,14 +111,7 @@ async function quickPipeline(o: UpFlags): Promise<void> {
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     pruner: 'none' as const,
   };
-  try {
-    await tune({ ...tuneFlags, tuner: 'bayesian' }, log);
-  } catch (err) {
-    // Until the tuner package ships BayesianOptimization, fall back to random search.
-    if (!(err instanceof UsageError) || !/BayesianOptimization/.test(err.message)) throw err;
-    log('BayesianOptimization is not available; using random search');
-    await tune({ ...tuneFlags, tuner: 'random' }, log);
-  }
+  await tune({ ...tuneFlags, tuner: 'bayesian' }, log);
   await train(
     {
       ...common,
