@@ -158,6 +158,40 @@ describe('BayesianOptimization', () => {
     }
   });
 
+  it('handles conditional spaces: proposals carry exactly the active hyperparameters', async () => {
+    const space = new HyperParameters();
+    const kind = space.choice('kind', ['linear', 'bump']);
+    space.conditionalScope('kind', 'linear', () => space.float('slope', { minValue: 0, maxValue: 1 }));
+    space.values.kind = 'bump'; // a scope registers its hyperparameters only while active
+    space.conditionalScope('kind', 'bump', () => space.float('centre', { minValue: 0, maxValue: 1 }));
+    expect(kind).toBe('linear');
+    class Cond extends BayesianOptimization {
+      override async runTrial(trial: Trial): Promise<number> {
+        const v = trial.hyperparameters.values;
+        return v.kind === 'linear' ? 0.5 + (v.slope as number) : ((v.centre as number) - 0.6) ** 2;
+      }
+    }
+    const tuner = new Cond(null, {
+      ...quiet,
+      projectName: 'cond',
+      hyperparameters: space,
+      maxTrials: 12,
+      seed: 8,
+      numInitialPoints: 3,
+    });
+    await tuner.search();
+    const trials = await tuner.oracle.getTrials();
+    expect(trials).toHaveLength(12);
+    for (const t of trials) {
+      const keys = Object.keys(t.hyperparameters.values).sort();
+      expect(keys).toEqual(t.hyperparameters.values.kind === 'linear' ? ['kind', 'slope'] : ['centre', 'kind']);
+    }
+    const [best] = await tuner.oracle.getBestTrials(1);
+    expect(best?.hyperparameters.values.kind).toBe('bump');
+    expect(best?.score).toBeLessThan(0.01);
+    await tuner.close();
+  });
+
   it('rejects bad options with clear errors', () => {
     expect(() => new BayesianOptimizationOracle({ numInitialPoints: 0 })).toThrow(/numInitialPoints/);
     expect(() => new BayesianOptimizationOracle({ alpha: -1 })).toThrow(/alpha/);
