@@ -112,7 +112,7 @@ export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean 
     const hypermodel = new DefaultHyperModel(nameOrFile === 'mlp' ? { cnn: false } : options);
     return {
       name: nameOrFile,
-      description: `${hypermodel.cnn ? 'MLP or CNN' : 'MLP (this backend cannot train CNNs)'}, layers, units, dropout, optimizer, log learning rate, batch size`,
+      description: `${hypermodel.cnn ? 'MLP or CNN' : nameOrFile === 'mlp' ? 'MLP only' : 'MLP only (this backend cannot train CNNs)'}, layers, units, dropout, optimizer, log learning rate, batch size`,
       hypermodel,
       batchSize: tunedBatchSize,
     };
