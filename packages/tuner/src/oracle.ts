@@ -223,8 +223,6 @@ export abstract class Oracle {
       const hp = space.copy();
       hp.values = { ...result.values };
       hp.ensureActiveValues();
-      // Bookkeeping values (Hyperband's tuner/epochs, tuner/trial_id, ...) are not in the space but must reach the Tuner.
-      for (const [k, v] of Object.entries(result.values)) if (k.startsWith('tuner/')) hp.values[k] = v;
       const rec: TrialRecord = {
         trialId,
         seq: records.length,
