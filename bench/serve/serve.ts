@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     };
 
     console.log(
-      `bench:serve: autocannon on 127.0.0.1, ${duration} s per point, body ${referenceBody.length} bytes (reference client)`,
+      `bench:serve: autocannon on 127.0.0.1, best of ${rounds} alternating rounds of ${duration} s per point, body ${referenceBody.length} bytes (reference client)`,
     );
     const noop = await launch([NOOP, '0'], /noop listening at (\S+)/);
     const header = `${'route'.padEnd(34)}${'noop r/s'.padStart(9)}${'ours r/s'.padStart(9)}${'ratio'.padStart(7)}   ${'p50 noop/ours ms'.padStart(17)}   ${'p99 noop/ours ms'.padStart(17)}  failed`;

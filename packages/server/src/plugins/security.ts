@@ -60,7 +60,7 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
       errorResponseBuilder: (_req, context) =>
         new HttpError(
           429,
-          `rate limit exceeded: at most ${context.max} requests per ${context.after === '' ? 'window' : 'window'}; retry in ${context.after}`,
+          `rate limit exceeded: at most ${context.max} requests per ${opts.rateLimitWindowMs} ms; retry in ${context.after}`,
         ),
     });
   }
