@@ -124,6 +124,16 @@ describe('limits', () => {
     expect((await http(`${server.url}/predict`, { body: predictBody })).text).toBe('This number is a 2');
   });
 
+  it('answers 504 when a prediction misses its deadline, and keeps serving', async () => {
+    // batches wait 300 ms for company, longer than the 50 ms deadline
+    const server = await run({ modelDir, batchTimeoutMs: 300, requestTimeoutMs: 50 });
+    const late = await http(`${server.url}/v1/models/mnist:predict`, { body: predictBody });
+    expect(late.status).toBe(504);
+    expect(late.json()).toEqual({ error: 'prediction did not finish within 50 ms' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await http(`${server.url}/v2/health/live`)).status).toBe(200);
+  });
+
   it('allows only listed CORS origins', async () => {
     const server = await run({ modelDir, corsOrigins: ['http://good.example'] });
     const good = await http(`${server.url}/v2/health/live`, { headers: { origin: 'http://good.example' } });
