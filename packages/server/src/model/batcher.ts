@@ -87,7 +87,8 @@ export class Batcher {
     try {
       const result = tf.tidy(() => {
         const x = tf.tensor(input, [total, ...this.exampleShape], 'float32');
-        return this.model.predict(x) as tf.Tensor;
+        // predictOnBatch runs the whole batch in one pass (predict would split it into chunks of 32)
+        return this.model.predictOnBatch(x) as tf.Tensor;
       });
       try {
         output = result.dataSync() as Float32Array;

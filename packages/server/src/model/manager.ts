@@ -56,7 +56,7 @@ export class ServedVersion {
   warmUp(maxBatchSize: number): void {
     for (const n of [1, maxBatchSize]) {
       tf.tidy(() => {
-        const out = this.files.model.predict(tf.zeros([n, ...this.signature.exampleShape])) as tf.Tensor;
+        const out = this.files.model.predictOnBatch(tf.zeros([n, ...this.signature.exampleShape])) as tf.Tensor;
         out.dataSync();
       });
     }
