@@ -24,16 +24,38 @@ WORKDIR /app
 
 # manifests: only package.json / package-lock.json files, so the dependency layer below is
 # reused whenever no manifest changed (this stage reruns on any change, its output does not).
+# It also notes the locked better-sqlite3 version for the sqlite stage.
 FROM toolchain AS manifests
 COPY . /src
 RUN find /src -type f ! -name package.json ! -name package-lock.json -delete \
- && find /src -mindepth 1 -type d -empty -delete
+ && find /src -mindepth 1 -type d -empty -delete \
+ && mkdir /pins && node -e "const l = require('/src/package-lock.json'); \
+      const v = l.packages['node_modules/better-sqlite3']?.version; \
+      if (!v) throw new Error('better-sqlite3 is not in package-lock.json'); console.log(v)" >/pins/better-sqlite3
+
+# sqlite: compiling better-sqlite3 is the slowest step of the build; it depends only on the locked
+# version, so this stage stays cached while other dependencies change.
+FROM toolchain AS sqlite
+COPY --from=manifests /pins/better-sqlite3 /pins/better-sqlite3
+WORKDIR /sqlite
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm init -y >/dev/null \
+ && npm install --ignore-scripts --no-save "better-sqlite3@$(cat /pins/better-sqlite3)" \
+ && npm rebuild better-sqlite3 \
+ && cp node_modules/better-sqlite3/build/Release/better_sqlite3.node /sqlite/
 
 # deps: every dependency (dev included, to build). Scripts are skipped at install time because
-# workspace sources are not here yet; the one third-party native module is built explicitly.
+# workspace sources are not here yet; the one third-party native module comes from `sqlite`.
 FROM toolchain AS deps
 COPY --from=manifests /src/ /app/
-RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
+COPY --from=sqlite /sqlite/better_sqlite3.node /tmp/better_sqlite3.node
+# The npm download cache survives between builds even when this layer must be redone.
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --prefer-offline \
+ && for dir in $(find node_modules packages/*/node_modules -maxdepth 1 -name better-sqlite3 -type d 2>/dev/null); do \
+      mkdir -p "$dir/build/Release" && cp /tmp/better_sqlite3.node "$dir/build/Release/"; done \
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
+ && rm /tmp/better_sqlite3.node
 
 # build: TypeScript, the web bundle (workspace build scripts) and the native accelerator.
 FROM deps AS build
