@@ -186,7 +186,7 @@ describe('Hyperband search', () => {
     const parentLog = log[parentIndex] as (typeof log)[number];
     expect(parentLog.epochs).toBe(1);
     expect(child.startWeights).toHaveLength(parentLog.endWeights.length);
-    child.startWeights.forEach((w, i) => expect(w).toBeCloseTo(parentLog.endWeights[i] as number, 6));
+    for (const [i, w] of child.startWeights.entries()) expect(w).toBeCloseTo(parentLog.endWeights[i] as number, 6);
     // Trials that are not promoted start from fresh weights.
     expect(log.filter((l) => l.parent === undefined).every((l) => l.initialEpoch === 0)).toBe(true);
     await tuner.close();
