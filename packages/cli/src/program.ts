@@ -1,28 +1,30 @@
 import { Command, CommanderError } from 'commander';
-import { registerEvaluate } from './commands/evaluate.js';
-import { registerQuery } from './commands/query.js';
-import { registerServe } from './commands/serve.js';
-import { registerTrain } from './commands/train.js';
-import { registerTrials } from './commands/trials.js';
-import { registerTune } from './commands/tune.js';
-import { registerUp } from './commands/up.js';
 import { UsageError } from './errors.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+// Each command is imported only when it runs: the tuning and serving commands pull in TF.js and
+// the wasm backend, which would otherwise cost every `tuneserve query` a second of start-up.
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  up: async () => (await import('./commands/up.js')).registerUp,
+  tune: async () => (await import('./commands/tune.js')).registerTune,
+  train: async () => (await import('./commands/train.js')).registerTrain,
+  evaluate: async () => (await import('./commands/evaluate.js')).registerEvaluate,
+  trials: async () => (await import('./commands/trials.js')).registerTrials,
+  serve: async () => (await import('./commands/serve.js')).registerServe,
+  query: async () => (await import('./commands/query.js')).registerQuery,
+};
+
+/** Builds the program with every command, or only `only` when it names one (faster start). */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('tuneserve')
     .description('Tune, train and serve TensorFlow.js models')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [
-    registerUp,
-    registerTune,
-    registerTrain,
-    registerEvaluate,
-    registerTrials,
-    registerServe,
-    registerQuery,
-  ]) {
+  const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
+  for (const name of names) {
+    const register = await COMMANDS[name]!();
     register(program);
   }
   return program;
@@ -30,8 +32,8 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns the process exit code: 0 ok, 2 bad input, 1 anything else. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv.find((arg) => !arg.startsWith('-')));
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
