@@ -65,20 +65,35 @@ export function loadMnist(options: LoadMnistOptions = {}): Promise<MnistData> {
   return pending;
 }
 
-async function load(dir: string, validationSize: number): Promise<MnistData> {
+/**
+ * Loads only the test split (10k images): what a server needs to hand out labelled examples,
+ * without holding the 60k training images in memory.
+ */
+export async function loadMnistTest(options: Pick<LoadMnistOptions, 'dataDir'> = {}): Promise<Split> {
+  const path = await idxPaths(options.dataDir ?? defaultMnistDir());
+  const [images, labels] = await Promise.all([readImages(path('testImages')), readLabels(path('testLabels'))]);
+  return pair(images, labels);
+}
+
+/** Resolves each of the four IDX files in `dir` (plain or .gz, both naming styles). */
+async function idxPaths(dir: string): Promise<(which: keyof typeof FILES) => string> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch {
     throw new MnistDataError(`data directory ${dir} does not exist or cannot be read`);
   }
-  const path = (which: keyof typeof FILES): string => {
+  return (which) => {
     const { base, idx } = FILES[which];
     const candidates = [`${base}-${idx}-ubyte`, `${base}.${idx}-ubyte`].flatMap((n) => [n, `${n}.gz`]);
     const found = candidates.find((n) => names.includes(n));
     if (!found) throw new MnistDataError(`${dir}: missing ${candidates[0]} (or ${candidates[0]}.gz)`);
     return join(dir, found);
   };
+}
+
+async function load(dir: string, validationSize: number): Promise<MnistData> {
+  const path = await idxPaths(dir);
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
     readImages(path('trainImages')),
     readLabels(path('trainLabels')),

@@ -4,6 +4,7 @@ export {
   labelHistogram,
   limitSamples,
   loadMnist,
+  loadMnistTest,
   type MnistData,
   MnistDataError,
   type Split,

@@ -1,5 +1,5 @@
 /** Adapters from the tuner's study view and the MNIST test set to the server's read-only sources. */
-import { loadMnist, type Split } from '@tuneserve/mnist';
+import { loadMnistTest, type Split } from '@tuneserve/mnist';
 import type { Sample, SampleSource, StudyJson, StudySource } from '@tuneserve/server';
 import { loadStudy } from '@tuneserve/tuner';
 
@@ -41,6 +41,5 @@ export class SplitSampleSource implements SampleSource {
 }
 
 export async function mnistSampleSource(dataDir?: string): Promise<SampleSource> {
-  const data = await loadMnist(dataDir ? { dataDir } : {});
-  return new SplitSampleSource(data.test);
+  return new SplitSampleSource(await loadMnistTest(dataDir ? { dataDir } : {}));
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { type BackendName, initBackend } from '@tuneserve/runtime';
 import { parseKeyFile, type SampleSource, type ServerOptions, type StudySource, startServer } from '@tuneserve/server';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { mnistSampleSource, studySourceFor } from '../adapters/sources.js';
 import { UsageError } from '../errors.js';
 
 export interface ServeOptions {
@@ -320,13 +321,51 @@ export function registerServe(program: Command): void {
         .default('info')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
-    .action(async (o: ServeOptions) => {
+    .addOption(
+      new Option(
+        '--samples <source>',
+        'labelled test digits for /api/samples: mnist, none, or a directory of IDX files',
+      )
+        .env('SAMPLES')
+        .default('mnist'),
+    )
+    .addOption(
+      new Option('--directory <dir>', 'tuning directory of the study shown by the dashboard').default('tuning'),
+    )
+    .addOption(new Option('--project-name <name>', 'study shown by the dashboard').default('mnist'))
+    .addOption(new Option('--storage <url>', 'study storage URL (sqlite: or postgres://...)').env('TUNESERVE_STORAGE'))
+    .action(async (o: ServeOptions & DashboardFlags) => {
       if (o.workers > 1 && cluster.isPrimary) {
         toServerOptions(o); // fail fast on bad input before forking
         await runPrimary(o.workers);
         return;
       }
-      const handle = await startServe(o);
+      const handle = await startServe(o, await dashboardSources(o));
       await handle.closed;
     });
+}
+
+/** Where the read-only dashboard data comes from; the CLI adapts the tuner and MNIST to the server's sources. */
+interface DashboardFlags {
+  samples: string;
+  directory: string;
+  projectName: string;
+  storage?: string;
+}
+
+async function dashboardSources(o: DashboardFlags): Promise<{ study: StudySource; samples?: SampleSource }> {
+  const study = studySourceFor({
+    directory: o.directory,
+    projectName: o.projectName,
+    ...(o.storage ? { storage: o.storage } : {}),
+  });
+  if (o.samples === 'none') return { study };
+  if (o.samples !== 'mnist' && !existsSync(o.samples)) {
+    throw new UsageError(`--samples: "${o.samples}" is neither mnist, none, nor an existing directory`);
+  }
+  try {
+    return { study, samples: await mnistSampleSource(o.samples === 'mnist' ? undefined : o.samples) };
+  } catch (err) {
+    throw new UsageError(`--samples: ${(err as Error).message}`);
+  }
 }
