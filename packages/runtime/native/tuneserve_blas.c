@@ -37,6 +37,20 @@ static float *heap_floats(napi_env env, napi_value v, size_t *count) {
   return (float *)data;
 }
 
+/* Threads allowed by setThreads; only products of at least LARGE_GEMM multiply-adds use them (smaller ones lose
+ * more to thread hand-off than they gain), so the MLP's GEMMs stay on one thread and the CNN's convolutions use two. */
+#define LARGE_GEMM (64LL << 20)
+static int max_threads = 1;
+static int current_threads = -1;
+
+static void use_threads(int64_t macs) {
+  int want = macs >= LARGE_GEMM ? max_threads : 1;
+  if (want != current_threads) {
+    openblas_set_num_threads(want);
+    current_threads = want;
+  }
+}
+
 /* Last element touched by a batch of row-major matrices, +1. */
 static int64_t extent(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
   if (rows == 0 || cols == 0 || batch == 0) return off;
@@ -80,6 +94,7 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.sgemm: operand outside the heap");
     return NULL;
   }
+  use_threads(m * n * k);
   for (int64_t i = 0; i < batch; i++) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                 (float)alpha, heap + a + i * sa, (int)lda, heap + b + i * sb, (int)ldb, (float)beta, heap + c + i * sc,
@@ -228,26 +243,57 @@ static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
       int64_t h0 = oh * g.sh - g.pt, hs = h0 < 0 ? 0 : h0, he = h0 + g.fh > g.ih ? g.ih : h0 + g.fh;
       for (int64_t ow = 0; ow < g.ow; ow++) {
         int64_t w0 = ow * g.sw - g.pl, ws = w0 < 0 ? 0 : w0, we = w0 + g.fw > g.iw ? g.iw : w0 + g.fw;
-        for (int64_t c = 0; c < g.ci; c++) at[c] = -1;
+        if (hs >= he || ws >= we) continue; /* window entirely in the padding: no input receives this gradient */
+        /* Seed with the window's first element, then keep strict improvements: the first maximum wins. */
+        const int64_t first = xn + (hs * g.iw + ws) * g.ci;
+        for (int64_t c = 0; c < g.ci; c++) {
+          best[c] = x[first + c];
+          at[c] = first + c;
+        }
         for (int64_t h = hs; h < he; h++) {
-          for (int64_t w = ws; w < we; w++) {
+          for (int64_t w = (h == hs ? ws + 1 : ws); w < we; w++) {
             const int64_t base = xn + (h * g.iw + w) * g.ci;
             for (int64_t c = 0; c < g.ci; c++) {
               const float v = x[base + c];
-              if (at[c] < 0 || v > best[c]) {
-                best[c] = v;
-                at[c] = base + c;
-              }
+              const bool better = v > best[c];
+              best[c] = better ? v : best[c];
+              at[c] = better ? base + c : at[c];
             }
           }
         }
         const float *d = dy + ((n * g.oh + oh) * g.ow + ow) * g.ci;
-        for (int64_t c = 0; c < g.ci; c++) {
-          if (at[c] >= 0) dx[at[c]] += d[c];
-        }
+        for (int64_t c = 0; c < g.ci; c++) dx[at[c]] += d[c];
       }
     }
   }
+  return NULL;
+}
+
+/* sumRows(heap, x, out, rows, inner): out[j] = sum over r of x[r * inner + j] (the bias gradient of a dense or
+ * convolution layer: dy summed over batch and spatial positions), accumulated in double like the cpu backend. */
+static napi_value SumRows(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  size_t count = 0;
+  int64_t v[4];
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL;
+  for (int i = 0; ok && i < 4; i++) ok = napi_get_value_int64(env, argv[1 + i], &v[i]) == napi_ok && v[i] >= 0;
+  int64_t xo = ok ? v[0] : 0, oo = ok ? v[1] : 0, rows = ok ? v[2] : 0, inner = ok ? v[3] : 0;
+  if (!ok || inner > 65536 || xo + rows * inner > (int64_t)count || oo + inner > (int64_t)count) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.sumRows: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  static double acc[65536]; /* static: too large for the stack; the addon runs on one JS thread */
+  for (int64_t j = 0; j < inner; j++) acc[j] = 0;
+  const float *x = heap + xo;
+  for (int64_t r = 0; r < rows; r++, x += inner) {
+    for (int64_t j = 0; j < inner; j++) acc[j] += x[j];
+  }
+  float *out = heap + oo;
+  for (int64_t j = 0; j < inner; j++) out[j] = (float)acc[j];
   return NULL;
 }
 
@@ -257,7 +303,9 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   int32_t n = 1;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc == 1) CHECK(napi_get_value_int32(env, argv[0], &n));
-  openblas_set_num_threads(n < 1 ? 1 : n);
+  max_threads = n < 1 ? 1 : n;
+  current_threads = -1;
+  use_threads(0);
   return NULL;
 }
 
@@ -267,6 +315,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"im2col", NULL, Im2col, NULL, NULL, NULL, napi_default, NULL},
       {"col2im", NULL, Col2im, NULL, NULL, NULL, napi_default, NULL},
       {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"sumRows", NULL, SumRows, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;

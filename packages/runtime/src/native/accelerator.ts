@@ -1,6 +1,7 @@
 /** Loads the optional OpenBLAS N-API addon (built at install by native/build.mjs); absent means pure wasm. */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's functions; all offsets and strides are in float32 elements of the given heap buffer. */
@@ -32,6 +33,9 @@ export interface BlasAddon {
   col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
   /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
   maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
+  /** out[j] = sum over r < rows of x[r * inner + j] (double accumulation). */
+  sumRows(heap: ArrayBufferLike, x: number, out: number, rows: number, inner: number): void;
+  /** Most threads a GEMM may use; only large products (convolutions) use more than one. */
   setThreads(n: number): void;
 }
 
@@ -54,12 +58,14 @@ export function loadAccelerator(): AcceleratorStatus {
   } else {
     try {
       const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
-      // One thread by default: the matrices of a training step are small, and tuning runs share the cores.
-      const threads = Math.max(1, Math.floor(Number(process.env.TUNESERVE_BLAS_THREADS ?? 1)) || 1);
+      // Up to 2 threads by default, used only by large products (the addon keeps small ones, e.g. every MLP GEMM, on
+      // one thread); TUNESERVE_BLAS_THREADS=1 keeps everything on one core when tuning runs share the machine.
+      const fallback = Math.min(2, availableParallelism());
+      const threads = Math.max(1, Math.floor(Number(process.env.TUNESERVE_BLAS_THREADS ?? fallback)) || 1);
       addon.setThreads(threads);
       cached = {
         loaded: true,
-        reason: `OpenBLAS addon loaded${threads > 1 ? `, ${threads} BLAS threads` : ''}`,
+        reason: `OpenBLAS addon loaded${threads > 1 ? `, up to ${threads} BLAS threads for large GEMMs` : ''}`,
         addon,
       };
     } catch (e) {

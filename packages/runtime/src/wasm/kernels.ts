@@ -31,7 +31,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     { kernelName: 'Identity', kernelFunc: identityKernel(stockFunc(stock, 'Identity')) },
     { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSumKernel },
     { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGradKernel(blas) },
-    { kernelName: 'Sum', kernelFunc: sumKernel(stockFunc(stock, 'Sum')) },
+    { kernelName: 'Sum', kernelFunc: sumKernel(stockFunc(stock, 'Sum'), blas) },
     { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel(deps, blas) },
     { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputKernel(deps, blas) },
   ];

@@ -6,7 +6,12 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Kernel, KernelArgs } from './backend-access.js';
 import { sizeOf } from './backend-access.js';
 
-export function sumKernel(stock: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): Kernel {
+/** Native streaming row sum (the accelerator's), on heap offsets in floats. */
+export interface SumNative {
+  sumRows(heap: ArrayBufferLike, x: number, out: number, rows: number, inner: number): void;
+}
+
+export function sumKernel(stock: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[], native?: SumNative): Kernel {
   return (args) => {
     const x = args.inputs.x!;
     const rank = x.shape.length;
@@ -22,6 +27,14 @@ export function sumKernel(stock: (args: KernelArgs) => tf.TensorInfo | tf.Tensor
       : x.shape.filter((_, i) => !axes.includes(i));
     const { backend } = args;
     const out = backend.makeOutput(outShape, 'float32');
+    if (prefix && native) {
+      const inner = sizeOf(x.shape.slice(axes.length));
+      if (inner > 0 && inner <= 65536) {
+        const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+        native.sumRows(backend.wasm.HEAPU8.buffer, at(x), at(out), sizeOf(x.shape) / inner, inner);
+        return out;
+      }
+    }
     const o = backend.typedArrayFromHeap(out) as Float32Array;
     const v = backend.typedArrayFromHeap(x) as Float32Array;
     if (prefix) {
