@@ -61,30 +61,50 @@ export function readDenseTensor(value: unknown, where: string, maxValues: number
   }
   const values = new Float32Array(total);
   let offset = 0;
-  const fill = (node: unknown, depth: number, at: string): void => {
-    if (depth === shape.length) {
-      if (typeof node !== 'number') {
-        throw new InvalidInputError(`${at} is ${describe(node)}, expected a number`);
-      }
-      if (!Number.isFinite(node)) throw new InvalidInputError(`${at} is not a finite number`);
-      if (node > FLOAT32_MAX || node < -FLOAT32_MAX) {
-        throw new InvalidInputError(`${at} = ${node} is outside the float32 range`);
-      }
-      values[offset++] = node;
-      return;
-    }
+  // The indices leading to the current node; its path text is built only for an error message
+  // (building it for each of hundreds of values per request dominated the parse).
+  const indices: number[] = [];
+  const at = (): string => `${where}${indices.map((i) => `[${i}]`).join('')}`;
+  const fill = (node: unknown, depth: number): void => {
     if (!Array.isArray(node)) {
-      throw new InvalidInputError(`${at} is ${describe(node)}, expected a list of ${shape[depth]} elements`);
+      throw new InvalidInputError(`${at()} is ${describe(node)}, expected a list of ${shape[depth]} elements`);
     }
     if (node.length !== shape[depth]) {
+      const here = at();
       throw new InvalidInputError(
-        `${at} has ${node.length} elements but ${at.replace(/\[\d+\]$/, '[0]')} has ${shape[depth]}: lists must be rectangular`,
+        `${here} has ${node.length} elements but ${here.replace(/\[\d+\]$/, '[0]')} has ${shape[depth]}: lists must be rectangular`,
       );
     }
-    for (let i = 0; i < node.length; i++) fill(node[i], depth + 1, `${at}[${i}]`);
+    if (depth === shape.length - 1) {
+      // The innermost list: numbers only, checked in a tight loop.
+      for (let i = 0; i < node.length; i++) {
+        const x: unknown = node[i];
+        if (typeof x !== 'number' || !(x <= FLOAT32_MAX && x >= -FLOAT32_MAX)) {
+          indices.push(i);
+          numberError(x, at());
+        }
+        values[offset++] = x;
+      }
+      return;
+    }
+    indices.push(0);
+    for (let i = 0; i < node.length; i++) {
+      indices[depth] = i;
+      fill(node[i], depth + 1);
+    }
+    indices.pop();
   };
-  fill(value, 0, where);
+  if (shape.length > 0) fill(value, 0);
+  else if (typeof value === 'number' && value <= FLOAT32_MAX && value >= -FLOAT32_MAX) values[0] = value;
+  else numberError(value, where);
   return { values, shape };
+}
+
+/** Says why `node`, where a number was expected, is not one float32 can hold. */
+function numberError(node: unknown, at: string): never {
+  if (typeof node !== 'number') throw new InvalidInputError(`${at} is ${describe(node)}, expected a number`);
+  if (!Number.isFinite(node)) throw new InvalidInputError(`${at} is not a finite number`);
+  throw new InvalidInputError(`${at} = ${node} is outside the float32 range`);
 }
 
 const shapeText = (shape: number[]): string => `[${shape.join(', ')}]`;

@@ -5,10 +5,10 @@
  */
 
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import helmet from 'helmet';
 import { ApiKeys, sha256 } from '../auth.js';
 import { HttpError } from '../errors.js';
 
@@ -37,7 +37,8 @@ function needsKey(req: FastifyRequest): boolean {
 }
 
 const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
-  await app.register(helmet, {
+  // Built once: @fastify/helmet rebuilds helmet (and re-parses the CSP) on every request.
+  const securityHeaders = helmet({
     hsts: opts.https,
     contentSecurityPolicy: {
       directives: {
@@ -47,6 +48,7 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
       },
     },
   });
+  app.addHook('onRequest', (req, reply, done) => securityHeaders(req.raw, reply.raw, () => done()));
   await app.register(cors, { origin: opts.corsOrigins.length > 0 ? opts.corsOrigins : false });
   if (opts.rateLimitMax > 0) {
     await app.register(rateLimit, {
