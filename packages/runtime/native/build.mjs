@@ -59,6 +59,7 @@ try {
     cc,
     [
       '-O3',
+      '-fno-math-errno',
       '-shared',
       '-fPIC',
       '-DNODE_GYP_MODULE_NAME=tuneserve_blas',
@@ -67,6 +68,7 @@ try {
       join(here, 'tuneserve_blas.c'),
       ...(existsSync(libDir) ? [`-L${libDir}`] : []),
       '-lopenblas',
+      '-lm',
       '-o',
       tmp,
     ],

@@ -7,6 +7,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #define CHECK(call)                                                        \
@@ -297,6 +298,78 @@ static napi_value SumRows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Reads `n` int64 arguments starting at argv[first]; all must be >= 0. */
+static bool read_offsets(napi_env env, napi_value *argv, int first, int n, int64_t *out) {
+  for (int i = 0; i < n; i++) {
+    if (napi_get_value_int64(env, argv[first + i], &out[i]) != napi_ok || out[i] < 0) return false;
+  }
+  return true;
+}
+
+/* rmsprop(heap, n, out, value, grad, meanSquare, moment, lr, decay, momentum, epsilon): one optimizer step over n
+ * floats in float32 arithmetic like TF.js's kernels; the state slots are updated in place, the new value goes to
+ * `out` (never the weight's own buffer). */
+static napi_value Rmsprop(napi_env env, napi_callback_info info) {
+  size_t argc = 11, count = 0;
+  napi_value argv[11];
+  int64_t o[6];
+  double h[4];
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 11;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL && read_offsets(env, argv, 1, 6, o);
+  for (int i = 0; ok && i < 4; i++) ok = napi_get_value_double(env, argv[7 + i], &h[i]) == napi_ok;
+  for (int i = 1; ok && i < 6; i++) ok = o[i] + o[0] <= (int64_t)count;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.rmsprop: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  const int64_t n = o[0];
+  float *out = heap + o[1], *s = heap + o[4], *m = heap + o[5];
+  const float *v = heap + o[2], *g = heap + o[3];
+  const float lr = (float)h[0], decay = (float)h[1], keep = 1.0f - (float)h[1], momentum = (float)h[2], eps = (float)h[3];
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float si = decay * s[i] + keep * (gi * gi);
+    s[i] = si;
+    const float mi = momentum * m[i] + (lr * gi) / sqrtf(si + eps);
+    m[i] = mi;
+    out[i] = v[i] - mi;
+  }
+  return NULL;
+}
+
+/* adam(heap, n, out, value, grad, m, v, lr, beta1, beta2, epsilon, 1 - beta1^t, 1 - beta2^t) */
+static napi_value Adam(napi_env env, napi_callback_info info) {
+  size_t argc = 13, count = 0;
+  napi_value argv[13];
+  int64_t o[6];
+  double h[6];
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 13;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL && read_offsets(env, argv, 1, 6, o);
+  for (int i = 0; ok && i < 6; i++) ok = napi_get_value_double(env, argv[7 + i], &h[i]) == napi_ok;
+  for (int i = 1; ok && i < 6; i++) ok = o[i] + o[0] <= (int64_t)count;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.adam: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  const int64_t n = o[0];
+  float *out = heap + o[1], *a = heap + o[4], *b = heap + o[5];
+  const float *v = heap + o[2], *g = heap + o[3];
+  const float lr = (float)h[0], b1 = (float)h[1], b2 = (float)h[2], eps = (float)h[3], c1 = (float)h[4], c2 = (float)h[5];
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float ai = b1 * a[i] + (1.0f - b1) * gi;
+    const float bi = b2 * b[i] + (1.0f - b2) * (gi * gi);
+    a[i] = ai;
+    b[i] = bi;
+    out[i] = v[i] - (lr * (ai / c1)) / (sqrtf(bi / c2) + eps);
+  }
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -315,6 +388,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"im2col", NULL, Im2col, NULL, NULL, NULL, napi_default, NULL},
       {"col2im", NULL, Col2im, NULL, NULL, NULL, napi_default, NULL},
       {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsprop", NULL, Rmsprop, NULL, NULL, NULL, napi_default, NULL},
+      {"adam", NULL, Adam, NULL, NULL, NULL, napi_default, NULL},
       {"sumRows", NULL, SumRows, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -9,9 +9,13 @@ afterAll(async () => {
 });
 
 describe('fused optimizers', () => {
-  for (const name of ['rmsprop', 'adam', 'sgd'] as const) {
-    it(`${name}: matches tf.train.${name} step by step and never writes a weight buffer in place`, async () => {
-      await initBackend({ log: false });
+  // Both update paths: the accelerator's native loops (when the addon is built) and the JavaScript loops.
+  for (const [name, accelerator] of [
+    ...(['rmsprop', 'adam', 'sgd'] as const).map((n) => [n, true] as const),
+    ...(['rmsprop', 'adam', 'sgd'] as const).map((n) => [n, false] as const),
+  ]) {
+    it(`${name} (${accelerator ? 'accelerator if built' : 'pure wasm'}): matches tf.train.${name} step by step and never writes a weight buffer in place`, async () => {
+      await initBackend({ accelerator, log: false });
       const fused = createOptimizer(name, 0.01);
       expect(fused).toBeInstanceOf(
         { rmsprop: FusedRMSPropOptimizer, adam: FusedAdamOptimizer, sgd: FusedSGDOptimizer }[name],

@@ -33,6 +33,36 @@ export interface BlasAddon {
   col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
   /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
   maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
+  /** One RMSprop step over n floats (offsets: out, value, gradient, mean square, moment); state in place. */
+  rmsprop(
+    heap: ArrayBufferLike,
+    n: number,
+    out: number,
+    value: number,
+    gradient: number,
+    meanSquare: number,
+    moment: number,
+    lr: number,
+    decay: number,
+    momentum: number,
+    epsilon: number,
+  ): void;
+  /** One Adam step over n floats (offsets: out, value, gradient, m, v); c1/c2 are the bias corrections. */
+  adam(
+    heap: ArrayBufferLike,
+    n: number,
+    out: number,
+    value: number,
+    gradient: number,
+    m: number,
+    v: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    c1: number,
+    c2: number,
+  ): void;
   /** out[j] = sum over r < rows of x[r * inner + j] (double accumulation). */
   sumRows(heap: ArrayBufferLike, x: number, out: number, rows: number, inner: number): void;
   /** Most threads a GEMM may use; only large products (convolutions) use more than one. */

@@ -53,3 +53,8 @@ export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
 export function wasmFixesState(): { on: boolean; accelerated: boolean } {
   return { on: state.on, accelerated: state.blas !== undefined };
 }
+
+/** The native addon the active fixes use, if any (the fused optimizers run their loops in it). */
+export function activeAddon(): BlasAddon | undefined {
+  return state.on ? state.blas : undefined;
+}

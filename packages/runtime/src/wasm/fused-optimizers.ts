@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackend } from './backend-access.js';
+import { activeAddon } from './fixes.js';
 
 interface Slot {
   originalName: string;
@@ -84,6 +85,92 @@ function fusedStep(
   }
 }
 
+// The update loops are plain top-level functions with every operand a parameter: V8 compiles each to one tight
+// monomorphic loop (written inline in closures over destructured, possibly-undefined slots they ran ~5x slower).
+
+function rmsprop(
+  out: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  s: Float32Array,
+  m: Float32Array,
+  lr: number,
+  decay: number,
+  momentum: number,
+  eps: number,
+): void {
+  const n = out.length;
+  const keep = 1 - decay;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const si = decay * s[i]! + keep * gi * gi;
+    s[i] = si;
+    const mi = momentum * m[i]! + (lr * gi) / Math.sqrt(si + eps);
+    m[i] = mi;
+    out[i] = v[i]! - mi;
+  }
+}
+
+function rmspropCentered(
+  out: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  s: Float32Array,
+  m: Float32Array,
+  c: Float32Array,
+  lr: number,
+  decay: number,
+  momentum: number,
+  eps: number,
+): void {
+  const n = out.length;
+  const keep = 1 - decay;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const si = decay * s[i]! + keep * gi * gi;
+    s[i] = si;
+    const ci = decay * c[i]! + keep * gi;
+    c[i] = ci;
+    const mi = momentum * m[i]! + (lr * gi) / Math.sqrt(si - (ci * ci + eps));
+    m[i] = mi;
+    out[i] = v[i]! - mi;
+  }
+}
+
+function adam(
+  out: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  c1: number,
+  c2: number,
+): void {
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const ai = beta1 * a[i]! + (1 - beta1) * gi;
+    const bi = beta2 * b[i]! + (1 - beta2) * gi * gi;
+    a[i] = ai;
+    b[i] = bi;
+    out[i] = v[i]! - (lr * (ai / c1)) / (Math.sqrt(bi / c2) + eps);
+  }
+}
+
+function sgd(out: Float32Array, v: Float32Array, g: Float32Array, lr: number): void {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = v[i]! - lr * g[i]!;
+}
+
+/** Heap offsets (in floats) of five views, for the accelerator's native update loops. */
+function at(...views: Float32Array[]): [number, number, number, number, number] {
+  return views.map((x) => x.byteOffset / 4) as [number, number, number, number, number];
+}
+
 interface RmsFields {
   learningRate: number;
   decay: number;
@@ -103,27 +190,15 @@ export class FusedRMSPropOptimizer extends tf.RMSPropOptimizer {
     }
     const f = this as unknown as RmsFields;
     const { learningRate: lr, decay, momentum, epsilon: eps, centered } = f;
+    const native = activeAddon();
     for (const { value, gradient, index, name } of updates(grads)) {
       const ms = slot(f.accumulatedMeanSquares, index, name, 'rms', value).variable;
       const mom = slot(f.accumulatedMoments, index, name, 'momentum', value).variable;
       const mg = centered ? slot(f.accumulatedMeanGrads, index, name, 'mg', value).variable : undefined;
       fusedStep(value, gradient, mg ? [ms, mom, mg] : [ms, mom], (out, v, g, [s, m, c]) => {
-        for (let i = 0; i < out.length; i++) {
-          const gi = g[i]!;
-          const si = decay * s![i]! + (1 - decay) * gi * gi;
-          s![i] = si;
-          let denom: number;
-          if (c) {
-            const ci = decay * c[i]! + (1 - decay) * gi;
-            c[i] = ci;
-            denom = Math.sqrt(si - (ci * ci + eps));
-          } else {
-            denom = Math.sqrt(si + eps);
-          }
-          const mi = momentum * m![i]! + (lr * gi) / denom;
-          m![i] = mi;
-          out[i] = v[i]! - mi;
-        }
+        if (c) rmspropCentered(out, v, g, s!, m!, c, lr, decay, momentum, eps);
+        else if (native) native.rmsprop(out.buffer, out.length, ...at(out, v, g, s!, m!), lr, decay, momentum, eps);
+        else rmsprop(out, v, g, s!, m!, lr, decay, momentum, eps);
       });
     }
     this.incrementIterations();
@@ -149,6 +224,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     }
     const f = this as unknown as AdamFields;
     const { learningRate: lr, beta1, beta2, epsilon: eps } = f;
+    const native = activeAddon();
     const acc1 = f.accBeta1.dataSync()[0]!;
     const acc2 = f.accBeta2.dataSync()[0]!;
     const c1 = 1 - acc1;
@@ -157,14 +233,8 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       const m1 = slot(f.accumulatedFirstMoment, index, name, 'm', value).variable;
       const m2 = slot(f.accumulatedSecondMoment, index, name, 'v', value).variable;
       fusedStep(value, gradient, [m1, m2], (out, v, g, [a, b]) => {
-        for (let i = 0; i < out.length; i++) {
-          const gi = g[i]!;
-          const ai = beta1 * a![i]! + (1 - beta1) * gi;
-          const bi = beta2 * b![i]! + (1 - beta2) * gi * gi;
-          a![i] = ai;
-          b![i] = bi;
-          out[i] = v[i]! - (lr * (ai / c1)) / (Math.sqrt(bi / c2) + eps);
-        }
+        if (native) native.adam(out.buffer, out.length, ...at(out, v, g, a!, b!), lr, beta1, beta2, eps, c1, c2);
+        else adam(out, v, g, a!, b!, lr, beta1, beta2, eps, c1, c2);
       });
     }
     tf.tidy(() => {
@@ -183,9 +253,7 @@ export class FusedSGDOptimizer extends tf.SGDOptimizer {
     }
     const lr = this.learningRate;
     for (const { value, gradient } of updates(grads)) {
-      fusedStep(value, gradient, [], (out, v, g) => {
-        for (let i = 0; i < out.length; i++) out[i] = v[i]! - lr * g[i]!;
-      });
+      fusedStep(value, gradient, [], (out, v, g) => sgd(out, v, g, lr));
     }
     this.incrementIterations();
   }
