@@ -236,8 +236,10 @@ static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   const float *x = heap + xo, *dy = heap + go;
   float *dx = heap + dxo;
   memset(dx, 0, sizeof(float) * image);
+  /* Per channel: the running maximum and its position as an offset from the window's first element. Both are 32-bit
+   * so the compare-and-select loop vectorizes. */
   float best[4096];
-  int64_t at[4096];
+  int32_t at[4096];
   for (int64_t n = 0; n < g.n; n++) {
     const int64_t xn = n * g.ih * g.iw * g.ci;
     for (int64_t oh = 0; oh < g.oh; oh++) {
@@ -247,23 +249,27 @@ static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
         if (hs >= he || ws >= we) continue; /* window entirely in the padding: no input receives this gradient */
         /* Seed with the window's first element, then keep strict improvements: the first maximum wins. */
         const int64_t first = xn + (hs * g.iw + ws) * g.ci;
+        const float *xf = x + first;
         for (int64_t c = 0; c < g.ci; c++) {
-          best[c] = x[first + c];
-          at[c] = first + c;
+          best[c] = xf[c];
+          at[c] = 0;
         }
         for (int64_t h = hs; h < he; h++) {
           for (int64_t w = (h == hs ? ws + 1 : ws); w < we; w++) {
-            const int64_t base = xn + (h * g.iw + w) * g.ci;
+            const int32_t off = (int32_t)(((h - hs) * g.iw + (w - ws)) * g.ci);
+            const float *xv = xf + off;
+            /* Written as a mask so gcc if-converts and vectorizes it (the ?: form stayed a branch: 5x slower). */
             for (int64_t c = 0; c < g.ci; c++) {
-              const float v = x[base + c];
-              const bool better = v > best[c];
-              best[c] = better ? v : best[c];
-              at[c] = better ? base + c : at[c];
+              const float v = xv[c], b = best[c];
+              const int32_t better = -(int32_t)(v > b);
+              best[c] = v > b ? v : b;
+              at[c] ^= (at[c] ^ off) & better;
             }
           }
         }
         const float *d = dy + ((n * g.oh + oh) * g.ow + ow) * g.ci;
-        for (int64_t c = 0; c < g.ci; c++) dx[at[c]] += d[c];
+        float *dxf = dx + first;
+        for (int64_t c = 0; c < g.ci; c++) dxf[at[c] + c] += d[c];
       }
     }
   }

@@ -4,7 +4,7 @@ import type { BlasAddon } from '../native/accelerator.js';
 import type { Kernel, KernelArgs } from './backend-access.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel } from './conv.js';
 import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
-import { gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
+import { castKernel, gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
 import { maxPoolGradKernel } from './pool-grad.js';
 import { sumKernel } from './reduce.js';
 
@@ -29,6 +29,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     { kernelName: 'GatherV2', kernelFunc: gatherKernel(stockFunc(stock, 'GatherV2')) },
     { kernelName: 'Slice', kernelFunc: sliceKernel(stockFunc(stock, 'Slice')) },
     { kernelName: 'Identity', kernelFunc: identityKernel(stockFunc(stock, 'Identity')) },
+    { kernelName: 'Cast', kernelFunc: castKernel(stockFunc(stock, 'Cast')) },
     { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSumKernel },
     { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGradKernel(blas) },
     { kernelName: 'Sum', kernelFunc: sumKernel(stockFunc(stock, 'Sum'), blas) },
@@ -46,6 +47,7 @@ export const REPLACED_KERNELS = [
   'GatherV2',
   'Slice',
   'Identity',
+  'Cast',
   'UnsortedSegmentSum',
   'MaxPoolGrad',
   'Sum',

@@ -14,6 +14,16 @@ export function identityKernel(stock: Fallback): Kernel {
   };
 }
 
+/** Cast to the tensor's own dtype shares the buffer (every relu gradient casts a float mask to float32). */
+export function castKernel(stock: Fallback): Kernel {
+  return (args) => {
+    const x = args.inputs.x!;
+    if (x.dtype === 'string' || args.attrs?.dtype !== x.dtype) return stock(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 /**
  * GatherV2 with batchDims 0 copies whole rows on the heap (model.fit gathers every shuffled batch this way);
  * the stock kernel walks every element through a generic strided loop.
