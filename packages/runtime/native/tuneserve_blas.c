@@ -164,10 +164,23 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
             cols += g.fw * g.ci;
             continue;
           }
+          const int64_t iw0 = ow * g.sw - g.pl;
+          if (iw0 >= 0 && iw0 + g.fw <= g.iw) { /* the window's row lies inside the image: one contiguous run */
+            const float *src = xn + (ih * g.iw + iw0) * g.ci;
+            const int64_t run = g.fw * g.ci;
+            for (int64_t i = 0; i < run; i++) cols[i] = src[i];
+            cols += run;
+            continue;
+          }
           for (int64_t kw = 0; kw < g.fw; kw++) {
-            int64_t iw = ow * g.sw + kw - g.pl;
-            if (iw < 0 || iw >= g.iw) memset(cols, 0, sizeof(float) * g.ci);
-            else memcpy(cols, xn + (ih * g.iw + iw) * g.ci, sizeof(float) * g.ci);
+            int64_t iw = iw0 + kw;
+            if (iw < 0 || iw >= g.iw) {
+              for (int64_t i = 0; i < g.ci; i++) cols[i] = 0;
+            } else {
+              /* a plain loop: a memcpy call per element made the one-channel first layer's im2col 7x slower */
+              const float *src = xn + (ih * g.iw + iw) * g.ci;
+              for (int64_t i = 0; i < g.ci; i++) cols[i] = src[i];
+            }
             cols += g.ci;
           }
         }
@@ -198,8 +211,16 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
             cols += g.fw * g.ci;
             continue;
           }
+          const int64_t iw0 = ow * g.sw - g.pl;
+          if (iw0 >= 0 && iw0 + g.fw <= g.iw) { /* whole row inside the image: one contiguous run */
+            float *d = xn + (ih * g.iw + iw0) * g.ci;
+            const int64_t run = g.fw * g.ci;
+            for (int64_t i = 0; i < run; i++) d[i] += cols[i];
+            cols += run;
+            continue;
+          }
           for (int64_t kw = 0; kw < g.fw; kw++) {
-            int64_t iw = ow * g.sw + kw - g.pl;
+            int64_t iw = iw0 + kw;
             if (iw >= 0 && iw < g.iw) {
               float *d = xn + (ih * g.iw + iw) * g.ci;
               for (int64_t i = 0; i < g.ci; i++) d[i] += cols[i];
