@@ -1,7 +1,6 @@
 /** Loads the optional OpenBLAS N-API addon (built at install by native/build.mjs); absent means pure wasm. */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's functions; all offsets and strides are in float32 elements of the given heap buffer. */
@@ -88,10 +87,10 @@ export function loadAccelerator(): AcceleratorStatus {
   } else {
     try {
       const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
-      // Up to 2 threads by default, used only by large products (the addon keeps small ones, e.g. every MLP GEMM, on
-      // one thread); TUNESERVE_BLAS_THREADS=1 keeps everything on one core when tuning runs share the machine.
-      const fallback = Math.min(2, availableParallelism());
-      const threads = Math.max(1, Math.floor(Number(process.env.TUNESERVE_BLAS_THREADS ?? fallback)) || 1);
+      // One thread by default: measured on the shared 2-core machine, 2 BLAS threads made the CNN ~35% slower (the
+      // second core is rarely free, and tuning runs share the cores). TUNESERVE_BLAS_THREADS=2 lets large products
+      // (convolutions; the addon keeps small ones such as every MLP GEMM on one thread) use two on an idle machine.
+      const threads = Math.max(1, Math.floor(Number(process.env.TUNESERVE_BLAS_THREADS ?? 1)) || 1);
       addon.setThreads(threads);
       cached = {
         loaded: true,
