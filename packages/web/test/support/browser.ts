@@ -1,4 +1,5 @@
 /** Debian's Chromium driven by playwright-core (never a downloaded browser) and a fresh web bundle. */
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -7,7 +8,14 @@ import { type Browser, chromium } from 'playwright-core';
 import { build } from 'vite';
 
 export const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const SCREENSHOTS = resolve(WEB_ROOT, '../../docs/screenshots');
+/**
+ * Screenshots go to a temp folder, so a test run leaves the checkout clean; with
+ * UPDATE_SCREENSHOTS=1 they refresh the README's pictures in docs/screenshots.
+ */
+export const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? resolve(WEB_ROOT, '../../docs/screenshots')
+    : mkdtempSync(join(tmpdir(), 'tuneserve-screenshots-'));
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
