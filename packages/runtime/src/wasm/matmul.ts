@@ -82,12 +82,39 @@ export function blasMatMul(
   return out;
 }
 
+/**
+ * Swaps the last two axes. float32 goes through a cache-blocked JS loop on the heap: the stock wasm Transpose is a
+ * generic strided loop, ~0.5 ms for a 128x784 batch against ~0.14 ms here (it sat on every Dense weight gradient).
+ */
 function transposeLast2(backend: WasmBackend, stockTranspose: StockKernel, x: tf.TensorInfo): tf.TensorInfo {
   const rank = x.shape.length;
-  const perm = [...Array(rank).keys()];
-  perm[rank - 2] = rank - 1;
-  perm[rank - 1] = rank - 2;
-  return stockTranspose({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+  if (x.dtype !== 'float32') {
+    const perm = [...Array(rank).keys()];
+    perm[rank - 2] = rank - 1;
+    perm[rank - 1] = rank - 2;
+    return stockTranspose({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+  }
+  const rows = x.shape[rank - 2]!;
+  const cols = x.shape[rank - 1]!;
+  const out = backend.makeOutput([...x.shape.slice(0, -2), cols, rows], 'float32');
+  // Views only after the allocation (malloc may grow the heap).
+  const src = f32(backend, x);
+  const dst = f32(backend, out);
+  const block = 16;
+  const matrix = rows * cols;
+  for (let base = 0; base < src.length; base += matrix) {
+    for (let i0 = 0; i0 < rows; i0 += block) {
+      const ie = Math.min(i0 + block, rows);
+      for (let j0 = 0; j0 < cols; j0 += block) {
+        const je = Math.min(j0 + block, cols);
+        for (let i = i0; i < ie; i++) {
+          const from = base + i * cols;
+          for (let j = j0; j < je; j++) dst[base + j * rows + i] = src[from + j]!;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Any matmul: BLAS when available, else stock kernel on explicitly transposed operands. */
