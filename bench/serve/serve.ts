@@ -7,6 +7,7 @@
  * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ const CONCURRENCY = [1, 8, 32];
 
 interface Running {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ function launch(argv: string[], pattern: RegExp, ready = 1): Promise<Running> {
       if (found.length >= ready && found[0]?.[1]) {
         resolve({
           url: found[0][1],
+          pid: child.pid ?? 0,
           stop: async () => {
             child.kill('SIGTERM');
             await exited;
@@ -66,9 +69,39 @@ interface Figures {
   p50: number;
   p99: number;
   failed: number;
+  /** CPU time the server spent per request (µs), NaN where /proc is unavailable. */
+  cpuUs: number;
 }
 
-async function load(url: string, body: string, connections: number, seconds: number): Promise<Figures> {
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, ...]; utime and stime are 11 and 12. */
+function statFields(pid: string): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU milliseconds used so far by a server process and its direct children (the --workers
+ * processes). Linux only; clock ticks are 10 ms. CPU per request is far less disturbed by other
+ * jobs on a shared machine than requests/s, which also measures how much CPU the process was given.
+ */
+function cpuMs(pid: number): number {
+  let ticks = 0;
+  const own = statFields(String(pid));
+  if (!own) return Number.NaN;
+  ticks += Number(own[11]) + Number(own[12]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(entry);
+    if (f && Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks * 10;
+}
+
+async function load(url: string, body: string, connections: number, seconds: number, pid?: number): Promise<Figures> {
+  const cpuBefore = pid ? cpuMs(pid) : Number.NaN;
   const result = await autocannon({
     url,
     method: 'POST',
@@ -82,6 +115,7 @@ async function load(url: string, body: string, connections: number, seconds: num
     p50: result.latency.p50,
     p99: result.latency.p99,
     failed: result.errors + result.timeouts + result.non2xx,
+    cpuUs: pid ? ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, result.requests.total) : Number.NaN,
   };
 }
 
@@ -101,8 +135,8 @@ async function measurePair(noop: Running, ours: Running, routes: Record<string, 
       let base: Figures | undefined;
       let mine: Figures | undefined;
       for (let r = 0; r < rounds; r++) {
-        base = best(base, await load(`${noop.url}${route}`, body, c, duration));
-        mine = best(mine, await load(`${ours.url}${route}`, body, c, duration));
+        base = best(base, await load(`${noop.url}${route}`, body, c, duration, noop.pid));
+        mine = best(mine, await load(`${ours.url}${route}`, body, c, duration, ours.pid));
       }
       if (base && mine) pairs.set(`${route} c=${c}`, { base, mine });
     }
@@ -150,7 +184,7 @@ async function main(): Promise<void> {
       `bench:serve: autocannon on 127.0.0.1, best of ${rounds} alternating rounds of ${duration} s per point, body ${referenceBody.length} bytes (reference client)`,
     );
     const noop = await launch([NOOP, '0'], /noop listening at (\S+)/);
-    const header = `${'route'.padEnd(34)}${'noop r/s'.padStart(9)}${'ours r/s'.padStart(9)}${'ratio'.padStart(7)}   ${'p50 noop/ours ms'.padStart(17)}   ${'p99 noop/ours ms'.padStart(17)}  failed`;
+    const header = `${'route'.padEnd(34)}${'noop r/s'.padStart(9)}${'ours r/s'.padStart(9)}${'ratio'.padStart(7)}   ${'p50 noop/ours ms'.padStart(17)}   ${'p99 noop/ours ms'.padStart(17)}  ${'CPU us/req noop/ours'.padStart(20)}  failed`;
     let leak = '';
     for (const workers of workerCounts) {
       const server = await launch(
@@ -182,7 +216,7 @@ async function main(): Promise<void> {
       console.log(header);
       for (const [key, { base, mine }] of pairs) {
         console.log(
-          `${key.padEnd(34)}${fmt(base.rps).padStart(9)}${fmt(mine.rps).padStart(9)}${(mine.rps / base.rps).toFixed(2).padStart(6)}x   ${`${base.p50.toFixed(1)}/${mine.p50.toFixed(1)}`.padStart(17)}   ${`${base.p99.toFixed(1)}/${mine.p99.toFixed(1)}`.padStart(17)}  ${base.failed}/${mine.failed}`,
+          `${key.padEnd(34)}${fmt(base.rps).padStart(9)}${fmt(mine.rps).padStart(9)}${(mine.rps / base.rps).toFixed(2).padStart(6)}x   ${`${base.p50.toFixed(1)}/${mine.p50.toFixed(1)}`.padStart(17)}   ${`${base.p99.toFixed(1)}/${mine.p99.toFixed(1)}`.padStart(17)}  ${`${base.cpuUs.toFixed(0)}/${mine.cpuUs.toFixed(0)}`.padStart(20)}  ${base.failed}/${mine.failed}`,
         );
       }
       console.log('targets:');
@@ -194,6 +228,11 @@ async function main(): Promise<void> {
           console.log(
             `  ${route}: c=32 ratio ${ratio.toFixed(2)}x (target >= 0.80x) ${ratio >= 0.8 ? 'MET' : 'MISSED'}`,
           );
+          const cpuRatio = c32.base.cpuUs / c32.mine.cpuUs;
+          if (Number.isFinite(cpuRatio))
+            console.log(
+              `  ${route}: c=32 CPU per request noop/ours ${cpuRatio.toFixed(2)}x (the r/s ratio two processes would reach with a core each)`,
+            );
         }
         if (c8)
           console.log(

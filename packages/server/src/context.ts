@@ -49,24 +49,24 @@ export function resolveVersion(ctx: ServingContext, name: string, sel: VersionSe
   return served;
 }
 
-/** Runs a prediction, answering 504 if it is not done within the deadline. */
-export async function predictWithDeadline(
-  ctx: ServingContext,
-  served: ServedVersion,
-  batch: Batch,
-): Promise<Float32Array> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+/** Runs a prediction, answering 504 if it is not done within the deadline (one timer, no race promise). */
+export function predictWithDeadline(ctx: ServingContext, served: ServedVersion, batch: Batch): Promise<Float32Array> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
       () => reject(new DeadlineExceededError(`prediction did not finish within ${ctx.requestTimeoutMs} ms`)),
       ctx.requestTimeoutMs,
     );
+    served.predict(batch).then(
+      (out) => {
+        clearTimeout(timer);
+        resolve(out);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  try {
-    return await Promise.race([served.predict(batch), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Splits a flat output into one row per example. */
