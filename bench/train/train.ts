@@ -7,7 +7,7 @@
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist, toTensors } from '@tuneserve/mnist';
-import { type BackendInfo, createOptimizer, describeBackend, initBackend } from '@tuneserve/runtime';
+import { type BackendInfo, createOptimizer, describeBackend, initBackend, setBlasThreads } from '@tuneserve/runtime';
 import { otherLoad } from './load.js';
 
 const quick = process.argv.includes('--quick');
@@ -24,10 +24,13 @@ const CNN_PURE_SAMPLES = argValue('--cnn-pure-samples', quick ? 1_280 : 6_400);
 const BATCH = 128;
 const FULL = 60_000;
 
-type Config = { label: string; fixes: boolean; accelerator: boolean };
+type Config = { label: string; fixes: boolean; accelerator: boolean; blasThreads?: number };
 const STOCK: Config = { label: 'stock wasm', fixes: false, accelerator: false };
 const PURE: Config = { label: 'tuneserve wasm', fixes: true, accelerator: false };
 const ACCEL: Config = { label: 'tuneserve wasm+OpenBLAS', fixes: true, accelerator: true };
+/** The CNN also runs with 2 BLAS threads for its large GEMMs: faster on an idle machine, slower when cores are busy. */
+const ACCEL2: Config = { ...ACCEL, label: 'tuneserve wasm+OpenBLAS 2 threads', blasThreads: 2 };
+const BLAS_THREADS = Math.max(1, Math.floor(Number(process.env.TUNESERVE_BLAS_THREADS ?? 1)) || 1);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -37,7 +40,9 @@ const median = (xs: number[]) => {
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 
 async function use(config: Config): Promise<BackendInfo> {
-  return initBackend({ backend: 'wasm', fixes: config.fixes, accelerator: config.accelerator, log: false });
+  const info = await initBackend({ backend: 'wasm', fixes: config.fixes, accelerator: config.accelerator, log: false });
+  if (config.accelerator) setBlasThreads(config.blasThreads ?? BLAS_THREADS);
+  return info;
 }
 
 function mlp(): tf.LayersModel {
@@ -234,7 +239,8 @@ async function main(): Promise<void> {
     cnnResults.push(await trainConfig(STOCK, cnn, xs, ys, 1));
     tf.dispose([xs, ys]);
   }
-  for (const c of configs.slice(1)) {
+  const cnnConfigs = hasAccel && BLAS_THREADS === 1 ? [...configs.slice(1), ACCEL2] : configs.slice(1);
+  for (const c of cnnConfigs) {
     const n = c.accelerator ? CNN_SAMPLES : CNN_PURE_SAMPLES;
     const epochs = c.accelerator || quick ? EPOCHS : Math.max(2, EPOCHS - 1);
     console.log(`  ${c.label}: ${n} samples x ${epochs} epochs${n < FULL ? ' (scaled to 60k per epoch)' : ''}`);

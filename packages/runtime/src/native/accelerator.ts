@@ -103,3 +103,15 @@ export function loadAccelerator(): AcceleratorStatus {
   }
   return cached;
 }
+
+/**
+ * Sets how many OpenBLAS threads large products (≥ 64M multiply-adds) may use from now on; returns false when the
+ * addon is not loaded. Overrides TUNESERVE_BLAS_THREADS (the benchmark compares 1 and 2 threads in one run).
+ */
+export function setBlasThreads(threads: number): boolean {
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`BLAS threads must be an integer >= 1, got ${threads}`);
+  const status = loadAccelerator();
+  status.addon?.setThreads(threads);
+  return status.loaded;
+}
