@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BackendError, initBackend } from '@tuneserve/runtime';
+import { BackendError, initBackend, setBlasThreads } from '@tuneserve/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 
 afterEach(() => {
@@ -48,5 +48,28 @@ describe('initBackend', () => {
       /unknown backend "metal"/,
     );
     expect((await initBackend({ log: false })).name).toBe('wasm');
+  });
+});
+
+describe('setBlasThreads', () => {
+  it('rejects bad counts; a large product gives the same result on 2 threads as on 1', async () => {
+    const info = await initBackend({ log: false });
+    expect(() => setBlasThreads(0)).toThrow(RangeError);
+    expect(() => setBlasThreads(1.5)).toThrow(RangeError);
+    const x = tf.randomNormal([32, 13, 13, 32], 0, 1, 'float32', 3);
+    const f = tf.randomNormal([3, 3, 32, 64], 0, 1, 'float32', 4);
+    try {
+      // 32*11*11 x 288 x 64 = 71M multiply-adds: above the addon's threshold for using more than one thread
+      expect(setBlasThreads(2)).toBe(info.accelerator === 'openblas');
+      const two = tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid');
+      setBlasThreads(1);
+      const one = tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid');
+      const diff = tf.max(tf.abs(tf.sub(two, one))).dataSync()[0]!;
+      expect(diff).toBeLessThanOrEqual(1e-4);
+      tf.dispose([two, one]);
+    } finally {
+      setBlasThreads(1);
+      tf.dispose([x, f]);
+    }
   });
 });
