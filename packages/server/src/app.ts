@@ -9,6 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiKeys } from './auth.js';
 import type { ServingContext } from './context.js';
 import { HttpError } from './errors.js';
+import { registerJsonParser } from './json-body.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelManager } from './model/manager.js';
 import { apiPlugin } from './plugins/api.js';
@@ -123,6 +124,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
   }) as unknown as FastifyInstance;
+  registerJsonParser(app);
 
   const models = new ModelManager({
     root,

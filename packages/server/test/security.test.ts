@@ -152,6 +152,39 @@ describe('limits', () => {
   });
 });
 
+describe('JSON bodies', () => {
+  it('rejects prototype-poisoning keys, plain or \\u-escaped, with a 400 like any invalid body', async () => {
+    const server = await run({ modelDir });
+    const poisoned = [
+      '{"instances": [[0]], "__proto__": {"x": 1}}',
+      '{"instances": [[0]], "constructor": {"prototype": {"x": 1}}}',
+      '{"instances": [[0]], "\\u005f_proto__": {"x": 1}}',
+      '{"instances": [[0]], "c\\u006fnstructor": {"prototype": {"x": 1}}}',
+      '\ufeff{"instances": [[0]], "__proto__": {"x": 1}}',
+    ];
+    for (const raw of poisoned) {
+      const res = await http(`${server.url}/v1/models/mnist:predict`, { raw });
+      expect(res.status, raw).toBe(400);
+      expect(res.text, raw).toMatch(/not valid JSON|empty/i);
+    }
+    for (const raw of ['', '{"instances": [[0]]', '{"instances": [[0]]} x']) {
+      const res = await http(`${server.url}/v1/models/mnist:predict`, { raw });
+      expect(res.status, raw).toBe(400);
+      expect(res.text, raw).toMatch(/not valid JSON|empty/i);
+    }
+  });
+
+  it('answers a preflight with 404 when no CORS origin is allowed', async () => {
+    const server = await run({ modelDir });
+    const res = await http(`${server.url}/v1/models/mnist:predict`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
 describe('HTTPS', () => {
   it('serves TLS with the given certificate and key', async () => {
     const dir = await freshDir('tls');

@@ -73,7 +73,9 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
     reply.headers(securityHeaders);
     done();
   });
-  await app.register(cors, { origin: opts.corsOrigins.length > 0 ? opts.corsOrigins : false });
+  // With no allowed origins @fastify/cors would only run a per-request hook that adds nothing and a
+  // catch-all OPTIONS route that answers 404, which is what Fastify does without it.
+  if (opts.corsOrigins.length > 0) await app.register(cors, { origin: opts.corsOrigins });
   if (opts.rateLimitMax > 0) {
     await app.register(rateLimit, {
       max: opts.rateLimitMax,
