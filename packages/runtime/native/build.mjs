@@ -69,6 +69,7 @@ try {
       ...(existsSync(libDir) ? [`-L${libDir}`] : []),
       '-lopenblas',
       '-lm',
+      '-pthread',
       '-o',
       tmp,
     ],

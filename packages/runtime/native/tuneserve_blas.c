@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #define CHECK(call)                                                        \
@@ -38,19 +39,82 @@ static float *heap_floats(napi_env env, napi_value v, size_t *count) {
   return (float *)data;
 }
 
-/* Threads allowed by setThreads; only products of at least LARGE_GEMM multiply-adds use them (smaller ones lose
- * more to thread hand-off than they gain), so the MLP's GEMMs stay on one thread and the CNN's convolutions use two. */
-#define LARGE_GEMM (64LL << 20)
+/* Threads allowed by setThreads. OpenBLAS itself always runs single-threaded: its own threading barely helps the
+ * tall, narrow products of a convolution (P x 64 x 288), so a large product is instead split by rows of C into one
+ * band per thread, each an independent single-threaded sgemm. Only products of at least LARGE_GEMM multiply-adds are
+ * split (smaller ones lose more to the hand-off than they gain), so the MLP's GEMMs stay on the calling thread. */
+#define LARGE_GEMM (16LL << 20)
+#define MAX_THREADS 16
 static int max_threads = 1;
-static int current_threads = -1;
+static bool openblas_single = false;
 
-static void use_threads(int64_t macs) {
-  int want = macs >= LARGE_GEMM ? max_threads : 1;
-  if (want != current_threads) {
-    openblas_set_num_threads(want);
-    current_threads = want;
+/* Runs fn(ctx, lo, hi) over [0, total) split into `parts` contiguous ranges, the first on the calling thread. */
+typedef void (*RangeFn)(void *ctx, int64_t lo, int64_t hi);
+typedef struct {
+  RangeFn fn;
+  void *ctx;
+  int64_t lo, hi;
+} Range;
+
+static void *range_thread(void *arg) {
+  Range *r = (Range *)arg;
+  r->fn(r->ctx, r->lo, r->hi);
+  return NULL;
+}
+
+static void parallel_range(RangeFn fn, void *ctx, int64_t total, int parts) {
+  if (parts > total) parts = (int)total;
+  if (parts > max_threads) parts = max_threads;
+  if (parts <= 1) {
+    if (total > 0) fn(ctx, 0, total);
+    return;
+  }
+  Range range[MAX_THREADS];
+  pthread_t tid[MAX_THREADS];
+  bool started[MAX_THREADS] = {false};
+  const int64_t step = (total + parts - 1) / parts;
+  for (int i = 0; i < parts; i++) {
+    const int64_t lo = i * step;
+    range[i] = (Range){fn, ctx, lo < total ? lo : total, lo + step < total ? lo + step : total};
+  }
+  for (int i = 1; i < parts; i++) started[i] = pthread_create(&tid[i], NULL, range_thread, &range[i]) == 0;
+  range_thread(&range[0]);
+  for (int i = 1; i < parts; i++) {
+    if (started[i]) pthread_join(tid[i], NULL);
+    else range_thread(&range[i]); /* no thread available: run that part here */
   }
 }
+
+typedef struct {
+  bool ta, tb;
+  int64_t n, k, lda, ldb, ldc;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+} Gemm;
+
+/* Rows [lo, hi) of C; row r of op(A) starts at a + r*lda, or at column r (a + r) when A is stored transposed. */
+static void gemm_rows(void *ctx, int64_t lo, int64_t hi) {
+  const Gemm *g = (const Gemm *)ctx;
+  if (hi <= lo) return;
+  cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)(hi - lo),
+              (int)g->n, (int)g->k, g->alpha, g->ta ? g->a + lo : g->a + lo * g->lda, (int)g->lda, g->b, (int)g->ldb,
+              g->beta, g->c + lo * g->ldc, (int)g->ldc);
+}
+
+/* C = alpha op(A) op(B) + beta C, in row bands of C (of at least 16 rows) when the product is large. */
+static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  if (!openblas_single) {
+    openblas_set_num_threads(1);
+    openblas_single = true;
+  }
+  Gemm g = {ta, tb, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
+  parallel_range(gemm_rows, &g, m, m * n * k >= LARGE_GEMM ? (int)(m / 16) : 1);
+}
+
+/* Image-copy kernels (im2col, col2im) split by image once they move at least this many floats. */
+#define LARGE_COPY (1LL << 20)
 
 /* Last element touched by a batch of row-major matrices, +1. */
 static int64_t extent(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
@@ -95,11 +159,9 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.sgemm: operand outside the heap");
     return NULL;
   }
-  use_threads(m * n * k);
   for (int64_t i = 0; i < batch; i++) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                (float)alpha, heap + a + i * sa, (int)lda, heap + b + i * sb, (int)ldb, (float)beta, heap + c + i * sc,
-                (int)ldc);
+    gemm(ta, tb, m, n, k, (float)alpha, heap + a + i * sa, lda, heap + b + i * sb, ldb, (float)beta, heap + c + i * sc,
+         ldc);
   }
   return NULL;
 }
@@ -143,6 +205,16 @@ static bool conv_args(napi_env env, napi_callback_info info, float **heap, int64
   return *src >= 0 && *dst >= 0 && *src + src_len <= (int64_t)count && *dst + dst_len <= (int64_t)count;
 }
 
+/* An im2col / col2im job: the NHWC image (x, or dx), the [P, K] window matrix and the geometry. */
+typedef struct {
+  float *image;
+  float *cols;
+  const Geometry *g;
+} ConvCopy;
+
+static void im2col_images(void *ctx, int64_t lo, int64_t hi);
+static void col2im_images(void *ctx, int64_t lo, int64_t hi);
+
 static napi_value Im2col(napi_env env, napi_callback_info info) {
   float *heap;
   int64_t xo, co;
@@ -151,9 +223,19 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.im2col: bad arguments or operand outside the heap");
     return NULL;
   }
-  const float *x = heap + xo;
-  float *cols = heap + co;
-  for (int64_t n = 0; n < g.n; n++) {
+  ConvCopy job = {heap + xo, heap + co, &g};
+  const int64_t moved = g.n * g.oh * g.ow * g.fh * g.fw * g.ci;
+  parallel_range(im2col_images, &job, g.n, moved >= LARGE_COPY ? max_threads : 1);
+  return NULL;
+}
+
+/* Images [lo, hi) of im2col. */
+static void im2col_images(void *ctx, int64_t lo, int64_t hi) {
+  const ConvCopy *job = (const ConvCopy *)ctx;
+  const Geometry g = *job->g;
+  const float *x = job->image;
+  float *cols = job->cols + lo * g.oh * g.ow * g.fh * g.fw * g.ci;
+  for (int64_t n = lo; n < hi; n++) {
     const float *xn = x + n * g.ih * g.iw * g.ci;
     for (int64_t oh = 0; oh < g.oh; oh++) {
       for (int64_t ow = 0; ow < g.ow; ow++) {
@@ -187,7 +269,6 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
       }
     }
   }
-  return NULL;
 }
 
 static napi_value Col2im(napi_env env, napi_callback_info info) {
@@ -198,10 +279,20 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.col2im: bad arguments or operand outside the heap");
     return NULL;
   }
-  const float *cols = heap + co;
-  float *dx = heap + xo;
-  memset(dx, 0, sizeof(float) * g.n * g.ih * g.iw * g.ci);
-  for (int64_t n = 0; n < g.n; n++) {
+  ConvCopy job = {heap + xo, heap + co, &g};
+  const int64_t moved = g.n * g.oh * g.ow * g.fh * g.fw * g.ci;
+  parallel_range(col2im_images, &job, g.n, moved >= LARGE_COPY ? max_threads : 1);
+  return NULL;
+}
+
+/* Images [lo, hi) of col2im (each image's dx is zeroed, then accumulated). */
+static void col2im_images(void *ctx, int64_t lo, int64_t hi) {
+  const ConvCopy *job = (const ConvCopy *)ctx;
+  const Geometry g = *job->g;
+  float *dx = job->image;
+  const float *cols = job->cols + lo * g.oh * g.ow * g.fh * g.fw * g.ci;
+  memset(dx + lo * g.ih * g.iw * g.ci, 0, sizeof(float) * (hi - lo) * g.ih * g.iw * g.ci);
+  for (int64_t n = lo; n < hi; n++) {
     float *xn = dx + n * g.ih * g.iw * g.ci;
     for (int64_t oh = 0; oh < g.oh; oh++) {
       for (int64_t ow = 0; ow < g.ow; ow++) {
@@ -231,7 +322,6 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
       }
     }
   }
-  return NULL;
 }
 
 /* maxPoolGrad(heap, x, dy, dx, geometry): geometry as im2col with fh/fw = pool size; dy is [n, oh, ow, c]. Each
@@ -333,6 +423,192 @@ static bool read_offsets(napi_env env, napi_value *argv, int first, int n, int64
   return true;
 }
 
+typedef struct {
+  const float *x;
+  float *y;
+  int32_t *argmax; /* NULL: not recorded */
+  const Geometry *g;
+} PoolJob;
+
+/* Images [lo, hi) of a max pool. */
+static void max_pool_images(void *ctx, int64_t lo, int64_t hi) {
+  const PoolJob *job = (const PoolJob *)ctx;
+  const Geometry g = *job->g;
+  const float *x = job->x;
+  float *y = job->y;
+  int32_t *am = job->argmax;
+  float best[4096];
+  int32_t at[4096];
+  for (int64_t n = lo; n < hi; n++) {
+    const int64_t xn = n * g.ih * g.iw * g.ci;
+    for (int64_t oh = 0; oh < g.oh; oh++) {
+      int64_t h0 = oh * g.sh - g.pt, hs = h0 < 0 ? 0 : h0, he = h0 + g.fh > g.ih ? g.ih : h0 + g.fh;
+      for (int64_t ow = 0; ow < g.ow; ow++) {
+        int64_t w0 = ow * g.sw - g.pl, ws = w0 < 0 ? 0 : w0, we = w0 + g.fw > g.iw ? g.iw : w0 + g.fw;
+        const int64_t o = ((n * g.oh + oh) * g.ow + ow) * g.ci;
+        if (hs >= he || ws >= we) {
+          for (int64_t c = 0; c < g.ci; c++) y[o + c] = 0;
+          if (am) for (int64_t c = 0; c < g.ci; c++) am[o + c] = -1;
+          continue;
+        }
+        const int32_t first = (int32_t)(xn + (hs * g.iw + ws) * g.ci);
+        for (int64_t c = 0; c < g.ci; c++) {
+          best[c] = x[first + c];
+          at[c] = first + (int32_t)c;
+        }
+        for (int64_t h = hs; h < he; h++) {
+          for (int64_t w = (h == hs ? ws + 1 : ws); w < we; w++) {
+            const int32_t off = (int32_t)(xn + (h * g.iw + w) * g.ci);
+            const float *xv = x + off;
+            /* mask form, as in maxPoolGrad, so it vectorizes; strict > keeps the first maximum */
+            for (int64_t c = 0; c < g.ci; c++) {
+              const float v = xv[c], b = best[c];
+              const int32_t better = -(int32_t)(v > b);
+              best[c] = v > b ? v : b;
+              at[c] ^= (at[c] ^ (off + (int32_t)c)) & better;
+            }
+          }
+        }
+        for (int64_t c = 0; c < g.ci; c++) y[o + c] = best[c];
+        if (am) for (int64_t c = 0; c < g.ci; c++) am[o + c] = at[c];
+      }
+    }
+  }
+}
+
+/* maxPool(heap, x, y, argmax, geometry): y = each window's maximum; when argmax >= 0 it also receives, as int32, the
+ * offset (from x's first element) of the window's first maximum, or -1 for a window wholly in the padding, so the
+ * gradient is a scatter instead of a second search. Pass argmax = -1 to skip it (inference). */
+static napi_value MaxPool(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  size_t count = 0;
+  Geometry g;
+  int64_t xo, yo, ao;
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL && napi_get_value_int64(env, argv[1], &xo) == napi_ok &&
+       napi_get_value_int64(env, argv[2], &yo) == napi_ok && napi_get_value_int64(env, argv[3], &ao) == napi_ok &&
+       read_geometry(env, argv[4], &g);
+  int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, outs = ok ? g.n * g.oh * g.ow * g.ci : 0;
+  if (!ok || xo < 0 || yo < 0 || ao < -1 || xo + image > (int64_t)count || yo + outs > (int64_t)count ||
+      ao + outs > (int64_t)count || image > INT32_MAX || g.ci > 4096) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.maxPool: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  PoolJob job = {heap + xo, heap + yo, ao >= 0 ? (int32_t *)(heap + ao) : NULL, &g};
+  parallel_range(max_pool_images, &job, g.n, image >= LARGE_COPY ? max_threads : 1);
+  return NULL;
+}
+
+/* scatterAdd(heap, dy, index, dx, n, size, images): dx (size floats, zeroed first) += dy[i] at index[i] for i < n;
+ * the gradient of a max pool whose forward pass recorded its argmax. dy and dx hold `images` equal parts, and image
+ * b's gradients only ever land in image b's part of dx: that is what lets images run in parallel; an index outside
+ * its own image (or negative) is skipped. */
+typedef struct {
+  const float *dy;
+  const int32_t *index;
+  float *dx;
+  int64_t per_dy, per_dx;
+} ScatterJob;
+
+static void scatter_images(void *ctx, int64_t lo, int64_t hi) {
+  const ScatterJob *job = (const ScatterJob *)ctx;
+  const int64_t first = lo * job->per_dx, end = hi * job->per_dx;
+  memset(job->dx + first, 0, sizeof(float) * (end - first));
+  for (int64_t i = lo * job->per_dy; i < hi * job->per_dy; i++) {
+    const int32_t j = job->index[i];
+    if (j >= first && j < end) job->dx[j] += job->dy[i];
+  }
+}
+
+static napi_value ScatterAdd(napi_env env, napi_callback_info info) {
+  size_t argc = 7, count = 0;
+  napi_value argv[7];
+  int64_t o[6];
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 7;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL && read_offsets(env, argv, 1, 6, o);
+  const int64_t n = ok ? o[3] : 0, size = ok ? o[4] : 0, images = ok ? o[5] : 0;
+  if (!ok || images < 1 || n % images != 0 || size % images != 0 || size > INT32_MAX || o[0] + n > (int64_t)count ||
+      o[1] + n > (int64_t)count || o[2] + size > (int64_t)count) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.scatterAdd: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  ScatterJob job = {heap + o[0], (const int32_t *)(heap + o[1]), heap + o[2], n / images, size / images};
+  parallel_range(scatter_images, &job, images, size >= LARGE_COPY ? max_threads : 1);
+  return NULL;
+}
+
+/* Operands of the two elementwise kernels below: out = f(a, b); `inner` is the bias length for addBias. */
+typedef struct {
+  const float *a, *b;
+  float *out;
+  int64_t inner;
+} Elementwise;
+
+static void add_bias_rows(void *ctx, int64_t lo, int64_t hi) {
+  const Elementwise *e = (const Elementwise *)ctx;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *x = e->a + r * e->inner;
+    float *out = e->out + r * e->inner;
+    for (int64_t j = 0; j < e->inner; j++) out[j] = x[j] + e->b[j];
+  }
+}
+
+/* dx = dy * step(x) over [lo, hi): a = dy, b = x. Branch-free so it vectorizes (a select on dy stayed a branch,
+ * mispredicted on half the elements). */
+static void relu_grad_range(void *ctx, int64_t lo, int64_t hi) {
+  const Elementwise *e = (const Elementwise *)ctx;
+  for (int64_t i = lo; i < hi; i++) {
+    const float xi = e->b[i];
+    const float step = xi > 0.0f ? 1.0f : (xi != xi ? xi : 0.0f);
+    e->out[i] = e->a[i] * step;
+  }
+}
+
+/* addBias(heap, x, bias, out, rows, inner): out[r, j] = x[r, j] + bias[j] (a layer's bias over batch and space). */
+static napi_value AddBias(napi_env env, napi_callback_info info) {
+  size_t argc = 6, count = 0;
+  napi_value argv[6];
+  int64_t o[5];
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 6;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL && read_offsets(env, argv, 1, 5, o);
+  const int64_t rows = ok ? o[3] : 0, inner = ok ? o[4] : 0;
+  if (!ok || o[0] + rows * inner > (int64_t)count || o[1] + inner > (int64_t)count ||
+      o[2] + rows * inner > (int64_t)count) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.addBias: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  Elementwise job = {heap + o[0], heap + o[1], heap + o[2], inner};
+  parallel_range(add_bias_rows, &job, rows, rows * inner >= LARGE_COPY ? max_threads : 1);
+  return NULL;
+}
+
+/* reluGrad(heap, dy, x, dx, n): dx = dy * step(x), the stock gradient's Step and Multiply in one pass (step is 1 for
+ * x > 0, NaN for NaN, else 0; multiplying rather than selecting keeps its NaN/Inf results). */
+static napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 5, count = 0;
+  napi_value argv[5];
+  int64_t o[4];
+  float *heap = NULL;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
+  if (ok) heap = heap_floats(env, argv[0], &count);
+  ok = ok && heap != NULL && read_offsets(env, argv, 1, 4, o);
+  const int64_t n = ok ? o[3] : 0;
+  if (!ok || o[0] + n > (int64_t)count || o[1] + n > (int64_t)count || o[2] + n > (int64_t)count) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.reluGrad: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  Elementwise job = {heap + o[0], heap + o[1], heap + o[2], 0};
+  parallel_range(relu_grad_range, &job, n, n >= LARGE_COPY ? max_threads : 1);
+  return NULL;
+}
+
 /* rmsprop(heap, n, out, value, grad, meanSquare, moment, lr, decay, momentum, epsilon): one optimizer step over n
  * floats in float32 arithmetic like TF.js's kernels; the state slots are updated in place, the new value goes to
  * `out` (never the weight's own buffer). */
@@ -403,9 +679,7 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   int32_t n = 1;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc == 1) CHECK(napi_get_value_int32(env, argv[0], &n));
-  max_threads = n < 1 ? 1 : n;
-  current_threads = -1;
-  use_threads(0);
+  max_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
   return NULL;
 }
 
@@ -418,6 +692,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"rmsprop", NULL, Rmsprop, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, Adam, NULL, NULL, NULL, napi_default, NULL},
       {"sumRows", NULL, SumRows, NULL, NULL, NULL, napi_default, NULL},
+      {"maxPool", NULL, MaxPool, NULL, NULL, NULL, napi_default, NULL},
+      {"scatterAdd", NULL, ScatterAdd, NULL, NULL, NULL, napi_default, NULL},
+      {"addBias", NULL, AddBias, NULL, NULL, NULL, napi_default, NULL},
+      {"reluGrad", NULL, ReluGrad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
-import { ADDON_PATH, loadAccelerator } from '../src/native/accelerator.js';
+import { ADDON_PATH, loadAccelerator, setBlasThreads } from '../src/native/accelerator.js';
 import { wasmFixesState } from '../src/wasm/fixes.js';
 import { expectMatchesCpu, randInt, randomArray, rng } from './compare.js';
 
@@ -194,6 +194,30 @@ for (const mode of modes) {
             return [tf.conv2d(x, f, strides, pad), gx!, gf!];
           },
         );
+      }
+    });
+
+    it('a conv layer large enough for the threaded paths: bias add, relu gradient, argmax max-pool', async () => {
+      // 37.7M multiply-adds and > 1M-float tensors: above the addon's thresholds for splitting work across threads
+      if (mode.accelerator) setBlasThreads(2);
+      const r = rng(77);
+      const xVals = randomArray(r, 8 * 66 * 66 * 4);
+      const fVals = randomArray(r, 3 * 3 * 4 * 32);
+      const bVals = randomArray(r, 32);
+      try {
+        await expectMatchesCpu('conv+bias+relu+maxPool x[8,66,66,4] f[3,3,4,32]', () => {
+          const x = tf.tensor4d(xVals, [8, 66, 66, 4]);
+          const f = tf.tensor4d(fVals, [3, 3, 4, 32]);
+          const b = tf.tensor1d(bVals);
+          const layer = (a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
+            tf.maxPool(tf.relu(tf.add(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), bias)), 2, 2, 'valid');
+          const [gx, gf, gb] = tf.grads((a, w, bias) => layer(a!, w!, bias!).square().sum() as tf.Scalar)([x, f, b]);
+          // inference (no argmax recorded) and a broadcast the bias kernel must leave to the stock Add
+          const rowPlusColumn = tf.add(tf.ones([3, 1]), tf.range(0, 4).reshape([1, 4]));
+          return [layer(x, f, b), gx!, gf!, gb!, rowPlusColumn];
+        });
+      } finally {
+        if (mode.accelerator) setBlasThreads(1);
       }
     });
   });

@@ -1,6 +1,7 @@
 /** Loads the optional OpenBLAS N-API addon (built at install by native/build.mjs); absent means pure wasm. */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's functions; all offsets and strides are in float32 elements of the given heap buffer. */
@@ -32,6 +33,22 @@ export interface BlasAddon {
   col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
   /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
   maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
+  /** y = window maxima; with argmax >= 0 also each window's first-maximum offset into x as int32 (-1 skips it). */
+  maxPool(heap: ArrayBufferLike, x: number, y: number, argmax: number, geometry: Int32Array): void;
+  /** dx (size floats, zeroed first) += dy[i] at int32 index[i]; each of `images` parts scatters within its own part. */
+  scatterAdd(
+    heap: ArrayBufferLike,
+    dy: number,
+    index: number,
+    dx: number,
+    n: number,
+    size: number,
+    images: number,
+  ): void;
+  /** out[r, j] = x[r, j] + bias[j] over rows x inner floats. */
+  addBias(heap: ArrayBufferLike, x: number, bias: number, out: number, rows: number, inner: number): void;
+  /** dx = x > 0 ? dy : 0 over n floats. */
+  reluGrad(heap: ArrayBufferLike, dy: number, x: number, dx: number, n: number): void;
   /** One RMSprop step over n floats (offsets: out, value, gradient, mean square, moment); state in place. */
   rmsprop(
     heap: ArrayBufferLike,
@@ -78,6 +95,12 @@ export const ADDON_PATH = fileURLToPath(new URL('../../native/build/tuneserve_bl
 
 let cached: AcceleratorStatus | undefined;
 
+/** TUNESERVE_BLAS_THREADS as a thread count: unset or invalid means one per available core. */
+export function blasThreadsFromEnv(value: string | undefined): number {
+  const n = Math.floor(Number(value));
+  return value !== undefined && value !== '' && Number.isFinite(n) && n >= 1 ? n : availableParallelism();
+}
+
 export function loadAccelerator(): AcceleratorStatus {
   if (cached) return cached;
   if (process.env.TUNESERVE_ACCELERATOR === 'off') {
@@ -87,10 +110,10 @@ export function loadAccelerator(): AcceleratorStatus {
   } else {
     try {
       const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
-      // One thread by default: measured on the shared 2-core machine, 2 BLAS threads made the CNN ~35% slower (the
-      // second core is rarely free, and tuning runs share the cores). TUNESERVE_BLAS_THREADS=2 lets large products
-      // (convolutions; the addon keeps small ones such as every MLP GEMM on one thread) use two on an idle machine.
-      const threads = Math.max(1, Math.floor(Number(process.env.TUNESERVE_BLAS_THREADS ?? 1)) || 1);
+      // Every core by default, as OpenBLAS itself does; only large products (convolutions, wide layers) and the
+      // convolution's memory-bound kernels use them, so the reference MLP stays on one thread. Set
+      // TUNESERVE_BLAS_THREADS=1 when one process per core already runs (several tuning workers on one machine).
+      const threads = blasThreadsFromEnv(process.env.TUNESERVE_BLAS_THREADS);
       addon.setThreads(threads);
       cached = {
         loaded: true,
@@ -105,8 +128,9 @@ export function loadAccelerator(): AcceleratorStatus {
 }
 
 /**
- * Sets how many OpenBLAS threads large products (≥ 64M multiply-adds) may use from now on; returns false when the
- * addon is not loaded. Overrides TUNESERVE_BLAS_THREADS (the benchmark compares 1 and 2 threads in one run).
+ * Sets how many threads large products (≥ 16M multiply-adds, split into row bands) and the convolution kernels may use
+ * from now on; returns false when the addon is not loaded. Overrides TUNESERVE_BLAS_THREADS (the benchmark compares 1
+ * and 2 threads in one run).
  */
 export function setBlasThreads(threads: number): boolean {
   if (!Number.isInteger(threads) || threads < 1)

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { f32, type Kernel, type WasmBackend, withTemps } from './backend-access.js';
+import { ForwardCache, recordingGradients } from './forward-cache.js';
 import { type MatmulDeps, matMul, type StockKernel } from './matmul.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -125,7 +126,7 @@ export function conv2dKernel(deps: MatmulDeps, native: ConvNative, stockConv: St
     const c = convInfo(x.shape, filter.shape, attrs, 'Conv2D');
     const p = c.batchSize * c.outHeight * c.outWidth;
     const k = c.filterHeight * c.filterWidth * c.inChannels;
-    const keep = recordingGradients();
+    const keep = recordingGradients(tf.engine());
     return withTemps(backend, (temp) => {
       const made = backend.makeOutput([p, k], 'float32');
       const cols = keep ? made : temp(made);
@@ -142,43 +143,12 @@ export function conv2dKernel(deps: MatmulDeps, native: ConvNative, stockConv: St
   };
 }
 
-/** True inside a gradient computation (model.fit's forward pass), when a Conv2D's backward pass will follow. */
-function recordingGradients(): boolean {
-  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
-}
-
 function geometryKey(c: ConvInfo): string {
   return geometry(c).join(',');
 }
 
-/**
- * The im2col matrices of the last few training-time Conv2D forward passes, so that Conv2DBackpropFilter on the same
- * input (same tensor data, same geometry) reuses them instead of laying out every window again. Tensor data is
- * immutable and a dataId object is never reused, so identity of the dataId proves the contents are the same.
- * Bounded: the oldest entry's buffer is freed when a new one arrives beyond the capacity.
- */
-class ColsCache {
-  private entries: { dataId: object; key: string; cols: tf.TensorInfo; backend: WasmBackend }[] = [];
-  constructor(private readonly capacity: number) {}
-
-  put(backend: WasmBackend, x: tf.TensorInfo, key: string, cols: tf.TensorInfo): void {
-    this.entries.push({ dataId: x.dataId, key, cols, backend });
-    while (this.entries.length > this.capacity) {
-      const old = this.entries.shift()!;
-      old.backend.disposeData(old.cols.dataId);
-    }
-  }
-
-  /** Removes and returns the matching entry; the caller owns (and frees) the buffer. */
-  take(x: tf.TensorInfo, key: string): tf.TensorInfo | undefined {
-    const i = this.entries.findIndex((e) => e.dataId === x.dataId && e.key === key);
-    if (i < 0) return undefined;
-    return this.entries.splice(i, 1)[0]!.cols;
-  }
-}
-
-/** Four entries cover a few convolution layers between a forward pass and its backward pass. */
-const colsCache = new ColsCache(4);
+/** im2col matrices of recent training-time Conv2D forward passes, for Conv2DBackpropFilter on the same input. */
+const colsCache = new ForwardCache(4);
 
 /** Geometry array shared with the native addon (conv and pool infos have the same fields). */
 export function geometry(c: ConvInfo): Int32Array {

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
+import { installReluGradient } from './elementwise.js';
 import { REPLACED_KERNELS, replacementKernels } from './kernels.js';
 
 let stock: Map<string, tf.KernelConfig> | undefined;
@@ -24,6 +25,7 @@ function stockKernels(): Map<string, tf.KernelConfig> {
 export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
   if (state.on === on && state.blas === blas) return;
   const originals = stockKernels();
+  if (on && blas) installReluGradient();
   const replacements = new Map(
     on
       ? replacementKernels((name) => originals.get(name) ?? tf.getKernel(name, 'wasm'), blas).map((k) => [

@@ -3,9 +3,10 @@ import type * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import type { Kernel, KernelArgs } from './backend-access.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel } from './conv.js';
+import { addKernel, RELU_GRAD, reluGradKernel } from './elementwise.js';
 import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
 import { castKernel, gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
-import { maxPoolGradKernel } from './pool-grad.js';
+import { maxPoolGradKernel, maxPoolKernel } from './pool.js';
 import { sumKernel } from './reduce.js';
 
 export type StockLookup = (kernelName: string) => tf.KernelConfig | undefined;
@@ -36,7 +37,14 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel(deps, blas) },
     { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputKernel(deps, blas) },
   ];
-  if (blas) kernels.push({ kernelName: 'Conv2D', kernelFunc: conv2dKernel(deps, blas, stockFunc(stock, 'Conv2D')) });
+  if (blas) {
+    kernels.push(
+      { kernelName: 'Conv2D', kernelFunc: conv2dKernel(deps, blas, stockFunc(stock, 'Conv2D')) },
+      { kernelName: 'MaxPool', kernelFunc: maxPoolKernel(blas, stockFunc(stock, 'MaxPool')) },
+      { kernelName: 'Add', kernelFunc: addKernel(blas, stockFunc(stock, 'Add')) },
+      { kernelName: RELU_GRAD, kernelFunc: reluGradKernel(blas) },
+    );
+  }
   return kernels;
 }
 
@@ -54,4 +62,7 @@ export const REPLACED_KERNELS = [
   'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
+  'MaxPool',
+  'Add',
+  RELU_GRAD,
 ];
