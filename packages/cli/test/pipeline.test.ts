@@ -97,6 +97,43 @@ describe('tune -> trials -> train -> evaluate', () => {
 });
 
 describe('bad input: a clear message and exit code 2', () => {
+  it('the same --seed gives the same trials and hyperparameters; another seed does not', async () => {
+    const tuneWith = async (seed: string, project: string) => {
+      const run = await runCli(
+        [
+          'tune',
+          '--space',
+          'default',
+          '--max-trials',
+          '4',
+          '--executions-per-trial',
+          '1',
+          '--epochs',
+          '1',
+          '--seed',
+          seed,
+          '--project-name',
+          project,
+          '--quiet',
+          '--limit-samples',
+          '300',
+        ],
+        cwd,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const listed = await runCli(['trials', '--json', '--project-name', project], cwd);
+      expect(listed.code, listed.stderr).toBe(0);
+      const study = JSON.parse(listed.stdout) as { trials: { hyperparameters: Record<string, unknown> }[] };
+      expect(study.trials).toHaveLength(4);
+      return study.trials.map((t) => t.hyperparameters);
+    };
+    const first = await tuneWith('11', 'seeded-a');
+    const again = await tuneWith('11', 'seeded-b');
+    const other = await tuneWith('12', 'seeded-c');
+    expect(again).toEqual(first);
+    expect(other).not.toEqual(first);
+  });
+
   // In-process through main() (what bin.js runs), so a dozen cases do not pay a dozen process starts;
   // one case also goes through the real binary.
   async function mainCapture(args: string[], dir: string): Promise<{ code: number; stderr: string }> {

@@ -294,6 +294,13 @@ describe('web API, metrics, docs, static', () => {
     expect(page.text).toContain('<title>tuneserve</title>');
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    // API answers carry OWASP's REST set instead of the page set
+    const api = await http(`${server.url}/v2/health/live`);
+    expect(api.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(api.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(api.headers.get('cache-control')).toBe('no-store');
+    expect(api.headers.get('x-frame-options')).toBe('DENY');
+    expect(api.headers.get('cross-origin-opener-policy')).toBeNull();
   });
 
   it('answers unknown routes, wrong content types and request ids cleanly', async () => {

@@ -5,11 +5,24 @@ import fp from 'fastify-plugin';
 import type { ServerMetrics } from '../metrics.js';
 
 const hooks: FastifyPluginAsync<{ metrics: ServerMetrics }> = async (app, { metrics }) => {
+  // The labelled series of each (method, route, status), resolved once: prom-client otherwise validates and hashes
+  // the label object on every call. Routes are the registered patterns, so the map stays small.
+  const series = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
   // A callback-style hook (no promise per request); Fastify already times the request.
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    metrics.latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    const key = `${req.method} ${reply.statusCode} ${route}`;
+    let s = series.get(key);
+    if (!s) {
+      const labels = { method: req.method, route };
+      s = {
+        count: metrics.requests.labels({ ...labels, status: String(reply.statusCode) }),
+        latency: metrics.latency.labels(labels),
+      };
+      series.set(key, s);
+    }
+    s.count.inc();
+    s.latency.observe(reply.elapsedTime / 1000);
     done();
   });
 };
