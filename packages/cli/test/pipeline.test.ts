@@ -134,6 +134,34 @@ describe('bad input: a clear message and exit code 2', () => {
     expect(other).not.toEqual(first);
   });
 
+  it("--retrain continue keeps training the best-epoch search's model, as the reference's code does", async () => {
+    const run = await runCli(
+      [
+        'train',
+        '--hp',
+        '{"units":16,"optimizer":"adam"}',
+        '--space',
+        'seed',
+        '--retrain',
+        'continue',
+        '--max-epochs',
+        '2',
+        '--models-dir',
+        'continued-models',
+        ...SMALL,
+      ],
+      cwd,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Best epoch: [12] \(of 2 run\); continued it for [12] epochs on train\+val/);
+    const model = await loadLayersModel(join(cwd, 'continued-models', 'mnist', '1'));
+    const meta = JSON.parse(await readFile(join(cwd, 'continued-models', 'mnist', '1', 'metadata.json'), 'utf8')) as {
+      testMetrics: { accuracy: number };
+    };
+    expect(meta.testMetrics.accuracy).toBeGreaterThan(0.2);
+    model.dispose();
+  });
+
   // In-process through main() (what bin.js runs), so a dozen cases do not pay a dozen process starts;
   // one case also goes through the real binary.
   async function mainCapture(args: string[], dir: string): Promise<{ code: number; stderr: string }> {
@@ -175,6 +203,7 @@ describe('bad input: a clear message and exit code 2', () => {
         [['train', '--hp', '{"units":60}', '--space', 'seed', ...SMALL], /units=60 is not a valid value/],
         [['train', '--hp', '{"width":3}', '--space', 'seed', ...SMALL], /"width" is not part of the seed space/],
         [['train', '--name', '../escape', '--hp', '{}'], /--name must be a plain folder name/],
+        [['train', '--retrain', 'sideways', '--hp', '{}'], /--retrain.*sideways.*fresh, continue/s],
       ];
       for (const [args, message] of cases) {
         const r = await mainCapture(args, empty);

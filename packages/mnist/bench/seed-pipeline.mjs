@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The reference run, end to end through the built CLI: seed space, BayesianOptimization, maxTrials 1,
 // executionsPerTrial 2, epochs 10, then train (best epoch with patience 10, retrain on train+val, test).
-// Prints the reference's figures and ours side by side. Usage: node packages/mnist/bench/seed-pipeline.mjs [--seed N]
+// Prints the reference's figures and ours side by side.
+// Usage: npm run bench:pipeline -- [--seed N] [--retrain fresh|continue]
+// --retrain continue keeps training the best-epoch search's model on train+val, as the reference's code does.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,8 @@ import { join } from 'node:path';
 const bin = join(import.meta.dirname, '..', '..', 'cli', 'dist', 'bin.js');
 const seedIndex = process.argv.indexOf('--seed');
 const seed = seedIndex > 0 ? process.argv[seedIndex + 1] : '1';
+const retrainIndex = process.argv.indexOf('--retrain');
+const retrain = retrainIndex > 0 ? process.argv[retrainIndex + 1] : 'fresh';
 const cwd = mkdtempSync(join(tmpdir(), 'tuneserve-bench-seed-'));
 
 function run(args) {
@@ -42,7 +46,7 @@ try {
     '--overwrite',
     '--quiet',
   ]);
-  const train = run(['train']);
+  const train = run(['train', '--retrain', retrain]);
   const accuracy = Number(/test accuracy: (0\.\d+)/.exec(train.out)?.[1]);
   const hp = /training #1 \(trial \d+, score [\d.]+\): (\{.*\})/.exec(train.out)?.[1] ?? '?';
   const wall = tune.seconds + train.seconds;
@@ -53,7 +57,7 @@ try {
     ['  of which tune (s)', '', tune.seconds.toFixed(0), ''],
     ['  of which train (s)', '', train.seconds.toFixed(0), ''],
   ];
-  console.log(`\nseed ${seed}: best hyperparameters ${hp}`);
+  console.log(`\nseed ${seed}, --retrain ${retrain}: best hyperparameters ${hp}`);
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(i === 0 ? 24 : 18)).join(''));
 } finally {
   rmSync(cwd, { recursive: true, force: true });

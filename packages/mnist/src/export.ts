@@ -28,6 +28,12 @@ export interface FinalTrainingOptions {
   patience?: number;
   /** Skip the best-epoch search and train on train+val for exactly this many epochs. */
   fixedEpochs?: number;
+  /**
+   * 'fresh' (default): a new model is trained on train+val. 'continue': the best-epoch search's model keeps training
+   * on train+val, which is what the reference's code does (get_best_trained_model fits the model get_best_epoch
+   * returned, after its best epoch + patience epochs on train).
+   */
+  retrain?: 'fresh' | 'continue';
   listener?: FitListener;
 }
 
@@ -40,11 +46,12 @@ export interface FinalTrainingResult {
   seconds: number;
 }
 
-/** Best epoch (early stopping on val_loss) -> fresh model on train+val for floor(1.2 x best) epochs -> test metrics. */
+/** Best epoch (early stopping on val_loss) -> model on train+val for floor(1.2 x best) epochs -> test metrics. */
 export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTrainingResult> {
   const t0 = performance.now();
   let bestEpoch: BestEpochResult | undefined;
   let epochs = o.fixedEpochs;
+  let searched: tf.LayersModel | undefined;
   if (epochs === undefined) {
     const probe = await o.build();
     try {
@@ -54,12 +61,15 @@ export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTra
         patience: o.patience ?? 10,
         ...(o.listener ? { listener: o.listener } : {}),
       });
-    } finally {
+    } catch (err) {
       probe.dispose();
+      throw err;
     }
+    if (o.retrain === 'continue') searched = probe;
+    else probe.dispose();
     epochs = retrainEpochs(bestEpoch.bestEpoch);
   }
-  const model = await o.build();
+  const model = searched ?? (await o.build());
   try {
     const retrainHistory = await fitModel(model, o.data.trainFull, {
       epochs,

@@ -14,7 +14,7 @@ import {
 } from '@tuneserve/mnist';
 import { initBackend } from '@tuneserve/runtime';
 import type { StudyView } from '@tuneserve/tuner';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { positiveInt } from '../adapters/flags.js';
 import { exitOnInterrupt, toUsageError } from '../adapters/pipeline-errors.js';
 import { UsageError } from '../errors.js';
@@ -30,6 +30,7 @@ export interface TrainFlags extends StudyFlags, DataFlags {
   patience: number;
   modelsDir: string;
   name: string;
+  retrain: 'fresh' | 'continue';
 }
 
 export interface TrainedVersion {
@@ -58,6 +59,14 @@ export function registerTrain(program: Command): void {
     )
     .option('--max-epochs <n>', 'upper bound of the best-epoch search', positiveInt('--max-epochs'), 100)
     .option('--patience <n>', 'early-stopping patience on val_loss', positiveInt('--patience'), 10)
+    .addOption(
+      new Option(
+        '--retrain <mode>',
+        "fresh: train a new model on train+val; continue: keep training the best-epoch search's model (what the reference's code does)",
+      )
+        .choices(['fresh', 'continue'])
+        .default('fresh'),
+    )
     .option('--models-dir <dir>', 'where model versions are stored', 'models')
     .option('--name <name>', 'model name (a folder under --models-dir)', 'mnist');
   addStudyOptions(cmd);
@@ -130,13 +139,14 @@ export async function train(
           batchSize,
           maxEpochs: o.maxEpochs,
           patience: o.patience,
+          retrain: o.retrain,
           listener: progress,
         });
       } finally {
         progress.stop();
       }
       log(
-        `Best epoch: ${result.bestEpoch?.bestEpoch} (of ${result.bestEpoch?.epochsRun} run); retrained for ${result.retrainEpochs} epochs on train+val`,
+        `Best epoch: ${result.bestEpoch?.bestEpoch} (of ${result.bestEpoch?.epochsRun} run); ${o.retrain === 'continue' ? 'continued it' : 'retrained a fresh model'} for ${result.retrainEpochs} epochs on train+val`,
       );
       const { loss, accuracy } = result.evaluation;
       log(`test loss: ${loss.toFixed(4)} - test accuracy: ${accuracy.toFixed(4)} (${(accuracy * 100).toFixed(2)}%)`);

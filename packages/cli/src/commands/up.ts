@@ -118,6 +118,7 @@ async function quickPipeline(o: UpFlags): Promise<void> {
       top: 1,
       maxEpochs: o.maxEpochs,
       patience: QUICK_BUDGET.patience,
+      retrain: 'fresh',
       modelsDir: o.modelsDir,
       name: o.name,
     },
