@@ -57,7 +57,7 @@ export class DefaultHyperModel extends HyperModel {
     const mlp = hp.conditionalScope('architecture', 'mlp', () =>
       buildMlp({
         units: new Array(hp.int('layers', { minValue: 1, maxValue: 3, default: 2 })).fill(
-          hp.int('units', { minValue: 64, maxValue: 512, step: 64, default: 256 }),
+          hp.int('units', { minValue: 64, maxValue: 1024, step: 64, default: 256 }),
         ),
         dropout: hp.float('dropout', { minValue: 0, maxValue: 0.5, step: 0.1, default: 0.2 }),
         optimizer,
