@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CHECK(call)                                                        \
@@ -324,69 +325,6 @@ static void col2im_images(void *ctx, int64_t lo, int64_t hi) {
   }
 }
 
-/* maxPoolGrad(heap, x, dy, dx, geometry): geometry as im2col with fh/fw = pool size; dy is [n, oh, ow, c]. Each
- * output gradient goes to the first maximum of its window (the cpu backend's rule). */
-static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  size_t count = 0;
-  Geometry g;
-  int64_t xo, go, dxo;
-  float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL && napi_get_value_int64(env, argv[1], &xo) == napi_ok &&
-       napi_get_value_int64(env, argv[2], &go) == napi_ok && napi_get_value_int64(env, argv[3], &dxo) == napi_ok &&
-       read_geometry(env, argv[4], &g);
-  int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, grads = ok ? g.n * g.oh * g.ow * g.ci : 0;
-  if (!ok || xo < 0 || go < 0 || dxo < 0 || xo + image > (int64_t)count || dxo + image > (int64_t)count ||
-      go + grads > (int64_t)count || g.ci > 4096) {
-    napi_throw_range_error(env, NULL, "tuneserve_blas.maxPoolGrad: bad arguments or operand outside the heap");
-    return NULL;
-  }
-  const float *x = heap + xo, *dy = heap + go;
-  float *dx = heap + dxo;
-  memset(dx, 0, sizeof(float) * image);
-  /* Per channel: the running maximum and its position as an offset from the window's first element. Both are 32-bit
-   * so the compare-and-select loop vectorizes. */
-  float best[4096];
-  int32_t at[4096];
-  for (int64_t n = 0; n < g.n; n++) {
-    const int64_t xn = n * g.ih * g.iw * g.ci;
-    for (int64_t oh = 0; oh < g.oh; oh++) {
-      int64_t h0 = oh * g.sh - g.pt, hs = h0 < 0 ? 0 : h0, he = h0 + g.fh > g.ih ? g.ih : h0 + g.fh;
-      for (int64_t ow = 0; ow < g.ow; ow++) {
-        int64_t w0 = ow * g.sw - g.pl, ws = w0 < 0 ? 0 : w0, we = w0 + g.fw > g.iw ? g.iw : w0 + g.fw;
-        if (hs >= he || ws >= we) continue; /* window entirely in the padding: no input receives this gradient */
-        /* Seed with the window's first element, then keep strict improvements: the first maximum wins. */
-        const int64_t first = xn + (hs * g.iw + ws) * g.ci;
-        const float *xf = x + first;
-        for (int64_t c = 0; c < g.ci; c++) {
-          best[c] = xf[c];
-          at[c] = 0;
-        }
-        for (int64_t h = hs; h < he; h++) {
-          for (int64_t w = (h == hs ? ws + 1 : ws); w < we; w++) {
-            const int32_t off = (int32_t)(((h - hs) * g.iw + (w - ws)) * g.ci);
-            const float *xv = xf + off;
-            /* Written as a mask so gcc if-converts and vectorizes it (the ?: form stayed a branch: 5x slower). */
-            for (int64_t c = 0; c < g.ci; c++) {
-              const float v = xv[c], b = best[c];
-              const int32_t better = -(int32_t)(v > b);
-              best[c] = v > b ? v : b;
-              at[c] ^= (at[c] ^ off) & better;
-            }
-          }
-        }
-        const float *d = dy + ((n * g.oh + oh) * g.ow + ow) * g.ci;
-        float *dxf = dx + first;
-        for (int64_t c = 0; c < g.ci; c++) dxf[at[c] + c] += d[c];
-      }
-    }
-  }
-  return NULL;
-}
-
 /* sumRows(heap, x, out, rows, inner): out[j] = sum over r of x[r * inner + j] (the bias gradient of a dense or
  * convolution layer: dy summed over batch and spatial positions), accumulated in double like the cpu backend. */
 static napi_value SumRows(napi_env env, napi_callback_info info) {
@@ -421,6 +359,20 @@ static bool read_offsets(napi_env env, napi_value *argv, int first, int n, int64
     if (napi_get_value_int64(env, argv[first + i], &out[i]) != napi_ok || out[i] < 0) return false;
   }
   return true;
+}
+
+/* Shared arguments of maxPool / maxPoolGrad: (heap, three offsets, geometry). The offsets are checked by the caller
+ * against the sizes it needs; the geometry is bounded so that window positions fit in int32. */
+static bool pool_args(napi_env env, napi_callback_info info, float **heap, size_t *count, int64_t off[3], Geometry *g) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) return false;
+  *heap = heap_floats(env, argv[0], count);
+  if (*heap == NULL) return false;
+  for (int i = 0; i < 3; i++) {
+    if (napi_get_value_int64(env, argv[1 + i], &off[i]) != napi_ok) return false;
+  }
+  return read_geometry(env, argv[4], g) && g->n * g->ih * g->iw * g->ci <= INT32_MAX && g->ci <= 4096;
 }
 
 typedef struct {
@@ -480,20 +432,15 @@ static void max_pool_images(void *ctx, int64_t lo, int64_t hi) {
  * offset (from x's first element) of the window's first maximum, or -1 for a window wholly in the padding, so the
  * gradient is a scatter instead of a second search. Pass argmax = -1 to skip it (inference). */
 static napi_value MaxPool(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  size_t count = 0;
-  Geometry g;
-  int64_t xo, yo, ao;
   float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL && napi_get_value_int64(env, argv[1], &xo) == napi_ok &&
-       napi_get_value_int64(env, argv[2], &yo) == napi_ok && napi_get_value_int64(env, argv[3], &ao) == napi_ok &&
-       read_geometry(env, argv[4], &g);
-  int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, outs = ok ? g.n * g.oh * g.ow * g.ci : 0;
+  size_t count = 0;
+  int64_t o[3];
+  Geometry g;
+  bool ok = pool_args(env, info, &heap, &count, o, &g);
+  const int64_t xo = o[0], yo = o[1], ao = o[2];
+  const int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, outs = ok ? g.n * g.oh * g.ow * g.ci : 0;
   if (!ok || xo < 0 || yo < 0 || ao < -1 || xo + image > (int64_t)count || yo + outs > (int64_t)count ||
-      ao + outs > (int64_t)count || image > INT32_MAX || g.ci > 4096) {
+      ao + outs > (int64_t)count) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.maxPool: bad arguments or operand outside the heap");
     return NULL;
   }
@@ -539,6 +486,38 @@ static napi_value ScatterAdd(napi_env env, napi_callback_info info) {
   }
   ScatterJob job = {heap + o[0], (const int32_t *)(heap + o[1]), heap + o[2], n / images, size / images};
   parallel_range(scatter_images, &job, images, size >= LARGE_COPY ? max_threads : 1);
+  return NULL;
+}
+
+/* maxPoolGrad(heap, x, dy, dx, geometry): geometry as im2col with fh/fw = pool size; dy is [n, oh, ow, c]. Each
+ * output gradient goes to the first maximum of its window (the cpu backend's rule): the windows are searched as the
+ * forward pass does (when its recorded argmax is not available), then the gradients are scattered. */
+static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  float *heap = NULL;
+  size_t count = 0;
+  int64_t o[3];
+  Geometry g;
+  bool ok = pool_args(env, info, &heap, &count, o, &g);
+  const int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, outs = ok ? g.n * g.oh * g.ow * g.ci : 0;
+  if (!ok || o[0] < 0 || o[1] < 0 || o[2] < 0 || o[0] + image > (int64_t)count || o[2] + image > (int64_t)count ||
+      o[1] + outs > (int64_t)count) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.maxPoolGrad: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  float *y = malloc(sizeof(float) * (outs > 0 ? outs : 1));
+  int32_t *argmax = malloc(sizeof(int32_t) * (outs > 0 ? outs : 1));
+  if (y == NULL || argmax == NULL) {
+    free(y);
+    free(argmax);
+    napi_throw_error(env, NULL, "tuneserve_blas.maxPoolGrad: out of memory");
+    return NULL;
+  }
+  PoolJob pool = {heap + o[0], y, argmax, &g};
+  parallel_range(max_pool_images, &pool, g.n, image >= LARGE_COPY ? max_threads : 1);
+  ScatterJob scatter = {heap + o[1], argmax, heap + o[2], g.oh * g.ow * g.ci, g.ih * g.iw * g.ci};
+  parallel_range(scatter_images, &scatter, g.n, image >= LARGE_COPY ? max_threads : 1);
+  free(y);
+  free(argmax);
   return NULL;
 }
 

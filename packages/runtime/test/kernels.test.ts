@@ -197,6 +197,27 @@ for (const mode of modes) {
       }
     });
 
+    it('MaxPoolGrad on its own (no argmax recorded by a forward pass): windows searched again', async () => {
+      const r = rng(91);
+      for (let trial = 0; trial < 6; trial++) {
+        const [n, h, w, c] = [randInt(r, 1, 3), randInt(r, 2, 9), randInt(r, 2, 9), randInt(r, 1, 5)];
+        const size: [number, number] = [randInt(r, 1, 3), randInt(r, 1, 3)];
+        const strides: [number, number] = [randInt(r, 1, 2), randInt(r, 1, 2)];
+        const pad = trial % 2 === 0 ? 'same' : 'valid';
+        if (pad === 'valid' && (size[0] > h || size[1] > w)) continue;
+        const xVals = randomArray(r, n * h * w * c);
+        await expectMatchesCpu(`maxPoolGrad x[${n},${h},${w},${c}] pool ${size} s${strides} ${pad}`, () => {
+          const x = tf.tensor4d(xVals, [n, h, w, c]);
+          const y = tf.maxPool(x, size, strides, pad); // inference: nothing recorded
+          const dy = tf.onesLike(y).mul(tf.range(1, y.size + 1).reshape(y.shape));
+          const dx = tf
+            .engine()
+            .runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: size, strides, pad }) as tf.Tensor;
+          return [y, dx];
+        });
+      }
+    });
+
     it('a conv layer large enough for the threaded paths: bias add, relu gradient, argmax max-pool', async () => {
       // 37.7M multiply-adds and > 1M-float tensors: above the addon's thresholds for splitting work across threads
       if (mode.accelerator) setBlasThreads(2);

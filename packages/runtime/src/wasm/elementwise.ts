@@ -4,12 +4,10 @@
  * layer's largest tensor instead of one).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BlasAddon } from '../native/accelerator.js';
 import { type Kernel, type KernelArgs, sizeOf } from './backend-access.js';
 
-export interface ElementwiseNative {
-  addBias(heap: ArrayBufferLike, x: number, bias: number, out: number, rows: number, inner: number): void;
-  reluGrad(heap: ArrayBufferLike, dy: number, x: number, dx: number, n: number): void;
-}
+export type ElementwiseNative = Pick<BlasAddon, 'addBias' | 'reluGrad'>;
 
 type Stock = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 

@@ -5,24 +5,12 @@
  * argmax, and the gradient becomes one scatter instead of a second search through every window.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BlasAddon } from '../native/accelerator.js';
 import type { Kernel, KernelArgs } from './backend-access.js';
 import { geometry } from './conv.js';
 import { ForwardCache, recordingGradients } from './forward-cache.js';
 
-export interface PoolNative {
-  maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
-  /** argmax = -1 skips recording it. */
-  maxPool(heap: ArrayBufferLike, x: number, y: number, argmax: number, geometry: Int32Array): void;
-  scatterAdd(
-    heap: ArrayBufferLike,
-    dy: number,
-    index: number,
-    dx: number,
-    n: number,
-    size: number,
-    images: number,
-  ): void;
-}
+export type PoolNative = Pick<BlasAddon, 'maxPoolGrad' | 'maxPool' | 'scatterAdd'>;
 
 type PoolInfo = tf.backend_util.Conv2DInfo;
 
