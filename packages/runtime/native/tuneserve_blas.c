@@ -325,18 +325,32 @@ static void col2im_images(void *ctx, int64_t lo, int64_t hi) {
   }
 }
 
+/* The arguments of most kernels: (heap, `n_ints` int64s that must be >= 0, then `n_doubles` doubles), exactly that
+ * many. Fills heap/count and the two arrays; false on any mismatch (the caller throws its own message). */
+static bool heap_args(napi_env env, napi_callback_info info, int n_ints, int64_t *ints, int n_doubles, double *doubles,
+                      float **heap, size_t *count) {
+  napi_value argv[16];
+  size_t argc = 16;
+  const size_t want = (size_t)(1 + n_ints + n_doubles);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) return false;
+  *heap = heap_floats(env, argv[0], count);
+  if (*heap == NULL) return false;
+  for (int i = 0; i < n_ints; i++) {
+    if (napi_get_value_int64(env, argv[1 + i], &ints[i]) != napi_ok || ints[i] < 0) return false;
+  }
+  for (int i = 0; i < n_doubles; i++) {
+    if (napi_get_value_double(env, argv[1 + n_ints + i], &doubles[i]) != napi_ok) return false;
+  }
+  return true;
+}
+
 /* sumRows(heap, x, out, rows, inner): out[j] = sum over r of x[r * inner + j] (the bias gradient of a dense or
  * convolution layer: dy summed over batch and spatial positions), accumulated in double like the cpu backend. */
 static napi_value SumRows(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
   size_t count = 0;
   int64_t v[4];
   float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL;
-  for (int i = 0; ok && i < 4; i++) ok = napi_get_value_int64(env, argv[1 + i], &v[i]) == napi_ok && v[i] >= 0;
+  bool ok = heap_args(env, info, 4, v, 0, NULL, &heap, &count);
   int64_t xo = ok ? v[0] : 0, oo = ok ? v[1] : 0, rows = ok ? v[2] : 0, inner = ok ? v[3] : 0;
   if (!ok || inner > 65536 || xo + rows * inner > (int64_t)count || oo + inner > (int64_t)count) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.sumRows: bad arguments or operand outside the heap");
@@ -351,14 +365,6 @@ static napi_value SumRows(napi_env env, napi_callback_info info) {
   float *out = heap + oo;
   for (int64_t j = 0; j < inner; j++) out[j] = (float)acc[j];
   return NULL;
-}
-
-/* Reads `n` int64 arguments starting at argv[first]; all must be >= 0. */
-static bool read_offsets(napi_env env, napi_value *argv, int first, int n, int64_t *out) {
-  for (int i = 0; i < n; i++) {
-    if (napi_get_value_int64(env, argv[first + i], &out[i]) != napi_ok || out[i] < 0) return false;
-  }
-  return true;
 }
 
 /* Shared arguments of maxPool / maxPoolGrad: (heap, three offsets, geometry). The offsets are checked by the caller
@@ -471,13 +477,10 @@ static void scatter_images(void *ctx, int64_t lo, int64_t hi) {
 }
 
 static napi_value ScatterAdd(napi_env env, napi_callback_info info) {
-  size_t argc = 7, count = 0;
-  napi_value argv[7];
+  size_t count = 0;
   int64_t o[6];
   float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 7;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL && read_offsets(env, argv, 1, 6, o);
+  bool ok = heap_args(env, info, 6, o, 0, NULL, &heap, &count);
   const int64_t n = ok ? o[3] : 0, size = ok ? o[4] : 0, images = ok ? o[5] : 0;
   if (!ok || images < 1 || n % images != 0 || size % images != 0 || size > INT32_MAX || o[0] + n > (int64_t)count ||
       o[1] + n > (int64_t)count || o[2] + size > (int64_t)count) {
@@ -550,13 +553,10 @@ static void relu_grad_range(void *ctx, int64_t lo, int64_t hi) {
 
 /* addBias(heap, x, bias, out, rows, inner): out[r, j] = x[r, j] + bias[j] (a layer's bias over batch and space). */
 static napi_value AddBias(napi_env env, napi_callback_info info) {
-  size_t argc = 6, count = 0;
-  napi_value argv[6];
+  size_t count = 0;
   int64_t o[5];
   float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 6;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL && read_offsets(env, argv, 1, 5, o);
+  bool ok = heap_args(env, info, 5, o, 0, NULL, &heap, &count);
   const int64_t rows = ok ? o[3] : 0, inner = ok ? o[4] : 0;
   if (!ok || o[0] + rows * inner > (int64_t)count || o[1] + inner > (int64_t)count ||
       o[2] + rows * inner > (int64_t)count) {
@@ -571,13 +571,10 @@ static napi_value AddBias(napi_env env, napi_callback_info info) {
 /* reluGrad(heap, dy, x, dx, n): dx = dy * step(x), the stock gradient's Step and Multiply in one pass (step is 1 for
  * x > 0, NaN for NaN, else 0; multiplying rather than selecting keeps its NaN/Inf results). */
 static napi_value ReluGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 5, count = 0;
-  napi_value argv[5];
+  size_t count = 0;
   int64_t o[4];
   float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL && read_offsets(env, argv, 1, 4, o);
+  bool ok = heap_args(env, info, 4, o, 0, NULL, &heap, &count);
   const int64_t n = ok ? o[3] : 0;
   if (!ok || o[0] + n > (int64_t)count || o[1] + n > (int64_t)count || o[2] + n > (int64_t)count) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.reluGrad: bad arguments or operand outside the heap");
@@ -592,15 +589,11 @@ static napi_value ReluGrad(napi_env env, napi_callback_info info) {
  * floats in float32 arithmetic like TF.js's kernels; the state slots are updated in place, the new value goes to
  * `out` (never the weight's own buffer). */
 static napi_value Rmsprop(napi_env env, napi_callback_info info) {
-  size_t argc = 11, count = 0;
-  napi_value argv[11];
+  size_t count = 0;
   int64_t o[6];
   double h[4];
   float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 11;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL && read_offsets(env, argv, 1, 6, o);
-  for (int i = 0; ok && i < 4; i++) ok = napi_get_value_double(env, argv[7 + i], &h[i]) == napi_ok;
+  bool ok = heap_args(env, info, 6, o, 4, h, &heap, &count);
   for (int i = 1; ok && i < 6; i++) ok = o[i] + o[0] <= (int64_t)count;
   if (!ok) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.rmsprop: bad arguments or operand outside the heap");
@@ -623,15 +616,11 @@ static napi_value Rmsprop(napi_env env, napi_callback_info info) {
 
 /* adam(heap, n, out, value, grad, m, v, lr, beta1, beta2, epsilon, 1 - beta1^t, 1 - beta2^t) */
 static napi_value Adam(napi_env env, napi_callback_info info) {
-  size_t argc = 13, count = 0;
-  napi_value argv[13];
+  size_t count = 0;
   int64_t o[6];
   double h[6];
   float *heap = NULL;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 13;
-  if (ok) heap = heap_floats(env, argv[0], &count);
-  ok = ok && heap != NULL && read_offsets(env, argv, 1, 6, o);
-  for (int i = 0; ok && i < 6; i++) ok = napi_get_value_double(env, argv[7 + i], &h[i]) == napi_ok;
+  bool ok = heap_args(env, info, 6, o, 6, h, &heap, &count);
   for (int i = 1; ok && i < 6; i++) ok = o[i] + o[0] <= (int64_t)count;
   if (!ok) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.adam: bad arguments or operand outside the heap");

@@ -243,3 +243,22 @@ for (const mode of modes) {
     });
   });
 }
+
+describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad arguments instead of touching memory', () => {
+  it('throws a RangeError for a wrong argument count, a negative size or an operand outside the heap', () => {
+    const addon = loadAccelerator().addon!;
+    const heap = new Float32Array(16).buffer;
+    const bad: [string, () => void][] = [
+      ['reluGrad, too few arguments', () => (addon.reluGrad as (...a: unknown[]) => void)(heap, 0, 0, 0)],
+      ['reluGrad, outside the heap', () => addon.reluGrad(heap, 0, 0, 0, 100)],
+      ['addBias, negative rows', () => addon.addBias(heap, 0, 0, 0, -1, 2)],
+      ['scatterAdd, zero images', () => addon.scatterAdd(heap, 0, 0, 0, 4, 4, 0)],
+      ['rmsprop, outside the heap', () => addon.rmsprop(heap, 64, 0, 0, 0, 0, 0, 0.1, 0.9, 0, 1e-7)],
+      ['adam, not a heap', () => addon.adam(42 as unknown as ArrayBuffer, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1)],
+    ];
+    for (const [label, call] of bad) expect(call, label).toThrow(RangeError);
+    const x = new Float32Array([1, -1, 2, -2, 5, 5, 5, 5, 0, 0, 0, 0]);
+    addon.reluGrad(x.buffer, 4, 0, 8, 4);
+    expect(Array.from(x.subarray(8))).toEqual([5, 0, 5, 0]);
+  });
+});
