@@ -3,11 +3,12 @@
  * kserve, api, static), one error handler that turns every failure into `{"error": ...}` with a
  * meaningful status (never a stack trace or a path), and a model manager behind it all.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiKeys } from './auth.js';
 import type { ServingContext } from './context.js';
+import { Deadlines } from './deadlines.js';
 import { HttpError } from './errors.js';
 import { registerJsonParser } from './json-body.js';
 import { ServerMetrics } from './metrics.js';
@@ -108,6 +109,9 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   const metrics = new ServerMetrics(options.defaultMetrics ?? true);
   const keys = new ApiKeys(options.apiKeys ?? [], options.apiKeyHashes ?? []);
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  // Request ids: this process's random prefix and a counter (unique per run, no random draw per request).
+  const idPrefix = randomBytes(6).toString('hex');
+  let requestCount = 0;
 
   const app = Fastify({
     logger: {
@@ -119,7 +123,9 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given)
+        ? given
+        : `${idPrefix}-${(++requestCount).toString(36)}`;
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
@@ -146,7 +152,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     modelName,
     models,
     maxInstances: options.maxInstances ?? 1024,
-    requestTimeoutMs,
+    deadlines: new Deadlines(requestTimeoutMs),
     labels: { ...(options.labels ?? {}) },
   };
 

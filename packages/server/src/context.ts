@@ -1,4 +1,5 @@
 /** What the route plugins share: the model manager, limits, and how to find a version. */
+import type { Deadlines } from './deadlines.js';
 import { DeadlineExceededError, InvalidInputError, NotFoundError, NotReadyError } from './errors.js';
 import type { ModelManager, ServedVersion } from './model/manager.js';
 import type { Batch } from './tensor-input.js';
@@ -9,7 +10,7 @@ export interface ServingContext {
   /** Most examples one request may carry. */
   maxInstances: number;
   /** Deadline for one prediction, queueing included. */
-  requestTimeoutMs: number;
+  deadlines: Deadlines;
   /** TF Serving version labels (`stable` -> 3); a label only resolves while its version is loaded. */
   labels: Record<string, number>;
 }
@@ -49,29 +50,41 @@ export function resolveVersion(ctx: ServingContext, name: string, sel: VersionSe
   return served;
 }
 
-/** Runs a prediction, answering 504 if it is not done within the deadline (one timer, no race promise). */
+/** Runs a prediction, answering 504 if it is not done within the deadline. */
 export function predictWithDeadline(ctx: ServingContext, served: ServedVersion, batch: Batch): Promise<Float32Array> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new DeadlineExceededError(`prediction did not finish within ${ctx.requestTimeoutMs} ms`)),
-      ctx.requestTimeoutMs,
+    const deadline = ctx.deadlines.start(() =>
+      reject(new DeadlineExceededError(`prediction did not finish within ${ctx.deadlines.durationMs} ms`)),
     );
     served.predict(batch).then(
       (out) => {
-        clearTimeout(timer);
+        deadline.clear();
         resolve(out);
       },
       (err: unknown) => {
-        clearTimeout(timer);
+        deadline.clear();
         reject(err);
       },
     );
   });
 }
 
-/** Splits a flat output into one row per example. */
-export function rows(output: Float32Array, count: number, size: number): number[][] {
-  const out: number[][] = new Array(count);
-  for (let i = 0; i < count; i++) out[i] = Array.from(output.subarray(i * size, (i + 1) * size));
-  return out;
+/**
+ * The JSON text `{"<key>":[[row 0],[row 1],...]}` for a flat output of `count` rows of `size` values. Written by
+ * hand because the generic path (an array per row, then a schema serializer) cost a third more than the numbers'
+ * own formatting. Values that JSON cannot hold (NaN, ±Infinity) are written as null, as JSON.stringify does.
+ */
+export function rowsJson(key: string, output: Float32Array, count: number, size: number): string {
+  let text = `{"${key}":[`;
+  for (let r = 0; r < count; r++) {
+    text += r === 0 ? '[' : ',[';
+    const base = r * size;
+    for (let c = 0; c < size; c++) {
+      const v = output[base + c] as number;
+      if (c > 0) text += ',';
+      text += Number.isFinite(v) ? v : 'null';
+    }
+    text += ']';
+  }
+  return `${text}]}`;
 }

@@ -63,16 +63,19 @@ export class ServedVersion {
     this.state = 'AVAILABLE';
   }
 
-  async predict(batch: Batch): Promise<Float32Array> {
-    if (this.state !== 'AVAILABLE') throw new NotReadyError(`version ${this.version} is unloading`);
+  predict(batch: Batch): Promise<Float32Array> {
+    if (this.state !== 'AVAILABLE') return Promise.reject(new NotReadyError(`version ${this.version} is unloading`));
     this.inFlight++;
-    try {
-      return await this.batcher.predict(batch);
-    } finally {
-      this.inFlight--;
-      if (this.inFlight === 0) this.idle?.();
-    }
+    const answer = this.batcher.predict(batch);
+    // Counted down on both outcomes; `answer` itself goes to the caller (no extra async frame per request).
+    answer.then(this.settled, this.settled);
+    return answer;
   }
+
+  private readonly settled = (): void => {
+    this.inFlight--;
+    if (this.inFlight === 0) this.idle?.();
+  };
 
   /** Stops taking requests, waits for the ones in flight, then frees the model's tensors. */
   async unload(): Promise<void> {

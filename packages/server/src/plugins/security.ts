@@ -90,6 +90,7 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
   const restHeaders = apiHeaders(opts.https);
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(API.test(req.url) ? restHeaders : pageHeaders);
+    reply.header('x-request-id', req.id);
     done();
   });
   // With no allowed origins @fastify/cors would only run a per-request hook that adds nothing and a
@@ -111,9 +112,10 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
         ),
     });
   }
+  // Without keys there is nothing to check, and no hook to run per request.
+  if (!opts.keys.enabled) return;
   app.addHook('onRequest', (req, reply, done) => {
-    reply.header('x-request-id', req.id);
-    if (!opts.keys.enabled || !needsKey(req)) return done();
+    if (!needsKey(req)) return done();
     const key = ApiKeys.fromHeaders(req.headers);
     if (!key || !opts.keys.matches(key)) {
       reply.header('www-authenticate', 'Bearer');

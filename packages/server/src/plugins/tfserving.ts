@@ -5,12 +5,20 @@
  */
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { predictWithDeadline, resolveVersion, rows, type ServingContext, type VersionSelector } from '../context.js';
+import {
+  predictWithDeadline,
+  resolveVersion,
+  rowsJson,
+  type ServingContext,
+  type VersionSelector,
+} from '../context.js';
 import { InvalidInputError, NotFoundError, UnimplementedError } from '../errors.js';
 import type { ServedVersion } from '../model/manager.js';
 import { parseColumnarInputs, parseRowInstances } from '../tensor-input.js';
 
 const SIGNATURE = 'serving_default';
+/** Predict handlers answer JSON text they wrote themselves (rowsJson); the type tells Fastify not to serialize it. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } };
 const predictBody = {
   type: 'object',
@@ -39,7 +47,8 @@ function splitVerb(segment: string): { head: string; verb: string } {
   return { head: segment.slice(0, at), verb };
 }
 
-async function predict(ctx: ServingContext, body: unknown, served: ServedVersion) {
+/** Answers the JSON text of `{"predictions": ...}` (row format) or `{"outputs": ...}` (columnar format). */
+async function predict(ctx: ServingContext, body: unknown, served: ServedVersion): Promise<string> {
   const doc = body as Record<string, unknown>;
   if (doc.signature_name !== undefined && doc.signature_name !== SIGNATURE) {
     throw new InvalidInputError(`Serving signature name: "${String(doc.signature_name)}" not found in signature def`);
@@ -53,8 +62,8 @@ async function predict(ctx: ServingContext, body: unknown, served: ServedVersion
   const batch = hasRows
     ? parseRowInstances(doc.instances, sig, ctx.maxInstances)
     : parseColumnarInputs(doc.inputs, sig, ctx.maxInstances);
-  const out = rows(await predictWithDeadline(ctx, served, batch), batch.count, sig.outputSize);
-  return hasRows ? { predictions: out } : { outputs: out };
+  const out = await predictWithDeadline(ctx, served, batch);
+  return rowsJson(hasRows ? 'predictions' : 'outputs', out, batch.count, sig.outputSize);
 }
 
 function status(ctx: ServingContext, name: string, sel: VersionSelector) {
@@ -140,24 +149,27 @@ export const tfServingPlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
   app.post<{ Params: { target: string } }>(
     '/v1/models/:target',
     { schema: schema('Predict with the latest version (POST /v1/models/{name}:predict)') },
-    async (req) => {
+    async (req, reply) => {
       const { head } = splitVerb(req.params.target);
+      reply.type(JSON_TYPE);
       return predict(ctx, req.body, resolveVersion(ctx, head, {}));
     },
   );
   app.post<{ Params: { name: string; target: string } }>(
     '/v1/models/:name/versions/:target',
     { schema: schema('Predict with a specific version (POST /v1/models/{name}/versions/{v}:predict)') },
-    async (req) => {
+    async (req, reply) => {
       const { head } = splitVerb(req.params.target);
+      reply.type(JSON_TYPE);
       return predict(ctx, req.body, resolveVersion(ctx, req.params.name, { version: head }));
     },
   );
   app.post<{ Params: { name: string; target: string } }>(
     '/v1/models/:name/labels/:target',
     { schema: schema('Predict with a labelled version (POST /v1/models/{name}/labels/{label}:predict)') },
-    async (req) => {
+    async (req, reply) => {
       const { head } = splitVerb(req.params.target);
+      reply.type(JSON_TYPE);
       return predict(ctx, req.body, resolveVersion(ctx, req.params.name, { label: head }));
     },
   );
