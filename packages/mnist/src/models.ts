@@ -23,8 +23,10 @@ export interface MlpOptions extends CompileOptions {
 }
 
 export interface CnnOptions extends CompileOptions {
-  /** Filters of each Conv2D(3x3, relu) + MaxPool(2) block. */
+  /** Filters of each Conv2D(k x k, relu) + MaxPool(2) block. */
   filters: number[];
+  /** Side of the square convolution kernels (default 3). */
+  kernelSize?: number;
   /** Units of the Dense(relu) layer before the classifier (0 = none). */
   denseUnits: number;
   dropout?: number;
@@ -61,7 +63,7 @@ export function buildCnn(o: CnnOptions): tf.LayersModel {
   const model = tf.sequential();
   model.add(tf.layers.reshape({ targetShape: [rows, cols, 1], inputShape: [rows * cols] }));
   for (const filters of o.filters) {
-    model.add(tf.layers.conv2d({ filters, kernelSize: 3, activation: 'relu' }));
+    model.add(tf.layers.conv2d({ filters, kernelSize: o.kernelSize ?? 3, activation: 'relu' }));
     model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   }
   model.add(tf.layers.flatten());

@@ -68,7 +68,9 @@ export class DefaultHyperModel extends HyperModel {
     const cnn = hp.conditionalScope('architecture', 'cnn', () =>
       buildCnn({
         filters: [hp.choice('filters_1', [16, 32], { default: 32 }), hp.choice('filters_2', [32, 64], { default: 64 })],
-        denseUnits: hp.choice('dense_units', [0, 64, 128], { default: 128 }),
+        // 5x5 kernels (LeNet's) see more of a stroke per layer; the valid convolutions still leave 4x4 maps.
+        kernelSize: hp.choice('kernel_size', [3, 5], { default: 3 }),
+        denseUnits: hp.choice('dense_units', [0, 64, 128, 256], { default: 128 }),
         dropout: hp.float('cnn_dropout', { minValue: 0, maxValue: 0.5, step: 0.25, default: 0.25 }),
         optimizer,
         learningRate,
