@@ -51,9 +51,22 @@ describe('search spaces', () => {
 
   it('the default space offers a CNN branch when convolutions can train', async () => {
     const space = await resolveSpace('default', { cnn: true });
-    const hp = await hyperparametersFor(space, { architecture: 'cnn', filters_1: 16, filters_2: 32, dense_units: 64 });
+    const hp = await hyperparametersFor(space, {
+      architecture: 'cnn',
+      filters_1: 16,
+      filters_2: 32,
+      kernel_size: 5,
+      dense_units: 64,
+      cnn_learning_rate: 0.002,
+    });
     const model = await space.hypermodel.build(hp);
-    expect(model.layers.map((l) => l.getClassName())).toContain('Conv2D');
+    const convs = model.layers.filter((l) => l.getClassName() === 'Conv2D');
+    expect(convs.map((l) => (l.getConfig() as { kernelSize: number[] }).kernelSize)).toEqual([
+      [5, 5],
+      [5, 5],
+    ]);
+    expect((model.optimizer as unknown as { learningRate: number }).learningRate).toBeCloseTo(0.002);
+    expect(hp.values.learning_rate).toBeUndefined(); // the MLP's rate is not part of a CNN trial
     expect(model.inputs[0]?.shape).toEqual([null, 784]); // same flat input as the MLP, for serving
     const out = tf.tidy(() => (model.predict(tf.zeros([2, 784])) as tf.Tensor).shape);
     expect(out).toEqual([2, 10]);
