@@ -54,12 +54,14 @@ export class DefaultHyperModel extends HyperModel {
     const architecture = this.cnn ? hp.choice('architecture', ['mlp', 'cnn']) : hp.fixed('architecture', 'mlp');
     const optimizer = hp.choice('optimizer', ['adam', 'rmsprop']) as OptimizerName;
     const mlp = hp.conditionalScope('architecture', 'mlp', () =>
+      // Ranges from the measured studies: the best MLPs were 640-1024 units wide with dropout 0.3-0.5 at 5e-4 to
+      // 1.5e-3; every draw above 4e-3 scored low or diverged, and no draw without dropout came near the best.
       buildMlp({
-        learningRate: hp.float('learning_rate', { minValue: 1e-4, maxValue: 1e-2, sampling: 'log', default: 1e-3 }),
+        learningRate: hp.float('learning_rate', { minValue: 2e-4, maxValue: 3e-3, sampling: 'log', default: 1e-3 }),
         units: new Array(hp.int('layers', { minValue: 1, maxValue: 3, default: 2 })).fill(
-          hp.int('units', { minValue: 64, maxValue: 1024, step: 64, default: 256 }),
+          hp.int('units', { minValue: 256, maxValue: 1024, step: 128, default: 512 }),
         ),
-        dropout: hp.float('dropout', { minValue: 0, maxValue: 0.5, step: 0.1, default: 0.2 }),
+        dropout: hp.float('dropout', { minValue: 0.2, maxValue: 0.5, step: 0.1, default: 0.3 }),
         optimizer,
       }),
     );

@@ -34,7 +34,7 @@ describe('search spaces', () => {
     const space = await resolveSpace('mlp');
     const hp = await hyperparametersFor(space, {
       layers: 2,
-      units: 128,
+      units: 256,
       dropout: 0.2,
       optimizer: 'adam',
       learning_rate: 0.002,
@@ -42,7 +42,7 @@ describe('search spaces', () => {
     });
     const model = await space.hypermodel.build(hp);
     const dense = model.layers.filter((l) => l.getClassName() === 'Dense');
-    expect(dense.map((l) => (l.getConfig() as { units: number }).units)).toEqual([128, 128, 10]);
+    expect(dense.map((l) => (l.getConfig() as { units: number }).units)).toEqual([256, 256, 10]);
     expect(model.layers.filter((l) => l.getClassName() === 'Dropout')).toHaveLength(2);
     model.dispose();
     expect(space.batchSize(hp.values, 128)).toBe(256);
