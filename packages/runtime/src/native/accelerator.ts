@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's functions; all offsets and strides are in float32 elements of the given heap buffer. */
 export interface BlasAddon {
-  /** Batched C[i] = alpha * op(A[i]) @ op(B[i]) + beta * C[i], row-major, operating in place on `heap`. */
+  /** Batched C[i] = alpha * op(A[i]) @ op(B[i]) + beta * C[i], row-major, in place on `heap` (offsets from its start). */
   sgemm(
-    heap: ArrayBufferLike,
+    heap: ArrayBufferLike | Float32Array,
     transA: boolean,
     transB: boolean,
     m: number,
@@ -138,4 +138,17 @@ export function setBlasThreads(threads: number): boolean {
   const status = loadAccelerator();
   status.addon?.setThreads(threads);
   return status.loaded;
+}
+
+/** Row-major C[m, n] = A[m, k] @ B[k, n] on one Float32Array; a, b and c are element offsets into it. */
+export type HostGemm = (ws: Float32Array, m: number, n: number, k: number, a: number, b: number, c: number) => void;
+
+/**
+ * OpenBLAS products on plain Float32Arrays, outside TF.js (for inference paths that call a few products on fixed
+ * weights and cannot afford the engine's per-op bookkeeping); undefined when the addon is not loaded.
+ */
+export function hostGemm(): HostGemm | undefined {
+  const blas = loadAccelerator().addon;
+  if (!blas) return undefined;
+  return (ws, m, n, k, a, b, c) => blas.sgemm(ws, false, false, m, n, k, a, k, 0, b, n, 0, c, n, 0, 1, 1, 0);
 }

@@ -4,9 +4,8 @@
  * start, batch_timeout_micros 0) a batch closes at the end of the current event-loop turn; a positive
  * value waits that long for company. A single request larger than the batch size runs on its own.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../tensor-input.js';
-import { type DensePlan, denseInferencePlan } from './dense-plan.js';
+import type { Inference } from './inference.js';
 
 export interface BatchingOptions {
   maxBatchSize: number;
@@ -23,21 +22,12 @@ export class Batcher {
   private queue: Pending[] = [];
   private queuedExamples = 0;
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  private readonly outputName: string;
-  private readonly plan: DensePlan | undefined;
-
   constructor(
-    private readonly model: tf.LayersModel,
-    private readonly exampleShape: number[],
+    private readonly infer: Inference,
     private readonly outputSize: number,
     private readonly options: BatchingOptions,
     private readonly onBatch: (examples: number) => void = () => {},
-  ) {
-    const [output] = model.outputs;
-    if (!output || model.outputs.length !== 1) throw new Error('the model must have exactly one output');
-    this.outputName = output.name;
-    this.plan = denseInferencePlan(model);
-  }
+  ) {}
 
   /** Resolves with `batch.count * outputSize` outputs, row-major. */
   predict(batch: Batch): Promise<Float32Array> {
@@ -76,35 +66,17 @@ export class Batcher {
     if (items.length > 0) this.run(items);
   }
 
-  /** Runs one model call for all items; tensors are freed on every path. */
+  /** Runs one model call for all items (the inference frees its tensors on every path). */
   private run(items: Pending[]): void {
     let total = 0;
-    for (const item of items) total += item.batch.count;
-    const exampleSize = this.exampleShape.reduce((a, b) => a * b, 1);
-    let input: Float32Array;
-    if (items.length === 1 && items[0]) input = items[0].batch.values;
-    else {
-      input = new Float32Array(total * exampleSize);
-      let offset = 0;
-      for (const item of items) {
-        input.set(item.batch.values, offset);
-        offset += item.batch.values.length;
-      }
+    const parts: Float32Array[] = [];
+    for (const item of items) {
+      total += item.batch.count;
+      parts.push(item.batch.values);
     }
     let output: Float32Array;
     try {
-      const result = tf.tidy(() => {
-        const x = tf.tensor(input, [total, ...this.exampleShape], 'float32');
-        if (this.plan) return this.plan(x);
-        // execute runs the graph once on the whole batch: predict would split it into chunks of 32,
-        // and predictOnBatch adds a slice-and-concat pass that costs ~30% at our batch sizes.
-        return this.model.execute(x, this.outputName) as tf.Tensor;
-      });
-      try {
-        output = result.dataSync() as Float32Array;
-      } finally {
-        result.dispose();
-      }
+      output = this.infer(parts, total);
     } catch (err) {
       for (const item of items) item.reject(err);
       return;

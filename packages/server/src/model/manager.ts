@@ -6,10 +6,10 @@
  */
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { NotReadyError } from '../errors.js';
 import type { Batch } from '../tensor-input.js';
 import { Batcher, type BatchingOptions } from './batcher.js';
+import { chooseInference, type Inference, type InferencePath } from './inference.js';
 import { type LoadedModelFiles, loadModelDir, type ModelSignature } from './load.js';
 
 export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
@@ -27,6 +27,9 @@ export class ServedVersion {
   state: VersionState = 'LOADING';
   private inFlight = 0;
   private readonly batcher: Batcher;
+  private readonly inference: Inference;
+  /** Which path runs this version's batches (logged at load). */
+  readonly inferencePath: InferencePath;
   private idle: (() => void) | undefined;
 
   constructor(
@@ -35,13 +38,10 @@ export class ServedVersion {
     batching: BatchingOptions,
     onBatch: (examples: number) => void,
   ) {
-    this.batcher = new Batcher(
-      files.model,
-      files.signature.exampleShape,
-      files.signature.outputSize,
-      batching,
-      onBatch,
-    );
+    const inference = chooseInference(files.model, files.signature.exampleShape);
+    this.inference = inference.run;
+    this.inferencePath = inference.path;
+    this.batcher = new Batcher(inference.run, files.signature.outputSize, batching, onBatch);
   }
 
   get signature(): ModelSignature {
@@ -52,14 +52,9 @@ export class ServedVersion {
     return { ...this.files.metadata, version: this.version };
   }
 
-  /** Answers one warm-up prediction at batch size 1 and at the batch limit so kernels are ready. */
+  /** Answers one warm-up prediction at batch size 1 and at the batch limit, on the path requests take. */
   warmUp(maxBatchSize: number): void {
-    for (const n of [1, maxBatchSize]) {
-      tf.tidy(() => {
-        const out = this.files.model.predictOnBatch(tf.zeros([n, ...this.signature.exampleShape])) as tf.Tensor;
-        out.dataSync();
-      });
-    }
+    for (const n of [1, maxBatchSize]) this.inference([new Float32Array(n * this.signature.exampleSize)], n);
     this.state = 'AVAILABLE';
   }
 
@@ -200,7 +195,7 @@ export class ModelManager {
         const served = new ServedVersion(version, files, this.options.batching, this.options.events.batch);
         served.warmUp(this.options.batching.maxBatchSize);
         this.loaded.set(version, served);
-        this.options.events.info(`loaded and warmed up version ${version}`);
+        this.options.events.info(`loaded and warmed up version ${version} (inference: ${served.inferencePath})`);
         if (this.latest() === served) this.options.events.swap(version);
       } catch (e) {
         this.failed.add(version);
