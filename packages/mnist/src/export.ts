@@ -34,6 +34,8 @@ export interface FinalTrainingOptions {
    * returned, after its best epoch + patience epochs on train).
    */
   retrain?: 'fresh' | 'continue';
+  /** Shift augmentation of the configuration's training (both phases), in pixels; 0 or unset: none. */
+  augmentShift?: number;
   listener?: FitListener;
 }
 
@@ -59,6 +61,7 @@ export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTra
         batchSize: o.batchSize,
         maxEpochs: o.maxEpochs ?? 100,
         patience: o.patience ?? 10,
+        ...(o.augmentShift ? { augmentShift: o.augmentShift } : {}),
         ...(o.listener ? { listener: o.listener } : {}),
       });
     } catch (err) {
@@ -75,6 +78,7 @@ export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTra
       epochs,
       batchSize: o.batchSize,
       phase: 'retrain',
+      ...(o.augmentShift ? { augmentShift: o.augmentShift } : {}),
       ...(o.listener ? { listener: o.listener } : {}),
     });
     const evaluation = evaluateModel(model, o.data.test, DIGIT_LABELS);

@@ -6,8 +6,9 @@
 import { access, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { type BuildFn, HyperModel, HyperParameters } from '@tuneserve/tuner';
+import { shiftedBatches } from './augment.js';
 import { buildCnn, buildMlp, canTrainConvolutions, type OptimizerName } from './models.js';
 
 export interface SearchSpace {
@@ -16,6 +17,8 @@ export interface SearchSpace {
   hypermodel: HyperModel;
   /** The batch size a configuration trains with: its own when the space tunes it, else the fallback. */
   batchSize(values: Record<string, unknown>, fallback: number): number;
+  /** The shift augmentation (pixels) a configuration trains with: its `augment_shift` value, else 0. */
+  augmentShift(values: Record<string, unknown>): number;
 }
 
 /** An unknown space name, or a space file that cannot be loaded or exports nothing usable. */
@@ -83,7 +86,10 @@ export class DefaultHyperModel extends HyperModel {
     return cnn;
   }
 
-  /** Batch size is tuned here, through fit, as Keras Tuner's docs suggest. */
+  /**
+   * Batch size is tuned here, through fit, as Keras Tuner's docs suggest. MLPs train on shifted images (see
+   * augment.ts): without them the best MLPs' validation loss turned up after ~8 epochs and they stopped at ~98.3%.
+   */
   override fit(
     hp: HyperParameters,
     model: tf.LayersModel,
@@ -92,13 +98,45 @@ export class DefaultHyperModel extends HyperModel {
     args: tf.ModelFitArgs,
   ): ReturnType<HyperModel['fit']> {
     const batchSize = hp.choice('batch_size', BATCH_SIZES, { default: 128 });
-    return super.fit(hp, model, x, y, { ...args, batchSize });
+    const shift = hp.conditionalScope('architecture', 'mlp', () => hp.fixed('augment_shift', MLP_AUGMENT_SHIFT));
+    if (typeof shift !== 'number' || shift <= 0 || !(x instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
+      return super.fit(hp, model, x, y, { ...args, batchSize });
+    }
+    const [count, size] = x.shape;
+    const side = Math.round(Math.sqrt(size ?? 0));
+    const { epochs, validationData, callbacks, verbose } = args;
+    return model.fitDataset(
+      shiftedBatches({
+        images: x.dataSync() as Float32Array,
+        labels: Float32Array.from(y.dataSync()),
+        count,
+        rows: side,
+        cols: side,
+        batchSize,
+        maxShift: shift,
+      }),
+      {
+        epochs: epochs ?? 1,
+        validationBatchSize: batchSize,
+        ...(validationData ? { validationData: validationData as [tf.Tensor, tf.Tensor] } : {}),
+        ...(callbacks ? { callbacks } : {}),
+        ...(verbose !== undefined ? { verbose: verbose === 0 ? 0 : 1 } : {}),
+      },
+    );
   }
 }
+
+/** Pixels an MLP's training images move (each way, every epoch): the measured gain came at 2 on 28x28 digits. */
+export const MLP_AUGMENT_SHIFT = 2;
 
 function tunedBatchSize(values: Record<string, unknown>, fallback: number): number {
   const b = values.batch_size;
   return typeof b === 'number' && Number.isInteger(b) && b > 0 ? b : fallback;
+}
+
+function tunedAugmentShift(values: Record<string, unknown>): number {
+  const s = values.augment_shift;
+  return typeof s === 'number' && Number.isInteger(s) && s > 0 ? s : 0;
 }
 
 export const SPACE_NAMES = ['default', 'mlp', 'seed'] as const;
@@ -111,6 +149,7 @@ export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean 
       description: 'the reference: Dense(units in 16..64 step 16, relu) -> Dense(10), optimizer rmsprop|adam',
       hypermodel: new SeedHyperModel(),
       batchSize: (_v, fallback) => fallback,
+      augmentShift: () => 0,
     };
   }
   if (nameOrFile === 'default' || nameOrFile === 'mlp') {
@@ -120,6 +159,7 @@ export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean 
       description: `${hypermodel.cnn ? 'MLP or CNN' : nameOrFile === 'mlp' ? 'MLP only' : 'MLP only (this backend cannot train CNNs)'}, layers, units, dropout, optimizer, log learning rate, batch size`,
       hypermodel,
       batchSize: tunedBatchSize,
+      augmentShift: tunedAugmentShift,
     };
   }
   if (!/\.(m?js|ts|mts)$/.test(nameOrFile)) {
@@ -154,7 +194,13 @@ async function loadSpaceFile(file: string): Promise<SearchSpace> {
       `${file} exports no buildModel function, HyperModel or default export (found: ${Object.keys(mod).join(', ') || 'nothing'})`,
     );
   }
-  return { name: file, description: `user space from ${basename(file)}`, hypermodel, batchSize: tunedBatchSize };
+  return {
+    name: file,
+    description: `user space from ${basename(file)}`,
+    hypermodel,
+    batchSize: tunedBatchSize,
+    augmentShift: tunedAugmentShift,
+  };
 }
 
 async function importModule(file: string): Promise<Record<string, unknown>> {
@@ -198,8 +244,11 @@ export async function hyperparametersFor(
   const model = await space.hypermodel.build(hp);
   model.dispose();
   // batch_size is declared in fit(); register it the same way for spaces that tune it.
-  if ('batch_size' in values && space.hypermodel instanceof DefaultHyperModel) {
-    hp.choice('batch_size', BATCH_SIZES, { default: 128 });
+  if (space.hypermodel instanceof DefaultHyperModel) {
+    if ('batch_size' in values) hp.choice('batch_size', BATCH_SIZES, { default: 128 });
+    if ('augment_shift' in values) {
+      hp.conditionalScope('architecture', 'mlp', () => hp.fixed('augment_shift', MLP_AUGMENT_SHIFT));
+    }
   }
   for (const [name, value] of Object.entries(values)) {
     if (!hp.has(name)) {

@@ -3,6 +3,7 @@
  * on train+val for floor(1.2 x best epoch) epochs, and evaluate on the test set.
  */
 import * as tf from '@tensorflow/tfjs';
+import { shiftedBatches } from './augment.js';
 import type { Split } from './data.js';
 import { toTensors } from './tensors.js';
 
@@ -25,53 +26,70 @@ export interface FitSettings {
   validation?: Split;
   /** Stop when val_loss has not improved for this many epochs (needs validation). */
   patience?: number;
+  /** Train on images shifted by up to this many pixels, drawn afresh every epoch (0 or unset: as they are). */
+  augmentShift?: number;
 }
 
 /** Trains `model` on `split`; returns the per-epoch history (loss, acc, val_loss, val_acc). */
 export async function fitModel(model: tf.LayersModel, split: Split, s: FitSettings): Promise<History> {
   const phase = s.phase ?? 'train';
-  const train = fitTensors(split);
+  const shift = s.augmentShift ?? 0;
+  // Augmented training reads batches from a dataset built on the raw arrays; only plain training needs x/y tensors.
+  const train = shift > 0 ? undefined : fitTensors(split);
   const val = s.validation ? fitTensors(s.validation) : undefined;
   const batchesPerEpoch = Math.ceil(split.count / s.batchSize);
   let best = Number.POSITIVE_INFINITY;
   let wait = 0;
   let epochNow = 0;
   try {
-    const result = await model.fit(train.x, train.y, {
-      epochs: s.epochs,
-      batchSize: s.batchSize,
-      shuffle: true,
-      verbose: 0,
-      ...(val ? { validationData: [val.x, val.y] as [tf.Tensor, tf.Tensor] } : {}),
-      callbacks: {
-        onEpochBegin: async (epoch) => {
-          epochNow = epoch + 1;
-          s.listener?.onEpochBegin?.(phase, epochNow, s.epochs);
-        },
-        onBatchEnd: async (batch) => {
-          s.listener?.onBatchEnd?.(phase, epochNow, batch + 1, batchesPerEpoch);
-        },
-        onEpochEnd: async (epoch, logs) => {
-          const numeric = Object.fromEntries(Object.entries(logs ?? {}).map(([k, v]) => [k, Number(v)]));
-          s.listener?.onEpochEnd?.(phase, epoch + 1, s.epochs, numeric);
-          if (s.patience === undefined) return;
-          const valLoss = numeric.val_loss;
-          if (valLoss === undefined) throw new Error('early stopping needs validation data');
-          // Keras EarlyStopping semantics (min mode, min_delta 0): stop after `patience` epochs without improvement.
-          if (valLoss < best) {
-            best = valLoss;
-            wait = 0;
-          } else if (++wait >= s.patience) {
-            model.stopTraining = true;
-          }
-        },
+    const callbacks: tf.CustomCallbackArgs = {
+      onEpochBegin: async (epoch) => {
+        epochNow = epoch + 1;
+        s.listener?.onEpochBegin?.(phase, epochNow, s.epochs);
       },
-    });
+      onBatchEnd: async (batch) => {
+        s.listener?.onBatchEnd?.(phase, epochNow, batch + 1, batchesPerEpoch);
+      },
+      onEpochEnd: async (epoch, logs) => {
+        const numeric = Object.fromEntries(Object.entries(logs ?? {}).map(([k, v]) => [k, Number(v)]));
+        s.listener?.onEpochEnd?.(phase, epoch + 1, s.epochs, numeric);
+        if (s.patience === undefined) return;
+        const valLoss = numeric.val_loss;
+        if (valLoss === undefined) throw new Error('early stopping needs validation data');
+        // Keras EarlyStopping semantics (min mode, min_delta 0): stop after `patience` epochs without improvement.
+        if (valLoss < best) {
+          best = valLoss;
+          wait = 0;
+        } else if (++wait >= s.patience) {
+          model.stopTraining = true;
+        }
+      },
+    };
+    const common = {
+      epochs: s.epochs,
+      verbose: 0 as const,
+      ...(val ? { validationData: [val.x, val.y] as [tf.Tensor, tf.Tensor] } : {}),
+      callbacks,
+    };
+    const result = train
+      ? await model.fit(train.x, train.y, { ...common, batchSize: s.batchSize, shuffle: true })
+      : await model.fitDataset(
+          shiftedBatches({
+            images: split.images,
+            labels: Float32Array.from(split.labels),
+            count: split.count,
+            rows: split.rows,
+            cols: split.cols,
+            batchSize: s.batchSize,
+            maxShift: shift,
+          }),
+          { ...common, validationBatchSize: s.batchSize },
+        );
     const history: History = {};
     for (const [key, values] of Object.entries(result.history)) history[key] = values.map(Number);
     return history;
   } finally {
-    tf.dispose([train.x, train.y, ...(val ? [val.x, val.y] : [])]);
+    tf.dispose([...(train ? [train.x, train.y] : []), ...(val ? [val.x, val.y] : [])]);
   }
 }
 
@@ -95,11 +113,12 @@ export async function findBestEpoch(
   model: tf.LayersModel,
   train: Split,
   val: Split,
-  o: { maxEpochs?: number; patience?: number; batchSize: number; listener?: FitListener },
+  o: { maxEpochs?: number; patience?: number; batchSize: number; augmentShift?: number; listener?: FitListener },
 ): Promise<BestEpochResult> {
   const history = await fitModel(model, train, {
     epochs: o.maxEpochs ?? 100,
     batchSize: o.batchSize,
+    ...(o.augmentShift ? { augmentShift: o.augmentShift } : {}),
     patience: o.patience ?? 10,
     validation: val,
     phase: 'best-epoch',

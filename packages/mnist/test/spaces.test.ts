@@ -2,12 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@tuneserve/runtime';
 import { HyperParameters } from '@tuneserve/tuner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hyperparametersFor, resolveSpace, SearchSpaceError } from '../src/index.js';
 
 let dir: string;
 beforeAll(async () => {
+  await initBackend({ log: false });
   dir = await mkdtemp(join(tmpdir(), 'spaces-test-'));
 });
 afterAll(async () => {
@@ -47,6 +49,35 @@ describe('search spaces', () => {
     model.dispose();
     expect(space.batchSize(hp.values, 128)).toBe(256);
     expect(hp.values.architecture).toBe('mlp');
+    expect(space.augmentShift(hp.values)).toBe(0); // not part of these values
+    const shifted = await hyperparametersFor(space, { ...hp.values, augment_shift: 2 });
+    expect(space.augmentShift(shifted.values)).toBe(2);
+    await expect(hyperparametersFor(space, { ...hp.values, augment_shift: 3 })).rejects.toThrow(/augment_shift=3/);
+  });
+
+  it('MLP trials train on shifted images and record it; CNN trials and the seed space do not', async () => {
+    const space = await resolveSpace('default', { cnn: true });
+    const x = tf.randomUniform([64, 784]);
+    const y = tf.tensor1d(
+      Array.from({ length: 64 }, (_, i) => i % 10),
+      'float32',
+    );
+    const fitted: Record<string, unknown>[] = [];
+    for (const architecture of ['mlp', 'cnn']) {
+      const hp = new HyperParameters();
+      hp.values = { architecture };
+      const model = await space.hypermodel.build(hp);
+      const history = (await space.hypermodel.fit(hp, model, x, y, { epochs: 1, verbose: 0 })) as tf.History;
+      expect(history.history.loss).toHaveLength(1);
+      fitted.push({ ...hp.values });
+      model.dispose();
+    }
+    expect(fitted[0]?.augment_shift).toBe(2);
+    expect(space.augmentShift(fitted[0] ?? {})).toBe(2);
+    expect(fitted[1]?.augment_shift).toBeUndefined();
+    expect(space.augmentShift(fitted[1] ?? {})).toBe(0);
+    expect((await resolveSpace('seed')).augmentShift({ augment_shift: 2 })).toBe(0);
+    tf.dispose([x, y]);
   });
 
   it('the default space offers a CNN branch when convolutions can train', async () => {

@@ -126,9 +126,10 @@ export async function train(
     for (const [rank, config] of configs.entries()) {
       const hp = await hyperparametersFor(space, config.values).catch(toUsageError);
       const batchSize = space.batchSize(hp.values, o.batchSize ?? info?.batchSize ?? 128);
+      const augmentShift = space.augmentShift(hp.values);
       log(
         `training #${rank + 1}${config.trialId === 'manual' ? '' : ` (trial ${config.trialId}, score ${config.score.toFixed(4)})`}: ` +
-          `${JSON.stringify(hp.values)} batch ${batchSize}`,
+          `${JSON.stringify(hp.values)} batch ${batchSize}${augmentShift ? `, images shifted up to ${augmentShift} px` : ''}`,
       );
       const progress = createProgress();
       let result: Awaited<ReturnType<typeof trainFinalModel>>;
@@ -137,6 +138,7 @@ export async function train(
           build: () => space.hypermodel.build(hp),
           data,
           batchSize,
+          augmentShift,
           maxEpochs: o.maxEpochs,
           patience: o.patience,
           retrain: o.retrain,
@@ -158,6 +160,7 @@ export async function train(
         training: {
           space: space.name,
           batchSize,
+          augmentShift,
           study: study
             ? { projectName: o.projectName, trialId: config.trialId, score: config.score, tuner: study.tuner }
             : null,
