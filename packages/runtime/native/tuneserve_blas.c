@@ -367,9 +367,11 @@ static napi_value SumRows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Shared arguments of maxPool / maxPoolGrad: (heap, three offsets, geometry). The offsets are checked by the caller
- * against the sizes it needs; the geometry is bounded so that window positions fit in int32. */
-static bool pool_args(napi_env env, napi_callback_info info, float **heap, size_t *count, int64_t off[3], Geometry *g) {
+/* Shared arguments of maxPool / maxPoolGrad: (heap, three offsets, geometry), plus the float counts of the input
+ * images and of the pooled output. The offsets are checked by the caller against the sizes it needs; the geometry is
+ * bounded so that window positions fit in int32. */
+static bool pool_args(napi_env env, napi_callback_info info, float **heap, size_t *count, int64_t off[3], Geometry *g,
+                      int64_t *image, int64_t *outs) {
   size_t argc = 5;
   napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) return false;
@@ -378,7 +380,10 @@ static bool pool_args(napi_env env, napi_callback_info info, float **heap, size_
   for (int i = 0; i < 3; i++) {
     if (napi_get_value_int64(env, argv[1 + i], &off[i]) != napi_ok) return false;
   }
-  return read_geometry(env, argv[4], g) && g->n * g->ih * g->iw * g->ci <= INT32_MAX && g->ci <= 4096;
+  if (!read_geometry(env, argv[4], g) || g->n * g->ih * g->iw * g->ci > INT32_MAX || g->ci > 4096) return false;
+  *image = g->n * g->ih * g->iw * g->ci;
+  *outs = g->n * g->oh * g->ow * g->ci;
+  return true;
 }
 
 typedef struct {
@@ -440,11 +445,11 @@ static void max_pool_images(void *ctx, int64_t lo, int64_t hi) {
 static napi_value MaxPool(napi_env env, napi_callback_info info) {
   float *heap = NULL;
   size_t count = 0;
-  int64_t o[3];
+  int64_t o[3] = {0, 0, 0};
   Geometry g;
-  bool ok = pool_args(env, info, &heap, &count, o, &g);
+  int64_t image = 0, outs = 0;
+  bool ok = pool_args(env, info, &heap, &count, o, &g, &image, &outs);
   const int64_t xo = o[0], yo = o[1], ao = o[2];
-  const int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, outs = ok ? g.n * g.oh * g.ow * g.ci : 0;
   if (!ok || xo < 0 || yo < 0 || ao < -1 || xo + image > (int64_t)count || yo + outs > (int64_t)count ||
       ao + outs > (int64_t)count) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.maxPool: bad arguments or operand outside the heap");
@@ -498,10 +503,10 @@ static napi_value ScatterAdd(napi_env env, napi_callback_info info) {
 static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   float *heap = NULL;
   size_t count = 0;
-  int64_t o[3];
+  int64_t o[3] = {0, 0, 0};
   Geometry g;
-  bool ok = pool_args(env, info, &heap, &count, o, &g);
-  const int64_t image = ok ? g.n * g.ih * g.iw * g.ci : 0, outs = ok ? g.n * g.oh * g.ow * g.ci : 0;
+  int64_t image = 0, outs = 0;
+  bool ok = pool_args(env, info, &heap, &count, o, &g, &image, &outs);
   if (!ok || o[0] < 0 || o[1] < 0 || o[2] < 0 || o[0] + image > (int64_t)count || o[2] + image > (int64_t)count ||
       o[1] + outs > (int64_t)count) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.maxPoolGrad: bad arguments or operand outside the heap");
