@@ -248,6 +248,7 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
   it('throws a RangeError for a wrong argument count, a negative size or an operand outside the heap', () => {
     const addon = loadAccelerator().addon!;
     const heap = new Float32Array(16).buffer;
+    const pool = new Int32Array([1, 4, 4, 1, 2, 2, 2, 2, 2, 2, 0, 0]);
     const bad: [string, () => void][] = [
       ['reluGrad, too few arguments', () => (addon.reluGrad as (...a: unknown[]) => void)(heap, 0, 0, 0)],
       ['reluGrad, outside the heap', () => addon.reluGrad(heap, 0, 0, 0, 100)],
@@ -255,10 +256,23 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
       ['scatterAdd, zero images', () => addon.scatterAdd(heap, 0, 0, 0, 4, 4, 0)],
       ['rmsprop, outside the heap', () => addon.rmsprop(heap, 64, 0, 0, 0, 0, 0, 0.1, 0.9, 0, 1e-7)],
       ['adam, not a heap', () => addon.adam(42 as unknown as ArrayBuffer, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1)],
+      // a 4x4 image pooled 2x2 to 2x2: 16 input floats, 4 output floats
+      ['maxPool, output outside the heap', () => addon.maxPool(heap, 0, 14, -1, pool)],
+      ['maxPool, too few arguments', () => (addon.maxPool as (...a: unknown[]) => void)(heap, 0, 0, -1)],
+      ['maxPoolGrad, dx outside the heap', () => addon.maxPoolGrad(heap, 0, 0, 4, pool)],
+      [
+        'sgemm on a typed array, C outside it',
+        () => addon.sgemm(new Float32Array(8), false, false, 2, 2, 2, 0, 2, 0, 0, 2, 0, 6, 2, 0, 1, 1, 0),
+      ],
     ];
     for (const [label, call] of bad) expect(call, label).toThrow(RangeError);
     const x = new Float32Array([1, -1, 2, -2, 5, 5, 5, 5, 0, 0, 0, 0]);
     addon.reluGrad(x.buffer, 4, 0, 8, 4);
     expect(Array.from(x.subarray(8))).toEqual([5, 0, 5, 0]);
+    // The same pool geometry with room for its output: window maxima of 0..15 laid out 4x4.
+    const room = new Float32Array(20);
+    room.set(Array.from({ length: 16 }, (_, i) => i));
+    addon.maxPool(room, 0, 16, -1, pool);
+    expect(Array.from(room.subarray(16))).toEqual([5, 7, 13, 15]);
   });
 });
