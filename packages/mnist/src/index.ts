@@ -1,3 +1,4 @@
+export { type ShiftedBatchesOptions, shiftedBatches, shiftImage } from './augment.js';
 export {
   defaultMnistDir,
   type LoadMnistOptions,
@@ -35,6 +36,7 @@ export {
   BATCH_SIZES,
   DefaultHyperModel,
   hyperparametersFor,
+  MLP_AUGMENT_SHIFT,
   resolveSpace,
   type SearchSpace,
   SearchSpaceError,
