@@ -116,8 +116,9 @@ export async function train(
         throw new UsageError(`study "${o.projectName}" has no completed trial yet; run \`tuneserve tune\` first`);
       }
     }
-    const space = await resolveSpace(o.space ?? info?.space ?? 'default').catch(toUsageError);
+    // The backend first: the default space asks the active backend whether it can train convolutions.
     const backend = await initBackend();
+    const space = await resolveSpace(o.space ?? info?.space ?? 'default').catch(toUsageError);
     const data = await loadData({
       ...((o.dataDir ?? info?.dataDir) ? { dataDir: o.dataDir ?? info?.dataDir } : {}),
       ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}),

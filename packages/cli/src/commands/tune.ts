@@ -95,8 +95,9 @@ export function registerTune(program: Command): void {
 export async function tune(o: TuneFlags, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {
   const stopInterrupt = exitOnInterrupt('tune', 'run the same command again to resume the study');
   try {
-    const space = await resolveSpace(o.space).catch(toUsageError);
+    // The backend first: the default space asks the active backend whether it can train convolutions.
     const backend = await initBackend();
+    const space = await resolveSpace(o.space).catch(toUsageError);
     const data = await loadData(o).catch(toUsageError);
     log(
       `tuning space "${space.name}" (${space.description}) with ${o.tuner}: ${o.maxTrials} trials x ${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} images (backend ${backend.name})`,
