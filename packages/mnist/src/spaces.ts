@@ -246,9 +246,8 @@ export async function hyperparametersFor(
   // batch_size is declared in fit(); register it the same way for spaces that tune it.
   if (space.hypermodel instanceof DefaultHyperModel) {
     if ('batch_size' in values) hp.choice('batch_size', BATCH_SIZES, { default: 128 });
-    if ('augment_shift' in values) {
-      hp.conditionalScope('architecture', 'mlp', () => hp.fixed('augment_shift', MLP_AUGMENT_SHIFT));
-    }
+    // Fixed, so an MLP given without it (`train --hp`, or a study from before it existed) trains as tuning does.
+    hp.conditionalScope('architecture', 'mlp', () => hp.fixed('augment_shift', MLP_AUGMENT_SHIFT));
   }
   for (const [name, value] of Object.entries(values)) {
     if (!hp.has(name)) {

@@ -49,7 +49,7 @@ describe('search spaces', () => {
     model.dispose();
     expect(space.batchSize(hp.values, 128)).toBe(256);
     expect(hp.values.architecture).toBe('mlp');
-    expect(space.augmentShift(hp.values)).toBe(0); // not part of these values
+    expect(space.augmentShift(hp.values)).toBe(2); // fixed in the MLP branch, so added when not given
     const shifted = await hyperparametersFor(space, { ...hp.values, augment_shift: 2 });
     expect(space.augmentShift(shifted.values)).toBe(2);
     await expect(hyperparametersFor(space, { ...hp.values, augment_shift: 3 })).rejects.toThrow(/augment_shift=3/);
