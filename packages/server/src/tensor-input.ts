@@ -42,7 +42,7 @@ const SLAB_BYTES = 64 * 1024;
 let slab = new ArrayBuffer(SLAB_BYTES);
 let slabUsed = 0;
 
-function allocFloats(n: number): Float32Array {
+export function allocFloats(n: number): Float32Array {
   const bytes = n * 4;
   if (bytes > SLAB_BYTES / 4) return new Float32Array(n);
   if (slabUsed + bytes > SLAB_BYTES) {

@@ -2,12 +2,14 @@
  * The reference system's route, wire-compatible with its Python client, which sends
  * `requests.post(url, json=json.dumps({"instances": data}))`: the JSON body is a *string* holding
  * the JSON document. The plain object is accepted too. The answer is the reference's exact text.
- * The inner document is read with JSON.parse (the reference used ast.literal_eval; nothing is evaluated).
+ * The inner document is read by a scanner for its common form (instances-text.ts) or with JSON.parse (the reference
+ * used ast.literal_eval); nothing is evaluated.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { predictWithDeadline, type ServingContext } from '../context.js';
 import { InvalidInputError } from '../errors.js';
-import { parseSingleExample } from '../tensor-input.js';
+import { readFlatInstances } from '../instances-text.js';
+import { allocFloats, parseSingleExample } from '../tensor-input.js';
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -27,6 +29,14 @@ function envelope(body: unknown): Record<string, unknown> {
 }
 
 export const referencePlugin: FastifyPluginAsync<{ ctx: ServingContext }> = async (app, { ctx }) => {
+  /** The reference client's common case, read straight from the text; undefined sends it the general way. */
+  const readFast = (body: unknown): Float32Array | undefined => {
+    const size = ctx.models.latest()?.signature.exampleSize;
+    if (typeof body !== 'string' || size === undefined) return undefined;
+    const out = allocFloats(size);
+    return readFlatInstances(body, out) ? out : undefined;
+  };
+
   app.post(
     '/predict',
     {
@@ -40,9 +50,9 @@ export const referencePlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
       },
     },
     async (request, reply) => {
-      const doc = envelope(request.body);
+      const values =
+        readFast(request.body) ?? parseSingleExample(envelope(request.body).instances, ctx.models.require().signature);
       const served = ctx.models.require();
-      const values = parseSingleExample(doc.instances, served.signature);
       const out = await predictWithDeadline(ctx, served, { values, count: 1 });
       let best = 0;
       for (let i = 1; i < out.length; i++) if ((out[i] ?? -Infinity) > (out[best] ?? -Infinity)) best = i;
