@@ -99,15 +99,16 @@ export class DefaultHyperModel extends HyperModel {
   ): ReturnType<HyperModel['fit']> {
     const batchSize = hp.choice('batch_size', BATCH_SIZES, { default: 128 });
     const shift = hp.conditionalScope('architecture', 'mlp', () => hp.fixed('augment_shift', MLP_AUGMENT_SHIFT));
-    if (typeof shift !== 'number' || shift <= 0 || !(x instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
+    // Shifts need flat square images ([n, side * side], as MNIST's 784); anything else trains as it is.
+    const [count = 0, size = 0] = x instanceof tf.Tensor && x.rank === 2 ? x.shape : [];
+    const side = Math.round(Math.sqrt(size));
+    if (typeof shift !== 'number' || shift <= 0 || side * side !== size || size === 0 || !(y instanceof tf.Tensor)) {
       return super.fit(hp, model, x, y, { ...args, batchSize });
     }
-    const [count, size] = x.shape;
-    const side = Math.round(Math.sqrt(size ?? 0));
     const { epochs, validationData, callbacks, verbose } = args;
     return model.fitDataset(
       shiftedBatches({
-        images: x.dataSync() as Float32Array,
+        images: (x as tf.Tensor).dataSync() as Float32Array,
         labels: Float32Array.from(y.dataSync()),
         count,
         rows: side,
