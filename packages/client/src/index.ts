@@ -25,3 +25,15 @@ export type {
   StudyJson,
   TrialJson,
 } from './types.js';
+export type {
+  CategoricalFeature,
+  ClassificationOutput,
+  Feature,
+  ImageInput,
+  InputSchema,
+  NumericFeature,
+  OutputSchema,
+  RegressionOutput,
+  TabularInput,
+  TensorInput,
+} from './schema.js';

@@ -3,6 +3,8 @@
  * are declared here so programs using the client need neither the server nor TF.js.
  */
 
+import type { InputSchema, OutputSchema } from './schema.js';
+
 export type HpValue = number | string | boolean;
 
 export interface Sample {
@@ -17,6 +19,10 @@ export interface ModelMetadataJson {
   createdAt: string;
   inputShape: number[];
   labels: string[];
+  /** How raw inputs become the model's tensor (absent in models exported before schemas: a plain tensor). */
+  input?: InputSchema;
+  /** What the output means: class names or a de-standardised regression target. */
+  output?: OutputSchema;
   hyperparameters?: Record<string, HpValue>;
   training?: Record<string, unknown>;
   testMetrics?: {
