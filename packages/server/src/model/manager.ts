@@ -3,8 +3,11 @@
  * folders; the newest `keepVersions` are loaded. A poll notices a new version, loads it, warms it up
  * and only then swaps it in (availability preserving); a version leaving the set is disposed once
  * its in-flight requests have finished. A folder holding model.json itself is served as version 1.
+ * A version that failed to load is tried again once its files change (a version still being copied
+ * in loads when the copy is complete). A loaded version whose files are removed or overwritten
+ * keeps serving from memory, and the log says so once.
  */
-import { access, readdir } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotReadyError } from '../errors.js';
 import type { Batch } from '../tensor-input.js';
@@ -92,10 +95,30 @@ export interface ManagerOptions {
 
 const VERSION_DIR = /^[1-9]\d{0,15}$/;
 
+/** Names, sizes and modification times of a folder's entries; undefined when it cannot be read. */
+async function fingerprint(dir: string): Promise<string | undefined> {
+  try {
+    const names = (await readdir(dir)).sort();
+    const entries = await Promise.all(
+      names.map(async (name) => {
+        const s = await stat(join(dir, name));
+        return `${name}:${s.size}:${s.mtimeMs}`;
+      }),
+    );
+    return entries.join('|');
+  } catch {
+    return undefined;
+  }
+}
+
 export class ModelManager {
   private readonly loaded = new Map<number, ServedVersion>();
-  /** Versions that failed to load; not retried until they disappear from disk. */
-  private readonly failed = new Set<number>();
+  /** Versions that failed to load, with their folder's fingerprint then: retried when it changes. */
+  private readonly failed = new Map<number, string | undefined>();
+  /** Fingerprint of each loaded version's folder at load time, to notice files changing under it. */
+  private readonly loadedPrints = new Map<number, string | undefined>();
+  /** The last disk change logged for a loaded version, so each change is logged once. */
+  private readonly drift = new Map<number, string>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private closed = false;
@@ -153,7 +176,8 @@ export class ModelManager {
   }
 
   private scheduleNext(): void {
-    if (this.closed || this.single || this.options.pollIntervalMs <= 0) return;
+    // A single folder is polled too: to retry a failed load and to notice its files changing.
+    if (this.closed || this.options.pollIntervalMs <= 0) return;
     this.timer = setTimeout(() => {
       this.polling = this.poll().finally(() => this.scheduleNext());
     }, this.options.pollIntervalMs);
@@ -181,25 +205,42 @@ export class ModelManager {
     return found.sort((a, b) => b - a);
   }
 
+  private dirOf(version: number): string {
+    return this.single ? this.options.root : join(this.options.root, String(version));
+  }
+
   /** One reconciliation pass: load wanted versions newest first, then unload the rest. */
   async poll(): Promise<void> {
     const present = await this.onDisk();
-    for (const v of this.failed) if (!present.includes(v)) this.failed.delete(v);
+    for (const [v, print] of this.failed) {
+      if (!present.includes(v)) this.failed.delete(v);
+      else if ((await fingerprint(this.dirOf(v))) !== print) {
+        this.failed.delete(v);
+        this.options.events.info(`version ${v}: its files changed since it failed to load; loading it again`);
+      }
+    }
+    await this.checkLoadedFiles();
     const wanted = present.filter((v) => !this.failed.has(v)).slice(0, this.options.keepVersions);
     for (const version of wanted) {
       if (this.closed) return;
       if (this.loaded.has(version)) continue;
-      const dir = this.single ? this.options.root : join(this.options.root, String(version));
+      const dir = this.dirOf(version);
+      // Taken before reading, so a copy that goes on during the load counts as a change.
+      const print = await fingerprint(dir);
       try {
         const files = await loadModelDir(dir, this.single ? 'model' : `version ${version}`);
         const served = new ServedVersion(version, files, this.options.batching, this.options.events.batch);
         served.warmUp(this.options.batching.maxBatchSize);
         this.loaded.set(version, served);
+        this.loadedPrints.set(version, print);
+        this.drift.delete(version);
         this.options.events.info(`loaded and warmed up version ${version} (inference: ${served.inferencePath})`);
         if (this.latest() === served) this.options.events.swap(version);
       } catch (e) {
-        this.failed.add(version);
-        this.options.events.error(`could not load version ${version}: ${(e as Error).message}`);
+        this.failed.set(version, print);
+        this.options.events.error(
+          `could not load version ${version}: ${(e as Error).message} (tried again when its files change)`,
+        );
       }
     }
     const keep = new Set(wanted.filter((v) => this.loaded.has(v)));
@@ -208,11 +249,35 @@ export class ModelManager {
       for (const [version, served] of this.loaded) {
         if (keep.has(version)) continue;
         this.loaded.delete(version);
+        this.loadedPrints.delete(version);
+        this.drift.delete(version);
         this.options.events.info(`unloading version ${version}`);
         void served.unload();
       }
     }
     this.options.events.loaded(this.versions().length);
+  }
+
+  /** Logs, once per change, a loaded version whose folder was removed or whose files were replaced. */
+  private async checkLoadedFiles(): Promise<void> {
+    for (const [version, atLoad] of this.loadedPrints) {
+      const dir = this.dirOf(version);
+      const now = await fingerprint(dir);
+      if (now === atLoad) {
+        this.drift.delete(version);
+        continue;
+      }
+      const change = now === undefined ? 'gone' : now;
+      if (this.drift.get(version) === change) continue;
+      this.drift.set(version, change);
+      const what =
+        now === undefined
+          ? `its folder ${dir} is gone or unreadable`
+          : `its files in ${dir} changed on disk since it was loaded`;
+      this.options.events.error(
+        `version ${version}: ${what}; still serving the copy loaded in memory (publish a new model as a new version folder)`,
+      );
+    }
   }
 
   async close(): Promise<void> {
