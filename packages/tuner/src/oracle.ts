@@ -58,6 +58,11 @@ export interface EndTrialInput {
   message?: string | null;
   /** The worker ending the trial: when given, the result is only accepted while it still owns the RUNNING trial. */
   ownerId?: string;
+  /**
+   * The trial's hyperparameters after it ran. What build, fit or runTrial declared on first use
+   * joins the study's space, and the values it got are stored with the trial.
+   */
+  hyperparameters?: HyperParameters;
 }
 
 const MAX_COLLISIONS = 20;
@@ -147,28 +152,34 @@ export abstract class Oracle {
   async updateSpace(hp: HyperParameters): Promise<void> {
     await this.storage.transaction(async (tx) => {
       const study = await requireStudy(tx);
-      const space = HyperParameters.fromConfig(study.space);
-      let changed = false;
-      for (const h of hp.space) {
-        const known = space.space.some(
-          (s) => s.name === h.name && JSON.stringify(s.conditions) === JSON.stringify(h.conditions),
-        );
-        if (known) {
-          space.addToSpace(h); // throws if redefined differently
-          continue;
-        }
-        if (!this.allowNewEntries) {
-          throw new HyperParameterError(
-            `Hyperparameter '${h.name}' is not in the pre-declared search space and allowNewEntries is false.`,
-          );
-        }
-        space.addToSpace(this.tuneNewEntries ? h : new Fixed(h.name, h.default, h.conditions));
-        changed = true;
-      }
-      space.values = {};
-      this.hyperparameters = space;
+      const { space, changed } = this.mergeSpace(study, hp);
       if (changed) await tx.putStudy({ ...study, space: space.toConfig() });
     });
+  }
+
+  /** The stored space plus what `hp` declared (Keras Tuner's update_space rules); sets this.hyperparameters. */
+  private mergeSpace(study: StudyRecord, hp: HyperParameters): { space: HyperParameters; changed: boolean } {
+    const space = HyperParameters.fromConfig(study.space);
+    let changed = false;
+    for (const h of hp.space) {
+      const known = space.space.some(
+        (s) => s.name === h.name && JSON.stringify(s.conditions) === JSON.stringify(h.conditions),
+      );
+      if (known) {
+        space.addToSpace(h); // throws if redefined differently
+        continue;
+      }
+      if (!this.allowNewEntries) {
+        throw new HyperParameterError(
+          `Hyperparameter '${h.name}' is not in the pre-declared search space and allowNewEntries is false.`,
+        );
+      }
+      space.addToSpace(this.tuneNewEntries ? h : new Fixed(h.name, h.default, h.conditions));
+      changed = true;
+    }
+    space.values = {};
+    this.hyperparameters = space;
+    return { space, changed };
   }
 
   /**
@@ -275,8 +286,17 @@ export abstract class Oracle {
         }
       }
       if (status === 'INVALID' && rec.retries >= this.maxRetriesPerTrial) status = 'FAILED';
+      let values = rec.values;
+      let stored = study;
+      if (input.hyperparameters) {
+        const { space, changed } = this.mergeSpace(study, input.hyperparameters);
+        if (changed) stored = { ...study, space: space.toConfig() };
+        values = declaredValues(rec.values, input.hyperparameters, space);
+      }
       const next: TrialRecord = {
         ...rec,
+        values,
+        hash: values === rec.values ? rec.hash : valuesHash(values),
         status,
         score,
         bestStep: input.bestStep ?? null,
@@ -286,13 +306,15 @@ export abstract class Oracle {
         endedAt: Date.now(),
       };
       await tx.putTrial(next);
-      const space = HyperParameters.fromConfig(study.space);
+      const space = HyperParameters.fromConfig(stored.space);
       const trial = this.toTrial(next, space);
       if (status !== 'INVALID') {
-        const state = { ...study.oracleState };
+        const state = { ...stored.oracleState };
         const records = await tx.listTrials();
         await this.onTrialEnd(trial, this.context(records, space, state));
-        await tx.putStudy({ ...study, oracleState: state });
+        await tx.putStudy({ ...stored, oracleState: state });
+      } else if (stored !== study) {
+        await tx.putStudy(stored);
       }
       return trial;
     });
@@ -447,6 +469,15 @@ async function requireStudy(tx: StudyStore): Promise<StudyRecord> {
   const study = await tx.getStudy();
   if (!study) throw new StorageError('The study record is missing from storage.');
   return study;
+}
+
+/**
+ * The stored values plus the ones the trial got for hyperparameters it declared while running
+ * (their defaults, on first use). Stored values are never overwritten.
+ */
+function declaredValues(stored: HpValues, hp: HyperParameters, space: HyperParameters): HpValues {
+  const added = Object.entries(hp.values).filter(([name]) => !(name in stored) && space.has(name));
+  return added.length === 0 ? stored : { ...stored, ...Object.fromEntries(added) };
 }
 
 function nonNegativeInt(name: string, v: number): number {

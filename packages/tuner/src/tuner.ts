@@ -297,7 +297,13 @@ export class Tuner {
       const result = await this.runTrial(trial, ...args);
       const { metrics, bestStep } = this.normalizeResult(result);
       const status = this.pruned.delete(trial.trialId) ? 'PRUNED' : 'COMPLETED';
-      return await this.oracle.endTrial(trial.trialId, { status, metrics, bestStep, ownerId: this.tunerId });
+      return await this.oracle.endTrial(trial.trialId, {
+        status,
+        metrics,
+        bestStep,
+        ownerId: this.tunerId,
+        hyperparameters: trial.hyperparameters,
+      });
     } catch (err) {
       if (err instanceof FatalError || err instanceof TooManyFailedTrialsError) throw err;
       if (err instanceof TrialLostError) {
@@ -314,7 +320,13 @@ export class Tuner {
       await rm(path.join(await this.trialDir(trial.trialId), 'progress.json'), { force: true });
       const status = err instanceof FailedTrialError ? 'FAILED' : 'INVALID';
       return await this.oracle
-        .endTrial(trial.trialId, { status, message, metrics: {}, ownerId: this.tunerId })
+        .endTrial(trial.trialId, {
+          status,
+          message,
+          metrics: {},
+          ownerId: this.tunerId,
+          hyperparameters: trial.hyperparameters,
+        })
         .catch((lost: unknown) => {
           if (lost instanceof TrialLostError) return undefined;
           throw lost;
