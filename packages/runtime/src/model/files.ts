@@ -3,8 +3,8 @@
  * so files written here load with stock `tf.loadLayersModel` in a browser and converter output loads here.
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { access, mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from '../errors.js';
@@ -52,10 +52,10 @@ export async function writeModelToTemp(
   }
   const artifacts = await captureArtifacts(model);
   const parent = dirname(target);
-  await mkdir(parent, { recursive: true });
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp);
   try {
+    await mkdir(parent, { recursive: true });
+    await mkdir(tmp);
     const weights = artifacts.weightData
       ? new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData))
       : new Uint8Array(0);
@@ -66,8 +66,22 @@ export async function writeModelToTemp(
     return tmp;
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
-    throw e;
+    throw writeError(target, e);
   }
+}
+
+/** A failed write says which model, why, and that nothing already published was touched. */
+function writeError(target: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    const why = code === 'EFBIG' ? 'a file is over the size limit (EFBIG)' : `no space left on the device (${code})`;
+    return new ModelFileError(
+      `${target}: cannot write the model: ${why}; the files already there were not changed`,
+      target,
+      { cause: e },
+    );
+  }
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 /** Publishes `tmp` as `target`, replacing an existing directory; the old one is restored if the swap fails. */
@@ -137,52 +151,140 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Limits on what a load reads; a model over them is refused before (or while) it is read. */
+export interface LoadLimits {
+  /** Largest model.json, in bytes (default 64 MiB). */
+  maxJsonBytes?: number;
+  /** Largest total of weight data over all shards, in bytes (default 2 GiB). */
+  maxWeightBytes?: number;
+}
+
+const MiB = 1024 * 1024;
+const DEFAULT_LIMITS: Required<LoadLimits> = { maxJsonBytes: 64 * MiB, maxWeightBytes: 2048 * MiB };
+/** Same-host redirects followed before giving up. */
+const MAX_REDIRECTS = 5;
+
 /** Where model.json and its shards are read from. */
 interface ModelSource {
   /** Human-readable location of a file, for error messages. */
   describe(name: string): string;
-  readText(name: string): Promise<string>;
-  readBytes(name: string): Promise<Uint8Array>;
+  /** Reads one file of the model, refusing more than `limit` bytes (`why` says where the limit comes from). */
+  read(name: string, limit: number, why: string): Promise<Uint8Array>;
 }
+
+const tooLarge = (where: string, limit: number, why: string): ModelFileError =>
+  new ModelFileError(`${where}: more than ${limit} bytes (${why})`, where);
+
+/**
+ * A weight path from model.json must name a file inside the model's folder: relative, no `..`, no
+ * scheme or host, no backslash. model.json is untrusted input (it may come over HTTP).
+ */
+function checkWeightPath(path: unknown, where: string): string {
+  const bad = (why: string) => new ModelFileError(`${where}: weight path ${JSON.stringify(path)} ${why}`, where);
+  if (typeof path !== 'string' || path.length === 0) throw bad('must be a non-empty string');
+  if (path.includes('\\') || path.includes('\0')) throw bad('contains a backslash or NUL');
+  if (path.startsWith('/') || /^[a-z][a-z\d+.-]*:/i.test(path)) throw bad('must be relative to the model folder');
+  const segments = path.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..' || /^(%2e|\.){1,2}$/i.test(s)))
+    throw bad('must stay inside the model folder (no empty, "." or ".." segments)');
+  return path;
+}
+
+const inside = (dir: string, file: string): boolean => file.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
 
 function fileSource(modelJsonPath: string): ModelSource {
   const base = dirname(modelJsonPath);
   const jsonName = basename(modelJsonPath);
   const locate = (name: string) => (name === jsonName ? modelJsonPath : join(base, name));
-  const read = async (name: string) => {
-    try {
-      return await readFile(locate(name));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'file not found' : errorText(e);
-      throw new ModelFileError(`${locate(name)}: ${why}`, locate(name), { cause: e });
-    }
+  const fail = (file: string, e: unknown): ModelFileError => {
+    if (e instanceof ModelFileError) return e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : errorText(e);
+    return new ModelFileError(`${file}: ${why}`, file, { cause: e });
   };
   return {
     describe: locate,
-    readText: async (name) => (await read(name)).toString('utf8'),
-    readBytes: async (name) => new Uint8Array(await read(name)),
+    read: async (name, limit, why) => {
+      const file = locate(name);
+      try {
+        if (name !== jsonName) {
+          // Symbolic links may point anywhere: the real file must still be inside the real folder.
+          const [realBase, realFile] = await Promise.all([realpath(base), realpath(file)]);
+          if (!inside(realBase, realFile))
+            throw new ModelFileError(`${file}: resolves to ${realFile}, outside the model folder`, file);
+        }
+        const size = (await stat(file)).size;
+        if (size > limit) throw tooLarge(file, limit, why);
+        return new Uint8Array(await readFile(file));
+      } catch (e) {
+        throw fail(file, e);
+      }
+    },
   };
 }
 
+/** Reads a response body, stopping as soon as it exceeds `limit` bytes. */
+async function readCapped(response: Response, url: string, limit: number, why: string): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel();
+    throw tooLarge(url, limit, why);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (response.body) {
+    for await (const chunk of response.body) {
+      total += chunk.byteLength;
+      if (total > limit) {
+        await response.body.cancel().catch(() => undefined);
+        throw tooLarge(url, limit, why);
+      }
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks, total);
+}
+
 function httpSource(modelJsonUrl: URL): ModelSource {
+  const folder = new URL('.', modelJsonUrl);
   const locate = (name: string) =>
     name === basename(modelJsonUrl.pathname) ? modelJsonUrl.href : new URL(name, modelJsonUrl).href;
-  const get = async (name: string): Promise<Response> => {
-    const url = locate(name);
-    let response: Response;
-    try {
-      response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
-    } catch (e) {
-      throw new ModelFileError(`${url}: request failed: ${errorText(e)}`, url, { cause: e });
+  /** Fetches `url`, following redirects only while they stay on the model's host. */
+  const get = async (url: string): Promise<Response> => {
+    let current = new URL(url);
+    for (let hop = 0; ; hop++) {
+      let response: Response;
+      try {
+        response = await fetch(current, { redirect: 'manual', signal: AbortSignal.timeout(60_000) });
+      } catch (e) {
+        throw new ModelFileError(`${url}: request failed: ${errorText(e)}`, url, { cause: e });
+      }
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status >= 400 || location === null) {
+        if (!response.ok) throw new ModelFileError(`${url}: HTTP ${response.status} ${response.statusText}`, url);
+        return response;
+      }
+      await response.body?.cancel();
+      const next = new URL(location, current);
+      if (next.origin !== folder.origin)
+        throw new ModelFileError(`${url}: redirected to another host (${next.origin}); not followed`, url);
+      if (hop >= MAX_REDIRECTS) throw new ModelFileError(`${url}: more than ${MAX_REDIRECTS} redirects`, url);
+      current = next;
     }
-    if (!response.ok) throw new ModelFileError(`${url}: HTTP ${response.status} ${response.statusText}`, url);
-    return response;
   };
   return {
     describe: locate,
-    readText: async (name) => (await get(name)).text(),
-    readBytes: async (name) => new Uint8Array(await (await get(name)).arrayBuffer()),
+    read: async (name, limit, why) => {
+      const url = locate(name);
+      // The URL parser decodes %2e%2e segments: check where the resolved URL really points.
+      const target = new URL(url);
+      if (
+        name !== basename(modelJsonUrl.pathname) &&
+        (target.origin !== folder.origin || !target.pathname.startsWith(folder.pathname))
+      )
+        throw new ModelFileError(`${url}: outside the model folder ${folder.href}`, url);
+      return readCapped(await get(url), url, limit, why);
+    },
   };
 }
 
@@ -198,27 +300,71 @@ function sourceFor(dirOrUrl: string): { source: ModelSource; jsonName: string } 
   return { source: fileSource(jsonPath), jsonName: basename(jsonPath) };
 }
 
-const BYTES_PER: Record<string, number> = {
-  float32: 4,
-  int32: 4,
-  bool: 1,
-  complex64: 8,
-  uint8: 1,
-  uint16: 2,
-  float16: 2,
-};
+/** Bytes per element of each weight dtype TF.js stores in shards (strings are length-prefixed, see below). */
+const BYTES_PER: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+/** Bytes per element of each quantized storage type, and the dtypes that may be quantized. */
+const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
+const QUANTIZABLE = new Set(['float32', 'int32']);
 
-/** Bytes a weight occupies in its shard, or undefined when it cannot be known up front (strings). */
-function specBytes(spec: tf.io.WeightsManifestEntry): number | undefined {
-  const per = BYTES_PER[spec.quantization?.dtype ?? spec.dtype];
-  if (per === undefined) return undefined;
-  return spec.shape.reduce((a, b) => a * b, 1) * per;
+/** Checks one manifest entry's name, shape and dtype; returns its element count. */
+function checkSpec(spec: tf.io.WeightsManifestEntry, where: string): number {
+  const bad = (why: string) =>
+    new ModelFileError(`${where}: weight ${JSON.stringify(spec?.name ?? null)} ${why}`, where);
+  if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string') throw bad('needs a "name"');
+  if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    throw bad('needs a "shape" of non-negative integers');
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(count)) throw bad('has a shape too large to hold');
+  const q = spec.quantization;
+  if (q !== undefined) {
+    if (QUANTIZED_BYTES[q?.dtype] === undefined) throw bad(`has an unsupported quantization dtype "${q?.dtype}"`);
+    if (!QUANTIZABLE.has(spec.dtype)) throw bad(`of dtype "${spec.dtype}" cannot be quantized`);
+  } else if (BYTES_PER[spec.dtype] === undefined && spec.dtype !== 'string') {
+    throw bad(`has an unsupported dtype "${spec.dtype}"`);
+  }
+  return count;
+}
+
+/** Bytes the weight takes in its group's data starting at `offset`, or undefined when the data ends first. */
+function weightBytes(
+  spec: tf.io.WeightsManifestEntry,
+  count: number,
+  data: Uint8Array,
+  offset: number,
+): number | undefined {
+  const per = spec.quantization ? QUANTIZED_BYTES[spec.quantization.dtype] : BYTES_PER[spec.dtype];
+  if (per !== undefined) return count * per;
+  // Strings: each element is a little-endian uint32 byte length followed by that many bytes.
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let at = offset;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > data.byteLength) return undefined;
+    at += 4 + view.getUint32(at, true);
+  }
+  return at - offset;
+}
+
+/** Declared bytes of a group whose weights are all fixed-size, or undefined when it holds strings. */
+function fixedGroupBytes(specs: tf.io.WeightsManifestEntry[], counts: number[]): number | undefined {
+  let total = 0;
+  for (const [i, spec] of specs.entries()) {
+    const per = spec.quantization ? QUANTIZED_BYTES[spec.quantization.dtype] : BYTES_PER[spec.dtype];
+    if (per === undefined) return undefined;
+    total += (counts[i] ?? 0) * per;
+  }
+  return total;
 }
 
 /** Reads and checks model.json and every weight shard, returning in-memory artifacts. */
-async function readArtifacts(source: ModelSource, jsonName: string): Promise<tf.io.ModelArtifacts> {
+async function readArtifacts(
+  source: ModelSource,
+  jsonName: string,
+  limits: Required<LoadLimits>,
+): Promise<tf.io.ModelArtifacts> {
   const where = source.describe(jsonName);
-  const text = await source.readText(jsonName);
+  const text = Buffer.from(await source.read(jsonName, limits.maxJsonBytes, 'the limit on model.json')).toString(
+    'utf8',
+  );
   let json: tf.io.ModelJSON;
   try {
     json = JSON.parse(text) as tf.io.ModelJSON;
@@ -230,35 +376,65 @@ async function readArtifacts(source: ModelSource, jsonName: string): Promise<tf.
   }
   const manifest = json.weightsManifest ?? [];
   if (!Array.isArray(manifest)) throw new ModelFileError(`${where}: "weightsManifest" must be an array`, where);
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const buffers: ArrayBuffer[] = [];
-  for (const [g, group] of manifest.entries()) {
+  // Everything is checked before the first shard is read.
+  const groups = manifest.map((group, g) => {
     if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
       throw new ModelFileError(`${where}: weightsManifest[${g}] needs "paths" and "weights" arrays`, where);
     }
-    const shards = await Promise.all(group.paths.map((p) => source.readBytes(p)));
-    const got = shards.reduce((n, s) => n + s.byteLength, 0);
-    const sizes = group.weights.map(specBytes);
-    if (sizes.every((s) => s !== undefined)) {
-      const expected = sizes.reduce((n: number, s) => n + (s ?? 0), 0);
-      if (got !== expected) {
-        const files = group.paths.map((p) => source.describe(p)).join(', ');
-        throw new ModelFileError(
-          `${files}: weight data is ${got} bytes but ${where} declares ${expected} bytes (truncated or mismatched files)`,
-          files,
-        );
-      }
+    const paths = group.paths.map((p) => checkWeightPath(p, where));
+    const counts = group.weights.map((spec) => checkSpec(spec, where));
+    return { paths, specs: group.weights, counts, declared: fixedGroupBytes(group.weights, counts) };
+  });
+  const declared = groups.reduce((n, g) => n + (g.declared ?? 0), 0);
+  if (declared > limits.maxWeightBytes) {
+    throw new ModelFileError(
+      `${where}: declares ${declared} bytes of weights, over the limit of ${limits.maxWeightBytes} bytes`,
+      where,
+    );
+  }
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: ArrayBuffer[] = [];
+  let read = 0;
+  for (const group of groups) {
+    const shards: Uint8Array[] = [];
+    let groupRead = 0;
+    for (const path of group.paths) {
+      // No shard may bring more than the group declares (when known) or than the total limit allows.
+      const budget = limits.maxWeightBytes - read;
+      const left = (group.declared ?? Number.POSITIVE_INFINITY) - groupRead;
+      const shard =
+        left < budget
+          ? await source.read(path, left, `what ${where} declares for this weight group`)
+          : await source.read(path, budget, 'the limit on weight bytes');
+      read += shard.byteLength;
+      groupRead += shard.byteLength;
+      shards.push(shard);
     }
-    specs.push(...group.weights);
-    for (const s of shards) buffers.push(s.buffer.slice(s.byteOffset, s.byteOffset + s.byteLength) as ArrayBuffer);
+    const data = shards.length === 1 && shards[0] ? shards[0] : new Uint8Array(Buffer.concat(shards));
+    let expected = 0;
+    for (const [i, spec] of group.specs.entries()) {
+      const bytes = weightBytes(spec, group.counts[i] ?? 0, data, expected);
+      expected = bytes === undefined ? Number.POSITIVE_INFINITY : expected + bytes;
+      if (expected > data.byteLength) break;
+    }
+    if (expected !== data.byteLength) {
+      const files = group.paths.map((p) => source.describe(p)).join(', ');
+      const needs = Number.isFinite(expected) ? `${expected} bytes` : 'more bytes';
+      throw new ModelFileError(
+        `${files}: weight data is ${data.byteLength} bytes but ${where} declares ${needs} (truncated or mismatched files)`,
+        files,
+      );
+    }
+    specs.push(...group.specs);
+    buffers.push(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
   }
   return tf.io.getModelArtifactsForJSONSync(json, specs, tf.io.CompositeArrayBuffer.join(buffers));
 }
 
 /** Loads a layers model from a directory, a model.json path, or a file:// / http(s):// URL. */
-export async function loadLayersModel(dirOrUrl: string): Promise<tf.LayersModel> {
+export async function loadLayersModel(dirOrUrl: string, limits: LoadLimits = {}): Promise<tf.LayersModel> {
   const { source, jsonName } = sourceFor(dirOrUrl);
-  const artifacts = await readArtifacts(source, jsonName);
+  const artifacts = await readArtifacts(source, jsonName, { ...DEFAULT_LIMITS, ...limits });
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (e) {

@@ -4,7 +4,7 @@
  * too: the input shape comes from model.json and the labels are "0".."N-1".
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadLayersModel } from '@tuneserve/runtime';
@@ -25,11 +25,18 @@ export interface LoadedModelFiles {
   metadata: Record<string, unknown>;
 }
 
+/** metadata.json holds labels and figures, never weights: anything larger is not one of ours. */
+const MAX_METADATA_BYTES = 16 * 1024 * 1024;
+
 async function readJson(dir: string, file: string, label: string): Promise<unknown> {
   let text: string;
   try {
+    const size = (await stat(join(dir, file))).size;
+    if (size > MAX_METADATA_BYTES)
+      throw new ModelLoadError(`${label}: ${file} is ${size} bytes, over the limit of ${MAX_METADATA_BYTES}`);
     text = await readFile(join(dir, file), 'utf8');
   } catch (e) {
+    if (e instanceof ModelLoadError) throw e;
     throw new ModelLoadError(`${label}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   try {
