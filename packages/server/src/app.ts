@@ -12,7 +12,8 @@ import { Deadlines } from './deadlines.js';
 import { HttpError } from './errors.js';
 import { registerJsonParser } from './json-body.js';
 import { ServerMetrics } from './metrics.js';
-import { ModelManager } from './model/manager.js';
+import { MODEL_NAME, type ModelSpec } from './model/config.js';
+import { ModelRegistry } from './model/registry.js';
 import { apiPlugin } from './plugins/api.js';
 import { registerDocs } from './plugins/docs.js';
 import { kservePlugin } from './plugins/kserve.js';
@@ -27,16 +28,26 @@ export const SERVER_VERSION = '0.1.0';
 export const MiB = 1024 * 1024;
 
 export interface ServerOptions {
-  /** A versions root (`models/mnist` holding `1/`, `2/`, ...) or a single model folder. */
-  modelDir: string;
-  /** Name in URLs; default: the folder's name. */
+  /** One model: a versions root (`models/mnist` holding `1/`, `2/`, ...) or a single model folder. */
+  modelDir?: string;
+  /** Name of `modelDir` in URLs; default: the folder's name. */
   modelName?: string;
-  /** Newest versions kept loaded and reachable by URL (default 1, TF Serving's latest{1}). */
+  /** Newest versions kept loaded and reachable by URL (default 1, TF Serving's latest{1}); for `modelDir` and `modelRoot`. */
   keepVersions?: number;
-  /** How often the versions root is scanned for new versions (default 1000 ms; 0: never). */
-  pollIntervalMs?: number;
-  /** TF Serving version labels, e.g. {stable: 2}. */
+  /** TF Serving version labels of `modelDir`, e.g. {stable: 2}. */
   labels?: Record<string, number>;
+  /** Many models: every sub-folder `<name>/` of this folder is a model's versions root; added and removed live. */
+  modelRoot?: string;
+  /** Models from a model config file (see loadModelConfig). */
+  models?: ModelSpec[];
+  /** Model of the single-model routes (/predict, /api/model); default: the only one, else `mnist`, else the first by name. */
+  defaultModel?: string;
+  /** Allow the KServe v2 repository extension's load/unload (default false: index only). */
+  modelControl?: boolean;
+  /** How often model roots are scanned for new versions and models (default 1000 ms; 0: never). */
+  pollIntervalMs?: number;
+  /** Most decoded pixels (width x height) of one image input (default 25 megapixels). */
+  maxImagePixels?: number;
   /** Most examples per model call (default 64). */
   maxBatchSize?: number;
   /** How long a batch waits for more requests (default 0: until the event loop turn ends). */
@@ -73,7 +84,7 @@ export interface ServerOptions {
 
 export interface TuneServer {
   app: FastifyInstance;
-  models: ModelManager;
+  models: ModelRegistry;
   metrics: ServerMetrics;
   /** Starts listening; resolves with the base URL. */
   listen(port: number, host: string): Promise<string>;
@@ -103,9 +114,28 @@ function errorReply(err: FastifyError | HttpError): { status: number; message: s
   return { status: 500, message: 'internal server error' };
 }
 
+/** The models named one by one: `modelDir` (+ `modelName`) and the config file's list. */
+function namedModels(options: ServerOptions): ModelSpec[] {
+  const specs = [...(options.models ?? [])];
+  if (options.modelDir !== undefined) {
+    const root = resolve(options.modelDir);
+    const name = options.modelName ?? basename(root);
+    if (!MODEL_NAME.test(name)) throw new Error(`model name "${name}" must match ${MODEL_NAME.source}`);
+    if (specs.some((s) => s.name === name)) throw new Error(`model "${name}" is named twice`);
+    specs.unshift({
+      name,
+      basePath: root,
+      versionPolicy: { latest: Math.max(1, options.keepVersions ?? 1) },
+      labels: { ...(options.labels ?? {}) },
+    });
+  }
+  if (specs.length === 0 && options.modelRoot === undefined)
+    throw new Error('nothing to serve: give a model folder, a model root or a model config');
+  return specs;
+}
+
 export async function createServer(options: ServerOptions): Promise<TuneServer> {
-  const root = resolve(options.modelDir);
-  const modelName = options.modelName ?? basename(root);
+  const specs = namedModels(options);
   const metrics = new ServerMetrics(options.defaultMetrics ?? true);
   const keys = new ApiKeys(options.apiKeys ?? [], options.apiKeyHashes ?? []);
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -132,28 +162,38 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   }) as unknown as FastifyInstance;
   registerJsonParser(app);
 
-  const models = new ModelManager({
-    root,
-    keepVersions: Math.max(1, options.keepVersions ?? 1),
+  const models = new ModelRegistry({
+    models: specs,
+    root: options.modelRoot === undefined ? undefined : resolve(options.modelRoot),
+    rootPolicy: { latest: Math.max(1, options.keepVersions ?? 1) },
+    defaultModel: options.defaultModel,
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     batching: {
       maxBatchSize: Math.max(1, options.maxBatchSize ?? 64),
       maxWaitMs: Math.max(0, options.batchTimeoutMs ?? 0),
     },
-    events: {
-      info: (m) => app.log.info({ model: modelName }, m),
-      error: (m) => app.log.error({ model: modelName }, m),
-      batch: (n) => metrics.batchSize.observe(n),
-      swap: (v) => metrics.modelVersion.set({ model: modelName }, v),
-      loaded: (n) => metrics.loadedVersions.set({ model: modelName }, n),
+    events: (model) => {
+      // Resolved once per model, not per batch (see the metrics hooks).
+      const batchSize = metrics.batchSize.labels({ model });
+      const examples = metrics.examples.labels({ model });
+      return {
+        info: (m) => app.log.info({ model }, m),
+        error: (m) => app.log.error({ model }, m),
+        batch: (n) => {
+          batchSize.observe(n);
+          examples.inc(n);
+        },
+        swap: (v) => metrics.modelVersion.set({ model }, v),
+        loaded: (n) => metrics.loadedVersions.set({ model }, n),
+      };
     },
+    log: (message, model) => app.log.info({ model }, message),
   });
   const ctx: ServingContext = {
-    modelName,
     models,
     maxInstances: options.maxInstances ?? 1024,
     deadlines: new Deadlines(requestTimeoutMs),
-    labels: { ...(options.labels ?? {}) },
+    maxImagePixels: options.maxImagePixels ?? 25_000_000,
   };
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -177,7 +217,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   await registerDocs(app, SERVER_VERSION);
   await app.register(referencePlugin, { ctx });
   await app.register(tfServingPlugin, { ctx });
-  await app.register(kservePlugin, { ctx, version: SERVER_VERSION });
+  await app.register(kservePlugin, { ctx, version: SERVER_VERSION, modelControl: options.modelControl ?? false });
   await app.register(apiPlugin, {
     ctx,
     study: options.study,
@@ -185,14 +225,16 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     studyPollMs: options.studyPollMs ?? 1000,
   });
   await app.register(metricsPlugin, { metrics, open: options.metricsOpen ?? false });
-  await app.register(staticPlugin, { webRoot: options.webRoot, modelName });
+  await app.register(staticPlugin, { webRoot: options.webRoot, ctx });
 
   if (!keys.enabled)
     app.log.warn(
       'no API keys configured: every route is open to anyone who can reach this port (set API_KEYS or --api-key-file)',
     );
   await models.start();
-  if (!models.ready) app.log.warn({ model: modelName }, 'no model version found yet: not ready until one appears');
+  for (const model of models.list())
+    if (!model.ready) app.log.warn({ model: model.name }, 'no model version found yet: not ready until one appears');
+  if (models.list().length === 0) app.log.warn('no model found yet: not ready until one appears');
 
   let closing: Promise<void> | undefined;
   return {

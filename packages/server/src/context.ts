@@ -1,18 +1,18 @@
-/** What the route plugins share: the model manager, limits, and how to find a version. */
+/** What the route plugins share: the models, limits, and how to find a model and a version. */
 import type { Deadlines } from './deadlines.js';
 import { DeadlineExceededError, InvalidInputError, NotFoundError, NotReadyError } from './errors.js';
-import type { ModelManager, ServedVersion } from './model/manager.js';
+import type { ServedVersion } from './model/manager.js';
+import type { ModelRegistry, ServedModel } from './model/registry.js';
 import type { Batch } from './tensor-input.js';
 
 export interface ServingContext {
-  modelName: string;
-  models: ModelManager;
+  models: ModelRegistry;
   /** Most examples one request may carry. */
   maxInstances: number;
   /** Deadline for one prediction, queueing included. */
   deadlines: Deadlines;
-  /** TF Serving version labels (`stable` -> 3); a label only resolves while its version is loaded. */
-  labels: Record<string, number>;
+  /** Most decoded pixels of one image (width x height), against decompression bombs. */
+  maxImagePixels: number;
 }
 
 export interface VersionSelector {
@@ -27,25 +27,39 @@ const describeRequest = (name: string, sel: VersionSelector): string =>
       ? `Label(${name}, ${sel.label})`
       : `Latest(${name})`;
 
+/** The model of the single-model routes (/predict, /api/model), or 503 while none is loaded. */
+export function defaultModel(ctx: ServingContext): ServedModel {
+  const model = ctx.models.defaultModel();
+  if (!model) throw new NotReadyError('no model is loaded yet');
+  return model;
+}
+
 /** Finds the servable a URL names, in TF Serving's terms: 404 unknown, 503 nothing loaded yet. */
 export function resolveVersion(ctx: ServingContext, name: string, sel: VersionSelector): ServedVersion {
-  if (name !== ctx.modelName) throw new NotFoundError(`Servable not found for request: ${describeRequest(name, sel)}`);
+  const model = ctx.models.get(name);
+  if (!model) throw new NotFoundError(`Servable not found for request: ${describeRequest(name, sel)}`);
+  return resolveIn(model, sel);
+}
+
+/** A version of a known model by number, label or latest. */
+export function resolveIn(model: ServedModel, sel: VersionSelector): ServedVersion {
+  const name = model.name;
   let number: number | undefined;
   if (sel.version !== undefined) {
     if (!/^\d{1,15}$/.test(sel.version)) throw new InvalidInputError(`version "${sel.version}" is not an integer`);
     number = Number(sel.version);
   } else if (sel.label !== undefined) {
-    number = ctx.labels[sel.label];
-    if (number === undefined || !Object.hasOwn(ctx.labels, sel.label)) {
+    number = model.labels[sel.label];
+    if (number === undefined || !Object.hasOwn(model.labels, sel.label)) {
       throw new NotFoundError(`Unrecognized servable version label: ${sel.label}`);
     }
   }
   if (number === undefined) {
-    const latest = ctx.models.latest();
+    const latest = model.latest();
     if (!latest) throw new NotReadyError(`Servable not available yet: ${describeRequest(name, sel)} is loading`);
     return latest;
   }
-  const served = ctx.models.get(number);
+  const served = model.versions.get(number);
   if (!served) throw new NotFoundError(`Servable not found for request: ${describeRequest(name, sel)}`);
   return served;
 }

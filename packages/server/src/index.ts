@@ -9,7 +9,16 @@ export {
   NotReadyError,
   UnimplementedError,
 } from './errors.js';
+export {
+  describePolicy,
+  loadModelConfig,
+  ModelConfigError,
+  type ModelSpec,
+  readModelConfig,
+  type VersionPolicy,
+} from './model/config.js';
 export type { ModelManager, ServedVersion, VersionState } from './model/manager.js';
+export type { ModelRegistry, RepositoryEntry, ServedModel } from './model/registry.js';
 export type * from './sources.js';
 export {
   type Batch,

@@ -6,7 +6,8 @@ export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly latency: Histogram<'method' | 'route'>;
-  readonly batchSize: Histogram;
+  readonly batchSize: Histogram<'model'>;
+  readonly examples: Counter<'model'>;
   readonly modelVersion: Gauge<'model'>;
   readonly loadedVersions: Gauge<'model'>;
 
@@ -27,8 +28,15 @@ export class ServerMetrics {
     });
     this.batchSize = new Histogram({
       name: 'tuneserve_batch_size',
-      help: 'Examples per model.predict call (micro-batching)',
+      help: 'Examples per model call (micro-batching), by model',
+      labelNames: ['model'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.examples = new Counter({
+      name: 'tuneserve_model_examples_total',
+      help: 'Examples run through each model',
+      labelNames: ['model'],
       registers,
     });
     this.modelVersion = new Gauge({

@@ -275,7 +275,7 @@ describe('web API, metrics, docs, static', () => {
     const text = (await http(`${server.url}/metrics`)).text;
     expect(text).toMatch(/tuneserve_http_requests_total\{method="POST",route="\/predict",status="200"\} \d+/);
     expect(text).toMatch(/tuneserve_http_request_duration_seconds_bucket/);
-    expect(text).toMatch(/tuneserve_batch_size_count \d+/);
+    expect(text).toMatch(/tuneserve_batch_size_count\{model="mnist"\} \d+/);
     expect(text).toMatch(/tuneserve_model_version\{model="mnist"\} 2/);
     expect(text).toMatch(/tuneserve_tfjs_tensors \d+/);
   });

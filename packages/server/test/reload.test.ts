@@ -55,7 +55,7 @@ describe('hot reload', () => {
     // once version 3 answered, at most the 8 requests already queued on version 2 may still say 6
     const swapped = answers.indexOf(3, after);
     expect(answers.slice(swapped + 8)).not.toContain(6);
-    expect(server.models.versions()).toEqual([3]);
+    expect(server.models.get('mnist')?.versions.versions()).toEqual([3]);
     const status = (await http(`${server.url}/v1/models/mnist`)).json() as {
       model_version_status: { version: string; state: string }[];
     };
@@ -76,7 +76,7 @@ describe('hot reload', () => {
     await mkdir(join(root, '2'));
     await writeFile(join(root, '2', 'model.json'), '{"modelTopology": ');
     await new Promise((r) => setTimeout(r, 300));
-    expect(server.models.versions()).toEqual([1]);
+    expect(server.models.get('mnist')?.versions.versions()).toEqual([1]);
     expect((await http(`${server.url}/predict`, { body: { instances: image(1) } })).text).toBe('This number is a 1');
   });
 

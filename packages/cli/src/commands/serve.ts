@@ -7,14 +7,28 @@ import cluster from 'node:cluster';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type BackendName, initBackend } from '@tuneserve/runtime';
-import { parseKeyFile, type SampleSource, type ServerOptions, type StudySource, startServer } from '@tuneserve/server';
+import {
+  loadModelConfig,
+  type ModelSpec,
+  parseKeyFile,
+  type SampleSource,
+  type ServerOptions,
+  type StudySource,
+  startServer,
+} from '@tuneserve/server';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { mnistSampleSource, studySourceFor } from '../adapters/sources.js';
 import { UsageError } from '../errors.js';
 
 export interface ServeOptions {
-  model: string;
+  /** One model folder; default models/mnist when neither --model-root nor --config is given. */
+  model?: string;
   name?: string;
+  modelRoot?: string;
+  config?: string;
+  defaultModel?: string;
+  modelControl: boolean;
+  maxImagePixels: number;
   host: string;
   port: number;
   keepVersions: number;
@@ -39,7 +53,9 @@ export interface ServeOptions {
 }
 
 /** Defaults of every flag, for callers such as `tuneserve up` that set only a few. */
-export const SERVE_DEFAULTS: Omit<ServeOptions, 'model'> = {
+export const SERVE_DEFAULTS: ServeOptions = {
+  modelControl: false,
+  maxImagePixels: 25_000_000,
   host: '0.0.0.0',
   port: 8080,
   keepVersions: 1,
@@ -105,15 +121,36 @@ function readFileOrFail(path: string, what: string): string {
 }
 
 /** Turns CLI/env options into server options, failing with a UsageError on anything unusable. */
-export function toServerOptions(
+const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
+
+/** The models to serve: --model (default models/mnist when nothing else is named), --model-root, --config. */
+async function modelSources(o: ServeOptions): Promise<Pick<ServerOptions, 'modelDir' | 'modelRoot' | 'models'>> {
+  const model = o.model ?? (o.modelRoot || o.config ? undefined : 'models/mnist');
+  if (model !== undefined && !isDir(model)) {
+    throw new UsageError(`model directory "${model}" does not exist (train one with \`tuneserve up\` or pass --model)`);
+  }
+  if (o.modelRoot !== undefined && !isDir(o.modelRoot))
+    throw new UsageError(`--model-root "${o.modelRoot}" is not a directory`);
+  let models: ModelSpec[] = [];
+  if (o.config !== undefined) {
+    try {
+      models = await loadModelConfig(o.config);
+    } catch (e) {
+      throw new UsageError(`--config: ${(e as Error).message}`);
+    }
+  }
+  return {
+    ...(model !== undefined ? { modelDir: model } : {}),
+    ...(o.modelRoot !== undefined ? { modelRoot: o.modelRoot } : {}),
+    models,
+  };
+}
+
+export async function toServerOptions(
   o: ServeOptions,
   extra: { study?: StudySource; samples?: SampleSource } = {},
-): ServerOptions & { port: number; host: string } {
-  if (!existsSync(o.model) || !statSync(o.model).isDirectory()) {
-    throw new UsageError(
-      `model directory "${o.model}" does not exist (train one with \`tuneserve up\` or pass --model)`,
-    );
-  }
+): Promise<ServerOptions & { port: number; host: string }> {
+  const sources = await modelSources(o);
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError('HTTPS needs both --tls-cert and --tls-key');
   let apiKeyHashes: string[] = [];
   if (o.apiKeyFile) {
@@ -124,8 +161,11 @@ export function toServerOptions(
   const webRoot = o.webRoot ?? (existsSync(DEFAULT_WEB_ROOT) ? DEFAULT_WEB_ROOT : undefined);
   if (o.webRoot && !existsSync(o.webRoot)) throw new UsageError(`web root "${o.webRoot}" does not exist`);
   return {
-    modelDir: o.model,
+    ...sources,
     ...(o.name ? { modelName: o.name } : {}),
+    ...(o.defaultModel ? { defaultModel: o.defaultModel } : {}),
+    modelControl: o.modelControl,
+    maxImagePixels: o.maxImagePixels,
     host: o.host,
     port: o.port,
     keepVersions: o.keepVersions,
@@ -156,11 +196,11 @@ export function toServerOptions(
  * in-flight requests, unload the models and let the process exit 0.
  */
 export async function startServe(
-  given: Partial<ServeOptions> & { model: string },
+  given: Partial<ServeOptions>,
   extra: { study?: StudySource; samples?: SampleSource } = {},
 ): Promise<ServeHandle & { closed: Promise<void> }> {
   const o: ServeOptions = { ...SERVE_DEFAULTS, ...given };
-  const options = toServerOptions(o, extra);
+  const options = await toServerOptions(o, extra);
   await initBackend({ ...(o.backend ? { backend: o.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
   const server = await startServer(options);
   let resolveClosed: () => void = () => {};
@@ -191,7 +231,8 @@ export async function startServe(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.stderr.write(`tuneserve: serving ${o.model} at ${server.url}\n`);
+  const names = server.models.list().map((m) => m.name);
+  process.stderr.write(`tuneserve: serving ${names.length > 0 ? names.join(', ') : 'no model yet'} at ${server.url}\n`);
   return { url: server.url, close, closed };
 }
 
@@ -223,11 +264,37 @@ export function registerServe(program: Command): void {
       'Serve a TF.js layers model: reference /predict, TF Serving REST, KServe v2, /metrics, /docs, the web page',
     )
     .addOption(
-      new Option('--model <dir>', 'versions root (holding 1/, 2/, ...) or a single model folder')
-        .env('MODEL_DIR')
-        .default('models/mnist'),
+      new Option(
+        '--model <dir>',
+        "one model's versions root (holding 1/, 2/, ...) or a single model folder (default models/mnist unless --model-root or --config)",
+      ).env('MODEL_DIR'),
     )
     .addOption(new Option('--name <name>', 'model name in URLs (default: the folder name)').env('MODEL_NAME'))
+    .addOption(
+      new Option(
+        '--model-root <dir>',
+        'serve every <name>/<version>/ below this folder; models added or removed live',
+      ).env('MODEL_ROOT'),
+    )
+    .addOption(
+      new Option(
+        '--config <file>',
+        'model config (JSON or YAML): {models: [{name, base_path, version_policy: {latest: N}|{all: true}|{specific: [..]}, labels}]}',
+      ).env('MODEL_CONFIG'),
+    )
+    .addOption(
+      new Option(
+        '--default-model <name>',
+        'model answering /predict and /api/model (default: the only one, else mnist)',
+      ).env('DEFAULT_MODEL'),
+    )
+    .addOption(new Option('--model-control', 'allow KServe v2 repository load/unload requests').default(false))
+    .addOption(
+      new Option('--max-image-pixels <n>', 'most decoded pixels of one image input (against decompression bombs)')
+        .env('MAX_IMAGE_PIXELS')
+        .default(25_000_000)
+        .argParser(int('--max-image-pixels', 1)),
+    )
     .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('0.0.0.0'))
     .addOption(new Option('--port <n>', 'port to listen on').env('PORT').default(8080).argParser(int('--port', 0)))
     .addOption(
@@ -336,7 +403,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--storage <url>', 'study storage URL (sqlite: or postgres://...)').env('TUNESERVE_STORAGE'))
     .action(async (o: ServeOptions & DashboardFlags) => {
       if (o.workers > 1 && cluster.isPrimary) {
-        toServerOptions(o); // fail fast on bad input before forking
+        await toServerOptions(o); // fail fast on bad input before forking
         await runPrimary(o.workers);
         return;
       }

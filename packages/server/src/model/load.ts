@@ -7,9 +7,11 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import type { InputSchema, OutputSchema } from '@tuneserve/client';
 import { loadLayersModel } from '@tuneserve/runtime';
 import { ModelLoadError } from '../errors.js';
 import type { InputSpec } from '../tensor-input.js';
+import { readInputSchema, readOutputSchema } from './schema.js';
 
 export interface ModelSignature extends InputSpec {
   outputName: string;
@@ -23,6 +25,10 @@ export interface LoadedModelFiles {
   signature: ModelSignature;
   /** Contents of metadata.json, or a minimal description derived from model.json. */
   metadata: Record<string, unknown>;
+  /** How raw inputs become the model's tensor (a plain tensor for models without a schema). */
+  input: InputSchema;
+  /** What the output means (classification over `signature.labels` without a schema). */
+  output: OutputSchema;
 }
 
 /** metadata.json holds labels and figures, never weights: anything larger is not one of ours. */
@@ -64,8 +70,9 @@ export async function loadModelDir(dir: string, label: string): Promise<LoadedMo
       }
       metadata = meta as Record<string, unknown>;
     }
+    const regression = (metadata.output as { task?: unknown } | undefined)?.task === 'regression';
     const labels = metadata.labels;
-    if (labels !== undefined) {
+    if (labels !== undefined && !(regression && Array.isArray(labels) && labels.length === 0)) {
       if (
         !Array.isArray(labels) ||
         labels.length !== signature.outputSize ||
@@ -76,7 +83,10 @@ export async function loadModelDir(dir: string, label: string): Promise<LoadedMo
       signature.labels = labels as string[];
     }
     metadata.labels = signature.labels;
-    return { model, signature, metadata };
+    const input = readInputSchema(metadata.input, signature.exampleShape, signature.exampleSize, label);
+    const output = readOutputSchema(metadata.output, signature.labels, signature.outputSize, label);
+    if (output.task === 'classification') signature.labels = output.labels;
+    return { model, signature, metadata, input, output };
   } catch (e) {
     model.dispose();
     throw e;

@@ -1,6 +1,6 @@
 /**
  * Versions and hot reload, the way TF Serving does it: the model root holds integer version
- * folders; the newest `keepVersions` are loaded. A poll notices a new version, loads it, warms it up
+ * folders; its version policy (newest N, all, or specific ones) says which are loaded. A poll notices a new version, loads it, warms it up
  * and only then swaps it in (availability preserving); a version leaving the set is disposed once
  * its in-flight requests have finished. A folder holding model.json itself is served as version 1.
  * A version that failed to load is tried again once its files change (a version still being copied
@@ -9,9 +9,11 @@
  */
 import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { InputSchema, OutputSchema } from '@tuneserve/client';
 import { NotReadyError } from '../errors.js';
 import type { Batch } from '../tensor-input.js';
 import { Batcher, type BatchingOptions } from './batcher.js';
+import { selectVersions, type VersionPolicy } from './config.js';
 import { chooseInference, type Inference, type InferencePath } from './inference.js';
 import { type LoadedModelFiles, loadModelDir, type ModelSignature } from './load.js';
 
@@ -51,6 +53,14 @@ export class ServedVersion {
     return this.files.signature;
   }
 
+  get input(): InputSchema {
+    return this.files.input;
+  }
+
+  get output(): OutputSchema {
+    return this.files.output;
+  }
+
   get metadata(): Record<string, unknown> {
     return { ...this.files.metadata, version: this.version };
   }
@@ -87,7 +97,8 @@ export class ServedVersion {
 
 export interface ManagerOptions {
   root: string;
-  keepVersions: number;
+  /** Which versions on disk are loaded (TF Serving's default: the newest one). */
+  versionPolicy: VersionPolicy;
   pollIntervalMs: number;
   batching: BatchingOptions;
   events: ManagerEvents;
@@ -123,6 +134,8 @@ export class ModelManager {
   private polling: Promise<void> | undefined;
   private closed = false;
   private single = false;
+  /** Why the last failed load failed (for the repository index), cleared by a successful load. */
+  lastError: string | undefined;
 
   constructor(private readonly options: ManagerOptions) {}
 
@@ -220,7 +233,8 @@ export class ModelManager {
       }
     }
     await this.checkLoadedFiles();
-    const wanted = present.filter((v) => !this.failed.has(v)).slice(0, this.options.keepVersions);
+    const candidates = present.filter((v) => !this.failed.has(v));
+    const wanted = selectVersions(candidates, this.options.versionPolicy);
     for (const version of wanted) {
       if (this.closed) return;
       if (this.loaded.has(version)) continue;
@@ -234,10 +248,12 @@ export class ModelManager {
         this.loaded.set(version, served);
         this.loadedPrints.set(version, print);
         this.drift.delete(version);
+        this.lastError = undefined;
         this.options.events.info(`loaded and warmed up version ${version} (inference: ${served.inferencePath})`);
         if (this.latest() === served) this.options.events.swap(version);
       } catch (e) {
         this.failed.set(version, print);
+        this.lastError = `version ${version}: ${(e as Error).message}`;
         this.options.events.error(
           `could not load version ${version}: ${(e as Error).message} (tried again when its files change)`,
         );

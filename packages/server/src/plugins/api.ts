@@ -6,8 +6,9 @@
 import type { ServerResponse } from 'node:http';
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
 import type { FastifyPluginAsync } from 'fastify';
-import type { ServingContext } from '../context.js';
+import { defaultModel, resolveIn, type ServingContext } from '../context.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
+import type { ServedModel } from '../model/registry.js';
 import type { SampleSource, StudySource } from '../sources.js';
 
 export interface ApiOptions {
@@ -20,17 +21,52 @@ export interface ApiOptions {
 const tags = ['web'];
 
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, samples, studyPollMs }) => {
+  const describe = (model: ServedModel) => {
+    const served = resolveIn(model, {});
+    return {
+      name: model.name,
+      version: served.version,
+      versions: model.versions.versions(),
+      metadata: served.metadata,
+    };
+  };
   app.get(
     '/api/model',
-    { schema: { tags, summary: 'The served model: name, latest version, loaded versions, metadata' } },
-    async () => {
-      const served = ctx.models.require();
-      return {
-        name: ctx.modelName,
-        version: served.version,
-        versions: ctx.models.versions(),
-        metadata: served.metadata,
-      };
+    { schema: { tags, summary: 'The default model: name, latest version, loaded versions, metadata' } },
+    async () => describe(defaultModel(ctx)),
+  );
+  app.get(
+    '/api/models',
+    {
+      config: { auth: 'key' },
+      schema: {
+        tags,
+        summary: 'Every served model: name, readiness, latest version, input and output schema (for the model picker)',
+      },
+    },
+    async () => ({
+      default: ctx.models.defaultModel()?.name ?? null,
+      models: ctx.models.list().map((model) => {
+        const served = model.latest();
+        return {
+          name: model.name,
+          ready: served !== undefined,
+          version: served?.version ?? null,
+          versions: model.versions.versions(),
+          input: served?.input ?? null,
+          output: served?.output ?? null,
+          metadata: served?.metadata ?? null,
+        };
+      }),
+    }),
+  );
+  app.get<{ Params: { name: string } }>(
+    '/api/models/:name',
+    { config: { auth: 'key' }, schema: { tags, summary: 'One model: latest version, loaded versions, metadata' } },
+    async (req) => {
+      const model = ctx.models.get(req.params.name);
+      if (!model) throw new NotFoundError(`model "${req.params.name}" is not served here`);
+      return describe(model);
     },
   );
 

@@ -6,7 +6,7 @@
  * used ast.literal_eval); nothing is evaluated.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { predictWithDeadline, type ServingContext } from '../context.js';
+import { defaultModel, predictWithDeadline, resolveIn, type ServingContext } from '../context.js';
 import { InvalidInputError } from '../errors.js';
 import { readFlatInstances } from '../instances-text.js';
 import { allocFloats, parseSingleExample } from '../tensor-input.js';
@@ -31,7 +31,7 @@ function envelope(body: unknown): Record<string, unknown> {
 export const referencePlugin: FastifyPluginAsync<{ ctx: ServingContext }> = async (app, { ctx }) => {
   /** The reference client's common case, read straight from the text; undefined sends it the general way. */
   const readFast = (body: unknown): Float32Array | undefined => {
-    const size = ctx.models.latest()?.signature.exampleSize;
+    const size = ctx.models.defaultModel()?.latest()?.signature.exampleSize;
     if (typeof body !== 'string' || size === undefined) return undefined;
     const out = allocFloats(size);
     return readFlatInstances(body, out) ? out : undefined;
@@ -50,9 +50,8 @@ export const referencePlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
       },
     },
     async (request, reply) => {
-      const values =
-        readFast(request.body) ?? parseSingleExample(envelope(request.body).instances, ctx.models.require().signature);
-      const served = ctx.models.require();
+      const served = resolveIn(defaultModel(ctx), {});
+      const values = readFast(request.body) ?? parseSingleExample(envelope(request.body).instances, served.signature);
       const out = await predictWithDeadline(ctx, served, { values, count: 1 });
       let best = 0;
       for (let i = 1; i < out.length; i++) if ((out[i] ?? -Infinity) > (out[best] ?? -Infinity)) best = i;

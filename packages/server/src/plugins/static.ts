@@ -2,25 +2,30 @@
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
+import type { ServingContext } from '../context.js';
 
-export const staticPlugin: FastifyPluginAsync<{ webRoot?: string | undefined; modelName: string }> = async (
+export const staticPlugin: FastifyPluginAsync<{ webRoot?: string | undefined; ctx: ServingContext }> = async (
   app,
-  { webRoot, modelName },
+  { webRoot, ctx },
 ) => {
   if (webRoot && existsSync(webRoot)) {
     await app.register(fastifyStatic, { root: webRoot, prefix: '/' });
     return;
   }
-  app.get('/', { config: { auth: 'open' }, schema: { hide: true } }, async () => ({
-    name: 'tuneserve',
-    model: modelName,
-    endpoints: [
-      '/predict',
-      `/v1/models/${modelName}:predict`,
-      `/v2/models/${modelName}/infer`,
-      '/metrics',
-      '/docs',
-      '/openapi.json',
-    ],
-  }));
+  app.get('/', { config: { auth: 'open' }, schema: { hide: true } }, async () => {
+    const modelName = ctx.models.defaultModel()?.name ?? '{name}';
+    return {
+      name: 'tuneserve',
+      model: modelName,
+      endpoints: [
+        '/predict',
+        `/v1/models/${modelName}:predict`,
+        `/v2/models/${modelName}/infer`,
+        '/api/models',
+        '/metrics',
+        '/docs',
+        '/openapi.json',
+      ],
+    };
+  });
 };

@@ -71,8 +71,9 @@ function status(ctx: ServingContext, name: string, sel: VersionSelector) {
     const served = resolveVersion(ctx, name, sel);
     return { model_version_status: [entry(served.version, served.state)] };
   }
-  if (name !== ctx.modelName) throw new NotFoundError(`Could not find any versions of model ${name}`);
-  const all = ctx.models.statuses();
+  const model = ctx.models.get(name);
+  if (!model) throw new NotFoundError(`Could not find any versions of model ${name}`);
+  const all = model.versions.statuses();
   if (all.length === 0) throw new NotFoundError(`Could not find any versions of model ${name}`);
   return { model_version_status: all.map((s) => entry(s.version, s.state)) };
 }
