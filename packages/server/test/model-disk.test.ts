@@ -59,12 +59,12 @@ describe('model files changing on disk while serving', () => {
     await writeFile(join(root, '2', 'weights.bin'), weights.subarray(0, weights.length >> 1));
     await until('the second failed load', () => log.messages.filter((m) => m.includes('version 2')).length >= 3);
     expect(log.messages.join('\n')).toMatch(/could not load version 2: .*weights\.bin.* bytes/);
-    expect(server.models.versions()).toEqual([1]);
+    expect(server.models.list()[0]?.versions.versions()).toEqual([1]);
     expect(await predict(server, 3)).toBe('This number is a 3');
     // ...then the rest: the changed files are noticed and version 2 loads.
     await writeFile(join(root, '2', 'weights.bin'), weights);
     await cp(join(base, 'staged', 'metadata.json'), join(root, '2', 'metadata.json'));
-    await until('version 2', () => server.models.versions().includes(2));
+    await until('version 2', () => server.models.list()[0]?.versions.versions().includes(2));
     expect(await predict(server, 3)).toBe('This number is a 6');
     expect(log.messages).toContain('version 2: its files changed since it failed to load; loading it again');
   });
@@ -79,7 +79,7 @@ describe('model files changing on disk while serving', () => {
     servers.push(server);
     await new Promise((r) => setTimeout(r, 300));
     expect(log.messages.filter((m) => m.startsWith('could not load version 2'))).toHaveLength(1);
-    expect(server.models.versions()).toEqual([1]);
+    expect(server.models.list()[0]?.versions.versions()).toEqual([1]);
   });
 
   it('keeps serving when the versions folder is deleted, then refilled with garbage', async () => {
