@@ -2,9 +2,11 @@
  * bench:serve — requests/s and p50/p99 latency of tuneserve's /predict and TF Serving route against
  * a no-op Fastify server that parses the same bodies and answers a constant (the HTTP ceiling),
  * at concurrency 1, 8 and 32, with autocannon on 127.0.0.1. Also runs tuneserve with --workers 2
- * and checks that the live tensor count is unchanged after every request of the run.
+ * and checks that the live tensor count is unchanged after every request of the run. Then serves a CNN (the default
+ * space's winner shape, conv16-pool-conv32-pool-dense64-dense10) beside the MLP and compares their /predict
+ * requests/s and latency, rounds alternating.
  *
- * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2]
+ * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2 --no-cnn]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: '1,2' },
+    'no-cnn': { type: 'boolean', default: false },
   },
 });
 const duration = Number(args.duration);
@@ -158,6 +161,63 @@ async function tensorsAndRequests(url: string): Promise<{ tensors: number; reque
 
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
 
+function serveArgs(modelDir: string): string[] {
+  return [CLI, 'serve', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
+}
+
+/**
+ * The CNN the default space picks, served beside the MLP (one process each, rounds alternating): /predict requests/s
+ * of the CNN as a fraction of the MLP's (target >= 0.7x at c=32) and its batch-1 latency (p50 at c=1).
+ */
+async function compareCnn(dir: string, body: string): Promise<void> {
+  const cnn = tf.sequential({
+    layers: [
+      tf.layers.reshape({ inputShape: [784], targetShape: [28, 28, 1] }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dropout({ rate: 0.25 }),
+      tf.layers.dense({ units: 64, activation: 'relu' }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  await new ModelRepository(join(dir, 'cnn')).saveVersion(cnn, {
+    name: 'cnn',
+    inputShape: [784],
+    labels: [...'0123456789'],
+  });
+  cnn.dispose();
+  const mlpServer = await launch(serveArgs(join(dir, 'mnist')), /serving .* at (\S+)/);
+  const cnnServer = await launch(serveArgs(join(dir, 'cnn')), /serving .* at (\S+)/);
+  try {
+    const pairs = await measurePair(mlpServer, cnnServer, { '/predict': body });
+    console.log('\nCNN (conv16-pool-conv32-pool-dense64-dense10) vs MLP (dense64-dense10), /predict, --workers 1 each');
+    console.log(
+      `${'point'.padEnd(20)}${'MLP r/s'.padStart(9)}${'CNN r/s'.padStart(9)}${'ratio'.padStart(7)}   ${'p50 MLP/CNN ms'.padStart(15)}   ${'p99 MLP/CNN ms'.padStart(15)}  ${'CPU us/req MLP/CNN'.padStart(19)}  failed`,
+    );
+    for (const [key, { base, mine }] of pairs) {
+      console.log(
+        `${key.padEnd(20)}${fmt(base.rps).padStart(9)}${fmt(mine.rps).padStart(9)}${(mine.rps / base.rps).toFixed(2).padStart(6)}x   ${`${base.p50.toFixed(1)}/${mine.p50.toFixed(1)}`.padStart(15)}   ${`${base.p99.toFixed(1)}/${mine.p99.toFixed(1)}`.padStart(15)}  ${`${base.cpuUs.toFixed(0)}/${mine.cpuUs.toFixed(0)}`.padStart(19)}  ${base.failed}/${mine.failed}`,
+      );
+    }
+    const c32 = pairs.get('/predict c=32');
+    const c1 = pairs.get('/predict c=1');
+    if (c32) {
+      const ratio = c32.mine.rps / c32.base.rps;
+      console.log(
+        `target: CNN c=32 ${ratio.toFixed(2)}x the MLP's requests/s (target >= 0.70x) ${ratio >= 0.7 ? 'MET' : 'MISSED'}`,
+      );
+    }
+    if (c1)
+      console.log(`CNN batch-1 latency (c=1): p50 ${c1.mine.p50.toFixed(2)} ms, p99 ${c1.mine.p99.toFixed(2)} ms`);
+  } finally {
+    await mlpServer.stop();
+    await cnnServer.stop();
+  }
+}
+
 async function main(): Promise<void> {
   await tf.ready();
   const dir = await mkdtemp(join(tmpdir(), 'tuneserve-bench-serve-'));
@@ -242,6 +302,7 @@ async function main(): Promise<void> {
     }
     await noop.stop();
     if (leak) console.log(`\n${leak}`);
+    if (!args['no-cnn']) await compareCnn(dir, referenceBody);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

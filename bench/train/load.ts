@@ -10,7 +10,8 @@ function totals(): { busy: number; self: number; at: number } {
     const busy = cpu.reduce((a, b) => a + b, 0) - idle;
     const stat = readFileSync('/proc/self/stat', 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const self = Number(fields[11]) + Number(fields[12]); // utime + stime
+    // utime + stime + cutime + cstime: children we waited for (the PyTorch peer, the plain-script run) are ours too
+    const self = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     return { busy, self, at: performance.now() };
   } catch {
     return { busy: 0, self: 0, at: performance.now() };

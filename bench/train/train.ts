@@ -1,16 +1,24 @@
 /**
- * npm run bench:train [-- --quick]
- * Stock TF.js wasm against tuneserve's wasm (pure, and with the OpenBLAS accelerator) in one run: seconds per epoch
- * (median of the epochs after the first) for the reference MLP and the CNN of issue 4, per-epoch accuracy, and
- * predict latency for 1 and 64 samples. Ends with `RESULT mlp_speedup=<x> cnn_epoch_s=<s>`.
+ * npm run bench:train [-- --quick] [--no-torch]
+ * Stock TF.js wasm against tuneserve's wasm (pure, and with the OpenBLAS accelerator), a plain user script in its own
+ * process, and PyTorch (Debian's python3-torch, 2 threads) in one run: seconds per epoch (median of the epochs after
+ * the first) for the reference MLP and the CNN, per-epoch accuracy, and predict latency for 1 and 64 samples. Every
+ * TF.js row compiles with the string optimizer 'rmsprop', as user code does. Ends with
+ * `RESULT mlp_speedup=<x> cnn_epoch_s=<s> plain_mlp_s=<s> plain_vs_stock=<x> plain_vs_torch=<x> cnn_vs_torch=<x>`.
  */
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist, toTensors } from '@tuneserve/mnist';
-import { type BackendInfo, createOptimizer, describeBackend, initBackend, setBlasThreads } from '@tuneserve/runtime';
+import { type BackendInfo, describeBackend, initBackend, setBlasThreads } from '@tuneserve/runtime';
 import { otherLoad } from './load.js';
 
 const quick = process.argv.includes('--quick');
+const withTorch = !process.argv.includes('--no-torch');
+const TORCH_THREADS = 2;
 const argValue = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
   const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
@@ -115,8 +123,8 @@ async function trainConfig(
   const info = await use(config);
   const label = `${config.label} (${info.accelerator === 'openblas' ? 'OpenBLAS' : 'no BLAS'})`;
   const model = build();
-  const optimizer = config.fixes ? createOptimizer('rmsprop', 0.001) : tf.train.rmsprop(0.001);
-  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  // user code: the string optimizer (fused after initBackend() with the fixes, stock without)
+  model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const epochSeconds: number[] = [];
   const cpuSeconds: number[] = [];
   const load: number[] = [];
@@ -177,6 +185,83 @@ async function trainConfig(
   }
 }
 
+interface EpochLine {
+  epoch: number;
+  seconds: number;
+  cpu: number;
+  acc: number;
+}
+
+/** Runs a child that prints one JSON line per epoch; its CPU time counts as ours in the "other load" column. */
+function runEpochs(label: string, command: string, args: string[], samples: number): FitResult {
+  console.log(`  ${label}: ${samples} samples${samples < FULL ? ' (scaled to 60k per epoch)' : ''}`);
+  const window = otherLoad();
+  const run = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'pipe'] });
+  const load = window();
+  const lines = (run.stdout ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as EpochLine);
+  if (run.status !== 0 || lines.length === 0) {
+    const error = (run.stderr || run.error?.message || `exit ${run.status}`).trim().split('\n').at(-1)!;
+    console.log(`  ${label}: failed: ${error}`);
+    return { ...emptyResult(label), error };
+  }
+  for (const l of lines) {
+    console.log(
+      `  ${label} epoch ${l.epoch + 1}/${lines.length}: ${fmt(l.seconds)} s (cpu ${fmt(l.cpu)} s), accuracy ${fmt(l.acc, 4)}`,
+    );
+  }
+  const scale = FULL / samples;
+  return {
+    label,
+    epochSeconds: lines.map((l) => l.seconds),
+    cpuSeconds: lines.map((l) => l.cpu),
+    accuracy: lines.map((l) => l.acc),
+    load: [load],
+    perEpoch: median(lines.slice(1).map((l) => l.seconds)) * scale,
+    perEpochCpu: median(lines.slice(1).map((l) => l.cpu)) * scale,
+  };
+}
+
+function emptyResult(label: string): FitResult {
+  return {
+    label,
+    epochSeconds: [],
+    cpuSeconds: [],
+    load: [],
+    accuracy: [],
+    perEpoch: Number.NaN,
+    perEpochCpu: Number.NaN,
+  };
+}
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = () => spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+
+/** PyTorch is a benchmark-only peer: installed here on demand (Debian's python3-torch), not by setup-system.sh. */
+function ensureTorch(): string | undefined {
+  if (hasTorch()) return undefined;
+  console.log('PyTorch peer: python3-torch is not installed; running apt-get install -y python3-torch ...');
+  const run = spawnSync('apt-get', ['install', '-y', 'python3-torch'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (hasTorch()) return undefined;
+  return `python3-torch could not be installed (apt-get exit ${run.status ?? run.error?.message}); rerun as root or with --no-torch`;
+}
+
+function torchVersion(): string {
+  const run = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return run.stdout.trim().split('+')[0] ?? '?';
+}
+
+/** The same images and labels as the TF.js rows, as raw little-endian float32/int32 files for the peer. */
+function writePeerData(images: Float32Array, labels: Int32Array): { dir: string; images: string; labels: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-train-'));
+  const paths = { dir, images: join(dir, 'images.f32'), labels: join(dir, 'labels.i32') };
+  writeFileSync(paths.images, images);
+  writeFileSync(paths.labels, labels);
+  return paths;
+}
+
 /** p50 latency (µs) of model.predict + dataSync for a batch of n, over many calls after a warm-up. */
 function latency(model: tf.LayersModel, input: tf.Tensor, calls: number): number {
   const run = () => {
@@ -218,6 +303,27 @@ async function main(): Promise<void> {
   const mlpResults: FitResult[] = [];
   for (const c of configs) mlpResults.push(await trainConfig(c, mlp, xm, ym, EPOCHS));
 
+  // The same MLP as a plain user script in its own process (default initBackend(), compile with 'rmsprop')
+  const plain = runEpochs(
+    'plain user script (own process)',
+    process.execPath,
+    [fileURLToPath(new URL('./plain-user.js', import.meta.url)), String(MLP_SAMPLES), String(EPOCHS)],
+    MLP_SAMPLES,
+  );
+
+  // PyTorch, same data, same models
+  const torchMissing = withTorch ? ensureTorch() : 'skipped (--no-torch)';
+  const torchLabel = torchMissing ? 'PyTorch' : `PyTorch ${torchVersion()} (${TORCH_THREADS} threads)`;
+  const peerData = torchMissing ? undefined : writePeerData(data.trainFull.images, data.trainFull.labels);
+  const torchRun = (model: 'mlp' | 'cnn', samples: number): FitResult => {
+    if (!peerData) return { ...emptyResult(torchLabel), error: torchMissing };
+    const script = fileURLToPath(new URL('../torch_peer.py', import.meta.url));
+    const args = [script, '--model', model, '--images', peerData.images, '--labels', peerData.labels];
+    args.push('--samples', String(samples), '--epochs', String(EPOCHS), '--threads', String(TORCH_THREADS));
+    return runEpochs(torchLabel, PYTHON, args, samples);
+  };
+  const torchMlp = torchRun('mlp', MLP_SAMPLES);
+
   // Predict latency, on the trained MLPs
   console.log('\nMLP predict latency (p50 of model.predict + dataSync)');
   const latencies: { label: string; one: number; batch: number }[] = [];
@@ -255,22 +361,26 @@ async function main(): Promise<void> {
     tf.dispose([xs, ys]);
   }
 
+  const torchCnn = torchRun('cnn', CNN_SAMPLES);
+  if (peerData) rmSync(peerData.dir, { recursive: true, force: true });
+
   // Summary
   const stock = mlpResults[0]!.perEpoch;
   const stockCpu = mlpResults[0]!.perEpochCpu;
   console.log('\nSUMMARY (per 60k-sample epoch, median of the epochs after the first; speedup vs stock wasm)');
   console.log(
-    'model | configuration | wall s/epoch | speedup | cpu s/epoch | cpu speedup | accuracy per epoch | other load (cores)',
+    'model | configuration | wall s/epoch | speedup vs stock | vs PyTorch | cpu s/epoch | cpu speedup | accuracy per epoch | other load (cores)',
   );
-  const row = (model: string, r: FitResult, base?: { wall: number; cpu: number }) =>
+  const row = (model: string, r: FitResult, peer: FitResult, base?: { wall: number; cpu: number }) =>
     console.log(
       `${model} | ${r.label} | ${r.error ? `cannot train (${r.error})` : fmt(r.perEpoch)} | ` +
-        `${base ? `${fmt(base.wall / r.perEpoch, 1)}x` : ''} | ${fmt(r.perEpochCpu)} | ` +
-        `${base ? `${fmt(base.cpu / r.perEpochCpu, 1)}x` : ''} | ${r.accuracy.map((a) => fmt(a, 3)).join(' ')} | ` +
-        `${r.load.map((l) => fmt(l)).join(' ')}`,
+        `${base ? `${fmt(base.wall / r.perEpoch, 1)}x` : ''} | ` +
+        `${r === peer || !Number.isFinite(peer.perEpoch) || !Number.isFinite(r.perEpoch) ? '' : `${fmt(peer.perEpoch / r.perEpoch, 2)}x`} | ` +
+        `${fmt(r.perEpochCpu)} | ${base ? `${fmt(base.cpu / r.perEpochCpu, 1)}x` : ''} | ` +
+        `${r.accuracy.map((a) => fmt(a, 3)).join(' ')} | ${r.load.map((l) => fmt(l)).join(' ')}`,
     );
-  for (const r of mlpResults) row('MLP', r, { wall: stock, cpu: stockCpu });
-  for (const r of cnnResults) row('CNN', r);
+  for (const r of [...mlpResults, plain, torchMlp]) row('MLP', r, torchMlp, { wall: stock, cpu: stockCpu });
+  for (const r of [...cnnResults, torchCnn]) row('CNN', r, torchCnn);
   console.log('\npredict latency p50 | 1 sample (µs) | 64 samples (µs)');
   for (const l of latencies)
     console.log(`${l.label} | ${fmt(l.one, 0)} | ${fmt(l.batch, 0)} (${fmt(latencies[0]!.batch / l.batch, 1)}x)`);
@@ -283,7 +393,11 @@ async function main(): Promise<void> {
   const bestCnn = Math.min(
     ...cnnResults.slice(1).map((r) => (Number.isFinite(r.perEpoch) ? r.perEpoch : Number.POSITIVE_INFINITY)),
   );
-  console.log(`RESULT mlp_speedup=${fmt(stock / bestMlp)} cnn_epoch_s=${fmt(bestCnn, 1)}`);
+  console.log(
+    `RESULT mlp_speedup=${fmt(stock / bestMlp)} cnn_epoch_s=${fmt(bestCnn, 1)} plain_mlp_s=${fmt(plain.perEpoch)} ` +
+      `plain_vs_stock=${fmt(stock / plain.perEpoch)} plain_vs_torch=${fmt(torchMlp.perEpoch / plain.perEpoch)} ` +
+      `cnn_vs_torch=${fmt(torchCnn.perEpoch / bestCnn)}`,
+  );
 }
 
 main().catch((e) => {

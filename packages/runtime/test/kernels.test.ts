@@ -218,6 +218,37 @@ for (const mode of modes) {
       }
     });
 
+    it('dropout: a heap-drawn mask of 0 or 1/keep at the right rate, its gradient is the mask, seeds repeat', () => {
+      const x = tf.randomUniform([64, 1000], 0.5, 1.5, 'float32', 3);
+      const seeded = (seed: number) => tf.tidy(() => tf.dropout(x, 0.3, undefined, seed).dataSync());
+      const a = seeded(17);
+      expect(Array.from(seeded(17))).toEqual(Array.from(a));
+      expect(Array.from(seeded(18))).not.toEqual(Array.from(a));
+      const xs = x.dataSync();
+      let kept = 0;
+      for (let i = 0; i < a.length; i++) {
+        if (a[i] === 0) continue;
+        kept++;
+        expect(Math.abs(a[i]! - xs[i]! / 0.7)).toBeLessThan(1e-5);
+      }
+      // 64,000 Bernoulli(0.7) draws: the standard deviation of the kept fraction is ~0.0018
+      expect(Math.abs(kept / a.length - 0.7)).toBeLessThan(0.01);
+      const unseeded = tf.tidy(() => [tf.dropout(x, 0.5).dataSync(), tf.dropout(x, 0.5).dataSync()]);
+      expect(Array.from(unseeded[0]!)).not.toEqual(Array.from(unseeded[1]!));
+      // the gradient of sum(dropout(x)) is the mask itself
+      const [y, g] = tf.tidy(() => {
+        const dx = tf.grad((v: tf.Tensor) => tf.dropout(v, 0.4, undefined, 5).sum())(x);
+        return [tf.dropout(x, 0.4, undefined, 5).dataSync(), dx.dataSync()];
+      });
+      for (let i = 0; i < y!.length; i++) {
+        expect(Math.abs(g![i]! - (y![i] === 0 ? 0 : 1 / 0.6))).toBeLessThan(1e-5);
+      }
+      // noise shapes other than the input's go to TF.js's own dropout (and still broadcast)
+      const broadcast = tf.tidy(() => tf.dropout(tf.ones([4, 50]), 0.5, [4, 1], 2).arraySync() as number[][]);
+      for (const row of broadcast) expect(new Set(row).size).toBe(1);
+      x.dispose();
+    });
+
     it('a conv layer large enough for the threaded paths: bias add, relu gradient, argmax max-pool', async () => {
       // 37.7M multiply-adds and > 1M-float tensors: above the addon's thresholds for splitting work across threads
       if (mode.accelerator) setBlasThreads(2);

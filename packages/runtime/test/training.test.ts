@@ -1,8 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { createOptimizer, initBackend } from '@tuneserve/runtime';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FusedAdamOptimizer, FusedRMSPropOptimizer, FusedSGDOptimizer } from '../src/wasm/fused-optimizers.js';
+import {
+  FusedAdadeltaOptimizer,
+  FusedAdagradOptimizer,
+  FusedAdamaxOptimizer,
+  FusedAdamOptimizer,
+  FusedMomentumOptimizer,
+  FusedRMSPropOptimizer,
+  FusedSGDOptimizer,
+} from '../src/wasm/fused-optimizers.js';
 import { randomArray, relativeError, rng } from './compare.js';
+import { probe, smallModel } from './helpers.js';
 
 afterAll(async () => {
   await initBackend({ log: false });
@@ -17,53 +26,135 @@ describe('fused optimizers', () => {
     it(`${name} (${accelerator ? 'accelerator if built' : 'pure wasm'}): matches tf.train.${name} step by step and never writes a weight buffer in place`, async () => {
       await initBackend({ accelerator, log: false });
       const fused = createOptimizer(name, 0.01);
-      expect(fused).toBeInstanceOf(
+      expect(fused.constructor).toBe(
         { rmsprop: FusedRMSPropOptimizer, adam: FusedAdamOptimizer, sgd: FusedSGDOptimizer }[name],
       );
-      const stock = { rmsprop: tf.train.rmsprop, adam: tf.train.adam, sgd: tf.train.sgd }[name](0.01);
+      const stock = {
+        rmsprop: () => new tf.RMSPropOptimizer(0.01, 0.9, 0),
+        adam: () => new tf.AdamOptimizer(0.01, 0.9, 0.999),
+        sgd: () => new tf.SGDOptimizer(0.01),
+      }[name]();
       expect(fused.getClassName()).toBe(stock.getClassName());
-      const r = rng(7);
-      const shapes = [[5, 7], [7], [3, 3, 2, 4]];
-      const init = shapes.map((s) =>
+      await expectSameSteps(fused, stock, name);
+    });
+  }
+
+  // tf.train.* itself (what model.compile({optimizer: 'adam'}) calls) against the stock classes, every variant
+  const variants: [string, () => tf.Optimizer, () => tf.Optimizer, new (...args: never[]) => tf.Optimizer][] = [
+    ['rmsprop', () => tf.train.rmsprop(0.01), () => new tf.RMSPropOptimizer(0.01, 0.9, 0), FusedRMSPropOptimizer],
+    [
+      'rmsprop centered with momentum',
+      () => tf.train.rmsprop(0.01, 0.8, 0.5, 1e-10, true),
+      () => new tf.RMSPropOptimizer(0.01, 0.8, 0.5, 1e-10, true),
+      FusedRMSPropOptimizer,
+    ],
+    ['adam', () => tf.train.adam(0.01), () => new tf.AdamOptimizer(0.01, 0.9, 0.999), FusedAdamOptimizer],
+    ['sgd', () => tf.train.sgd(0.1), () => new tf.SGDOptimizer(0.1), FusedSGDOptimizer],
+    ['momentum', () => tf.train.momentum(0.05, 0.9), () => new tf.MomentumOptimizer(0.05, 0.9), FusedMomentumOptimizer],
+    [
+      'nesterov momentum',
+      () => tf.train.momentum(0.05, 0.9, true),
+      () => new tf.MomentumOptimizer(0.05, 0.9, true),
+      FusedMomentumOptimizer,
+    ],
+    ['adagrad', () => tf.train.adagrad(0.05), () => new tf.AdagradOptimizer(0.05), FusedAdagradOptimizer],
+    ['adadelta', () => tf.train.adadelta(1, 0.9), () => new tf.AdadeltaOptimizer(1, 0.9), FusedAdadeltaOptimizer],
+    [
+      'adamax with decay',
+      () => tf.train.adamax(0.01, 0.9, 0.999, undefined, 0.01),
+      () => new tf.AdamaxOptimizer(0.01, 0.9, 0.999, undefined, 0.01),
+      FusedAdamaxOptimizer,
+    ],
+  ];
+  for (const [label, make, makeStock, fusedClass] of variants) {
+    it(`tf.train.${label} is fused after initBackend() and matches the stock optimizer step by step`, async () => {
+      await initBackend({ log: false });
+      const fused = make();
+      // (TF.js's Optimizer answers instanceof by duck typing, so the constructors are compared)
+      expect(fused.constructor).toBe(fusedClass);
+      const stock = makeStock();
+      expect(stock.constructor).not.toBe(fusedClass);
+      expect(fused.getClassName()).toBe(stock.getClassName());
+      expect(fused.getConfig()).toEqual(stock.getConfig());
+      await expectSameSteps(fused, stock, label.replaceAll(' ', '_'));
+    });
+  }
+
+  it('string optimizers in model.compile are fused; custom optimizers pass through; fixes off gives stock', async () => {
+    await initBackend({ log: false });
+    const model = smallModel();
+    for (const [name, cls] of [
+      ['rmsprop', FusedRMSPropOptimizer],
+      ['adam', FusedAdamOptimizer],
+      ['sgd', FusedSGDOptimizer],
+      ['adagrad', FusedAdagradOptimizer],
+      ['adadelta', FusedAdadeltaOptimizer],
+      ['adamax', FusedAdamaxOptimizer],
+    ] as const) {
+      model.compile({ optimizer: name, loss: 'categoricalCrossentropy' });
+      expect(model.optimizer.constructor, name).toBe(cls);
+    }
+    class Custom extends tf.SGDOptimizer {}
+    const custom = new Custom(0.1);
+    model.compile({ optimizer: custom, loss: 'categoricalCrossentropy' });
+    expect(model.optimizer).toBe(custom);
+    await model.fit(probe(), tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3), { epochs: 1, verbose: 0 });
+    await initBackend({ fixes: false, log: false });
+    model.compile({ optimizer: 'rmsprop', loss: 'categoricalCrossentropy' });
+    expect(model.optimizer.constructor).toBe(tf.RMSPropOptimizer);
+    expect(tf.train.adam(0.1).constructor).toBe(tf.AdamOptimizer);
+    model.dispose();
+    await initBackend({ log: false });
+  });
+});
+
+/** Six steps of both optimizers on the same gradients: same values, same state, fresh weight buffers. */
+async function expectSameSteps(fused: tf.Optimizer, stock: tf.Optimizer, name: string): Promise<void> {
+  const r = rng(7);
+  const shapes = [[5, 7], [7], [3, 3, 2, 4]];
+  const init = shapes.map((s) =>
+    randomArray(
+      r,
+      s.reduce((a, b) => a * b, 1),
+    ),
+  );
+  const mine = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), true, `fused_${name}_${i}`));
+  const ref = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), true, `stock_${name}_${i}`));
+  for (let step = 0; step < 6; step++) {
+    const grads = shapes.map((s) =>
+      tf.tensor(
         randomArray(
           r,
           s.reduce((a, b) => a * b, 1),
         ),
-      );
-      const mine = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), true, `fused_${name}_${i}`));
-      const ref = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), true, `stock_${name}_${i}`));
-      for (let step = 0; step < 6; step++) {
-        const grads = shapes.map((s) =>
-          tf.tensor(
-            randomArray(
-              r,
-              s.reduce((a, b) => a * b, 1),
-            ),
-            s,
-          ),
-        );
-        const before = mine.map((v) => v.dataId);
-        fused.applyGradients(Object.fromEntries(mine.map((v, i) => [v.name, grads[i]!])));
-        stock.applyGradients(Object.fromEntries(ref.map((v, i) => [v.name, grads[i]!])));
-        mine.forEach((v, i) => {
-          expect(v.dataId, 'a new buffer for every update').not.toBe(before[i]);
-        });
-        tf.dispose(grads);
-      }
-      for (let i = 0; i < mine.length; i++) {
-        expect(relativeError(mine[i]!.dataSync(), ref[i]!.dataSync()), `variable ${i}`).toBeLessThanOrEqual(1e-4);
-      }
-      const [ws, wr] = [await fused.getWeights(), await stock.getWeights()];
-      expect(ws.map((w) => w.name.replace('fused', ''))).toEqual(wr.map((w) => w.name.replace('stock', '')));
-      for (let i = 0; i < ws.length; i++) {
-        expect(relativeError(ws[i]!.tensor.dataSync(), wr[i]!.tensor.dataSync())).toBeLessThanOrEqual(1e-4);
-      }
-      tf.dispose([...mine, ...ref]);
-      fused.dispose();
-      stock.dispose();
+        s,
+      ),
+    );
+    const before = mine.map((v) => v.dataId);
+    fused.applyGradients(Object.fromEntries(mine.map((v, i) => [v.name, grads[i]!])));
+    stock.applyGradients(Object.fromEntries(ref.map((v, i) => [v.name, grads[i]!])));
+    mine.forEach((v, i) => {
+      expect(v.dataId, 'a new buffer for every update').not.toBe(before[i]);
     });
+    tf.dispose(grads);
   }
+  for (let i = 0; i < mine.length; i++) {
+    expect(relativeError(mine[i]!.dataSync(), ref[i]!.dataSync()), `variable ${i}`).toBeLessThanOrEqual(1e-4);
+  }
+  // TF.js's Adamax has no getWeights
+  if (stock.getClassName() !== 'Adamax') {
+    const [ws, wr] = [await fused.getWeights(), await stock.getWeights()];
+    expect(ws.map((w) => w.name.replace('fused', ''))).toEqual(wr.map((w) => w.name.replace('stock', '')));
+    for (let i = 0; i < ws.length; i++) {
+      expect(relativeError(ws[i]!.tensor.dataSync(), wr[i]!.tensor.dataSync())).toBeLessThanOrEqual(1e-4);
+    }
+  }
+  tf.dispose([...mine, ...ref]);
+  fused.dispose();
+  stock.dispose();
+}
 
+describe('stock fallbacks', () => {
   it('uses the stock optimizers off wasm and rejects bad learning rates', async () => {
     await initBackend({ backend: 'cpu', log: false });
     expect(createOptimizer('adam').constructor).toBe(tf.AdamOptimizer);

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import { installReluGradient } from './elementwise.js';
 import { REPLACED_KERNELS, replacementKernels } from './kernels.js';
+import { installUserApi } from './user-api.js';
 
 let stock: Map<string, tf.KernelConfig> | undefined;
 let state: { on: boolean; blas?: BlasAddon } = { on: false };
@@ -26,6 +27,7 @@ export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
   if (state.on === on && state.blas === blas) return;
   const originals = stockKernels();
   if (on && blas) installReluGradient();
+  if (on) installUserApi(() => state.on && tf.getBackend() === 'wasm');
   const replacements = new Map(
     on
       ? replacementKernels((name) => originals.get(name) ?? tf.getKernel(name, 'wasm'), blas).map((k) => [

@@ -1,5 +1,5 @@
 /**
- * RMSprop, Adam and SGD whose update runs as one JavaScript loop per variable over wasm heap views, instead of ~10
+ * RMSprop, Adam, SGD, Momentum, Adagrad, Adadelta and Adamax whose update runs as one JavaScript loop per variable over wasm heap views, instead of ~10
  * tiny kernels (each paying ~5 µs of dispatch). They subclass the stock optimizers, so state slots, getWeights /
  * setWeights, getConfig and serialization are the stock ones, and they fall back to the stock update off wasm.
  * A variable's new value always goes to a fresh buffer (the wasm backend caches packed conv weights by tensor);
@@ -42,10 +42,11 @@ function usable(grads: Gradients): boolean {
 const wasm = (): WasmBackend & { refCount(dataId: object): number } =>
   tf.backend() as unknown as WasmBackend & { refCount(dataId: object): number };
 
-function slot(slots: Slot[], i: number, name: string, suffix: string, like: tf.Variable): Slot {
+function slot(slots: Slot[], i: number, name: string, suffix: string, like: tf.Variable, init = 0): Slot {
   let s = slots[i];
   if (!s) {
-    s = { originalName: `${name}/${suffix}`, variable: tf.tidy(() => tf.zerosLike(like).variable(false)) };
+    const variable = tf.tidy(() => (init === 0 ? tf.zerosLike(like) : tf.fill(like.shape, init)).variable(false));
+    s = { originalName: `${name}/${suffix}`, variable };
     slots[i] = s;
   }
   return s;
@@ -166,6 +167,91 @@ function sgd(out: Float32Array, v: Float32Array, g: Float32Array, lr: number): v
   for (let i = 0; i < n; i++) out[i] = v[i]! - lr * g[i]!;
 }
 
+function momentumStep(
+  out: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  acc: Float32Array,
+  lr: number,
+  momentum: number,
+  nesterov: boolean,
+): void {
+  const n = out.length;
+  if (nesterov) {
+    for (let i = 0; i < n; i++) {
+      const a = momentum * acc[i]! + g[i]!;
+      acc[i] = a;
+      out[i] = v[i]! - lr * (g[i]! + a * momentum);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const a = momentum * acc[i]! + g[i]!;
+      acc[i] = a;
+      out[i] = v[i]! - lr * a;
+    }
+  }
+}
+
+function adagrad(
+  out: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  acc: Float32Array,
+  lr: number,
+  eps: number,
+): void {
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const a = acc[i]! + gi * gi;
+    acc[i] = a;
+    out[i] = v[i]! - (lr * gi) / Math.sqrt(a + eps);
+  }
+}
+
+/** As tf.train.adadelta: the step uses the squared-gradient average from before this step (TF.js's order). */
+function adadelta(
+  out: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  accG: Float32Array,
+  accU: Float32Array,
+  lr: number,
+  rho: number,
+  eps: number,
+): void {
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const u = (Math.sqrt(accU[i]! + eps) / Math.sqrt(accG[i]! + eps)) * gi;
+    accG[i] = rho * accG[i]! + (1 - rho) * gi * gi;
+    accU[i] = rho * accU[i]! + (1 - rho) * u * u;
+    out[i] = v[i]! - lr * u;
+  }
+}
+
+function adamax(
+  out: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  u: Float32Array,
+  step: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+): void {
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const mi = beta1 * m[i]! + (1 - beta1) * gi;
+    const ui = Math.max(beta2 * u[i]!, Math.abs(gi));
+    m[i] = mi;
+    u[i] = ui;
+    out[i] = v[i]! - (step * mi) / (ui + eps);
+  }
+}
+
 /** Heap offsets (in floats) of five views, for the accelerator's native update loops. */
 function at(...views: Float32Array[]): [number, number, number, number, number] {
   return views.map((x) => x.byteOffset / 4) as [number, number, number, number, number];
@@ -255,6 +341,113 @@ export class FusedSGDOptimizer extends tf.SGDOptimizer {
     for (const { value, gradient } of updates(grads)) {
       fusedStep(value, gradient, [], (out, v, g) => sgd(out, v, g, lr));
     }
+    this.incrementIterations();
+  }
+}
+
+interface MomentumFields {
+  learningRate: number;
+  momentum: number;
+  useNesterov: boolean;
+  accumulations: Slot[];
+}
+
+export class FusedMomentumOptimizer extends tf.MomentumOptimizer {
+  override applyGradients(grads: Parameters<tf.MomentumOptimizer['applyGradients']>[0]): void {
+    if (!usable(grads)) {
+      super.applyGradients(grads);
+      return;
+    }
+    const f = this as unknown as MomentumFields;
+    const { learningRate: lr, momentum, useNesterov } = f;
+    for (const { value, gradient, index, name } of updates(grads)) {
+      const acc = slot(f.accumulations, index, name, 'momentum', value).variable;
+      fusedStep(value, gradient, [acc], (out, v, g, [a]) => momentumStep(out, v, g, a!, lr, momentum, useNesterov));
+    }
+    this.incrementIterations();
+  }
+}
+
+interface AdagradFields {
+  learningRate: number;
+  initialAccumulatorValue: number;
+  accumulatedGrads: Slot[];
+}
+
+export class FusedAdagradOptimizer extends tf.AdagradOptimizer {
+  override applyGradients(grads: Parameters<tf.AdagradOptimizer['applyGradients']>[0]): void {
+    if (!usable(grads)) {
+      super.applyGradients(grads);
+      return;
+    }
+    const f = this as unknown as AdagradFields;
+    const lr = f.learningRate;
+    const eps = tf.backend().epsilon();
+    for (const { value, gradient, index, name } of updates(grads)) {
+      const acc = slot(f.accumulatedGrads, index, name, 'accumulator', value, f.initialAccumulatorValue).variable;
+      fusedStep(value, gradient, [acc], (out, v, g, [a]) => adagrad(out, v, g, a!, lr, eps));
+    }
+    this.incrementIterations();
+  }
+}
+
+interface AdadeltaFields {
+  learningRate: number;
+  rho: number;
+  epsilon: number;
+  accumulatedGrads: Slot[];
+  accumulatedUpdates: Slot[];
+}
+
+export class FusedAdadeltaOptimizer extends tf.AdadeltaOptimizer {
+  override applyGradients(grads: Parameters<tf.AdadeltaOptimizer['applyGradients']>[0]): void {
+    if (!usable(grads)) {
+      super.applyGradients(grads);
+      return;
+    }
+    const f = this as unknown as AdadeltaFields;
+    const { learningRate: lr, rho, epsilon: eps } = f;
+    for (const { value, gradient, index, name } of updates(grads)) {
+      const accG = slot(f.accumulatedGrads, index, name, 'accum_grad', value).variable;
+      const accU = slot(f.accumulatedUpdates, index, name, 'accum_var', value).variable;
+      fusedStep(value, gradient, [accG, accU], (out, v, g, [a, b]) => adadelta(out, v, g, a!, b!, lr, rho, eps));
+    }
+    this.incrementIterations();
+  }
+}
+
+interface AdamaxFields {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  decay: number;
+  iteration: tf.Variable;
+  accBeta1: tf.Variable;
+  accumulatedFirstMoment: Slot[];
+  accumulatedWeightedInfNorm: Slot[];
+}
+
+export class FusedAdamaxOptimizer extends tf.AdamaxOptimizer {
+  override applyGradients(grads: Parameters<tf.AdamaxOptimizer['applyGradients']>[0]): void {
+    if (!usable(grads)) {
+      super.applyGradients(grads);
+      return;
+    }
+    const f = this as unknown as AdamaxFields;
+    const { learningRate: lr, beta1, beta2, epsilon: eps, decay } = f;
+    const iteration = f.iteration.dataSync()[0]!;
+    const acc1 = f.accBeta1.dataSync()[0]!;
+    const step = lr / (iteration * decay + 1) / (1 - acc1);
+    for (const { value, gradient, index, name } of updates(grads)) {
+      const m = slot(f.accumulatedFirstMoment, index, name, 'm', value).variable;
+      const u = slot(f.accumulatedWeightedInfNorm, index, name, 'v', value).variable;
+      fusedStep(value, gradient, [m, u], (out, v, g, [a, b]) => adamax(out, v, g, a!, b!, step, beta1, beta2, eps));
+    }
+    tf.tidy(() => {
+      f.iteration.assign(tf.scalar(iteration + 1));
+      f.accBeta1.assign(tf.scalar(acc1 * beta1));
+    });
     this.incrementIterations();
   }
 }

@@ -8,6 +8,7 @@ import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.
 import { castKernel, gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
 import { maxPoolGradKernel, maxPoolKernel } from './pool.js';
 import { sumKernel } from './reduce.js';
+import { DROPOUT_MASK, dropoutMaskKernel } from './user-api.js';
 
 export type StockLookup = (kernelName: string) => tf.KernelConfig | undefined;
 
@@ -36,6 +37,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     { kernelName: 'Sum', kernelFunc: sumKernel(stockFunc(stock, 'Sum'), blas) },
     { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel(deps, blas) },
     { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputKernel(deps, blas) },
+    { kernelName: DROPOUT_MASK, kernelFunc: dropoutMaskKernel },
   ];
   if (blas) {
     kernels.push(
@@ -65,4 +67,5 @@ export const REPLACED_KERNELS = [
   'MaxPool',
   'Add',
   RELU_GRAD,
+  DROPOUT_MASK,
 ];

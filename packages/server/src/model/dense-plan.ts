@@ -92,7 +92,7 @@ export function denseInferencePlan(model: tf.LayersModel): DensePlan | undefined
 }
 
 /** Where a layer's weights and output live in the host plan's workspace (element offsets). */
-interface HostLayer {
+export interface HostLayer {
   inputs: number;
   units: number;
   kernel: number;
@@ -172,7 +172,7 @@ export function hostDensePlan(model: tf.LayersModel, gemm: HostGemm): HostPlan |
 }
 
 /** Bias, relu and softmax on one layer's output block, each result rounded to float32 as the kernels round it. */
-function finishLayer(ws: Float32Array, l: HostLayer, out: number, rows: number): void {
+export function finishLayer(ws: Float32Array, l: HostLayer, out: number, rows: number): void {
   const n = l.units;
   const end = out + rows * n;
   if (l.bias !== undefined || l.relu) {

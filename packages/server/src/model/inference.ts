@@ -1,9 +1,10 @@
 /**
- * How a served model runs one batch: the host Dense plan (OpenBLAS, no TF.js engine), the TF.js Dense plan, or the
- * model's own graph, whichever is the fastest that computes this model.
+ * How a served model runs one batch: a host plan (OpenBLAS, no TF.js engine: Dense stacks, or conv/pool/dense stacks),
+ * the TF.js Dense plan, or the model's own graph, whichever is the fastest that computes this model.
  */
 import * as tf from '@tensorflow/tfjs';
 import { hostGemm } from '@tuneserve/runtime';
+import { hostConvPlan } from './conv-plan.js';
 import { denseInferencePlan, hostDensePlan } from './dense-plan.js';
 
 /**
@@ -12,7 +13,7 @@ import { denseInferencePlan, hostDensePlan } from './dense-plan.js';
  */
 export type Inference = (parts: readonly Float32Array[], rows: number) => Float32Array;
 
-export type InferencePath = 'host-dense' | 'tfjs-dense' | 'graph';
+export type InferencePath = 'host-dense' | 'host-conv' | 'tfjs-dense' | 'graph';
 
 export function chooseInference(
   model: tf.LayersModel,
@@ -22,6 +23,8 @@ export function chooseInference(
   const gemm = options.host === false ? undefined : hostGemm();
   const host = gemm ? hostDensePlan(model, gemm) : undefined;
   if (host) return { path: 'host-dense', run: host };
+  const conv = gemm ? hostConvPlan(model, gemm) : undefined;
+  if (conv) return { path: 'host-conv', run: conv };
   const [output] = model.outputs;
   if (!output || model.outputs.length !== 1) throw new Error('the model must have exactly one output');
   const plan = denseInferencePlan(model);

@@ -1,0 +1,149 @@
+/**
+ * Routes the TF.js entry points a plain user script meets to tuneserve's fused code while the wasm fixes are on:
+ * `tf.train.*` (which `model.compile({optimizer: 'rmsprop'})` also calls) returns the fused optimizers, and
+ * `tf.dropout` (Keras's Dropout layer) draws its mask in one heap loop instead of TF.js's per-number JavaScript
+ * generator plus four kernels. Both check at call time, so turning the fixes off (or another backend) gives the stock
+ * behaviour back; the patch is installed once on the tfjs-core module instance @tensorflow/tfjs itself uses.
+ */
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import type { Kernel } from './backend-access.js';
+import {
+  FusedAdadeltaOptimizer,
+  FusedAdagradOptimizer,
+  FusedAdamaxOptimizer,
+  FusedAdamOptimizer,
+  FusedMomentumOptimizer,
+  FusedRMSPropOptimizer,
+  FusedSGDOptimizer,
+} from './fused-optimizers.js';
+
+type Train = typeof tf.train;
+type Dropout = typeof tf.dropout;
+
+/** The writable CommonJS exports of the tfjs-core instance that @tensorflow/tfjs (and tfjs-layers) use. */
+interface CoreExports {
+  train: Train;
+  dropout: Dropout;
+}
+
+function coreExports(): CoreExports {
+  const fromTfjs = createRequire(createRequire(import.meta.url).resolve('@tensorflow/tfjs'));
+  return fromTfjs('@tensorflow/tfjs-core') as CoreExports;
+}
+
+let installed = false;
+
+/** Installs the call-time switches once; `active()` says whether the fused paths apply right now. */
+export function installUserApi(active: () => boolean): void {
+  if (installed) return;
+  installed = true;
+  const core = coreExports();
+  const train = core.train;
+  const stock = {
+    sgd: train.sgd,
+    momentum: train.momentum,
+    rmsprop: train.rmsprop,
+    adam: train.adam,
+    adadelta: train.adadelta,
+    adamax: train.adamax,
+    adagrad: train.adagrad,
+  };
+  // Defaults are the stock constructors' (tfjs-core's OptimizerConstructors).
+  train.sgd = (lr) => (active() ? new FusedSGDOptimizer(lr) : stock.sgd(lr));
+  train.momentum = (lr, momentum, useNesterov = false) =>
+    active() ? new FusedMomentumOptimizer(lr, momentum, useNesterov) : stock.momentum(lr, momentum, useNesterov);
+  train.rmsprop = (lr, decay = 0.9, momentum = 0, epsilon?: number, centered = false) =>
+    active()
+      ? new FusedRMSPropOptimizer(lr, decay, momentum, epsilon, centered)
+      : stock.rmsprop(lr, decay, momentum, epsilon, centered);
+  train.adam = (lr = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?: number) =>
+    active() ? new FusedAdamOptimizer(lr, beta1, beta2, epsilon) : stock.adam(lr, beta1, beta2, epsilon);
+  train.adadelta = (lr = 0.001, rho = 0.95, epsilon?: number) =>
+    active() ? new FusedAdadeltaOptimizer(lr, rho, epsilon) : stock.adadelta(lr, rho, epsilon);
+  train.adamax = (lr = 0.002, beta1 = 0.9, beta2 = 0.999, epsilon?: number, decay = 0) =>
+    active()
+      ? new FusedAdamaxOptimizer(lr, beta1, beta2, epsilon, decay)
+      : stock.adamax(lr, beta1, beta2, epsilon, decay);
+  train.adagrad = (lr, initialAccumulatorValue = 0.1) =>
+    active() ? new FusedAdagradOptimizer(lr, initialAccumulatorValue) : stock.adagrad(lr, initialAccumulatorValue);
+
+  const stockDropout = core.dropout;
+  const dropout = (x: tf.Tensor | tf.TensorLike, rate: number, noiseShape?: number[], seed?: number | string) => {
+    const sameShape = noiseShape === undefined || (x instanceof tf.Tensor && sameDims(noiseShape, x.shape));
+    if (!active() || !(x instanceof tf.Tensor) || x.dtype !== 'float32' || !(rate > 0 && rate < 1) || !sameShape) {
+      return stockDropout(x, rate, noiseShape, seed);
+    }
+    return tf.tidy(() => {
+      // no inputs: the mask is a constant for the tape (x's gradient flows through the product only)
+      const attrs = { shape: x.shape, rate, seed: seedOf(seed) };
+      const mask = tf.engine().runKernel(DROPOUT_MASK, {}, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return tf.mul(x, mask);
+    });
+  };
+  core.dropout = dropout as Dropout;
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Kernel name of the dropout mask (wasm only): 0 or 1/(1 - rate) per element of `shape`. */
+export const DROPOUT_MASK = 'TuneserveDropoutMask';
+
+/** A fixed seed gives a fixed mask, as in TF.js; without one every call draws a new 32-bit seed. */
+function seedOf(seed: number | string | undefined): number {
+  if (seed === undefined) return (Math.random() * 2 ** 32) >>> 0;
+  if (typeof seed === 'number') return seed >>> 0;
+  let h = 2166136261;
+  for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** Fills the mask on the heap with a xoshiro128** stream seeded by splitmix32 from the seed. */
+export const dropoutMaskKernel: Kernel = ({ backend, attrs }) => {
+  const rate = attrs?.rate as number;
+  const out = backend.makeOutput(attrs?.shape as number[], 'float32');
+  fillMask(backend.typedArrayFromHeap(out) as Float32Array, 1 - rate, attrs?.seed as number);
+  return out;
+};
+
+function splitmix32(state: number): [number, number] {
+  const next = (state + 0x9e3779b9) | 0;
+  let z = next;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return [next, (z ^ (z >>> 16)) >>> 0];
+}
+
+function fillMask(out: Float32Array, keep: number, seed: number): void {
+  let st = seed | 0;
+  let a: number;
+  let b: number;
+  let c: number;
+  let d: number;
+  [st, a] = splitmix32(st);
+  [st, b] = splitmix32(st);
+  [st, c] = splitmix32(st);
+  [st, d] = splitmix32(st);
+  if ((a | b | c | d) === 0) a = 1;
+  const scale = 1 / keep;
+  // keep an element when its uniform draw u in [0, 1) satisfies floor(u + keep) = 1, i.e. u >= 1 - keep
+  const threshold = Math.min(2 ** 32 - 1, Math.ceil((1 - keep) * 2 ** 32));
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    out[i] = r >= threshold ? scale : 0;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
