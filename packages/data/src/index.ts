@@ -1,4 +1,5 @@
 export { DataError, type DataErrorWhere, FieldError, ImageDecodeError } from './errors.js';
+export { csvLoader, loadCsv } from './loaders/csv.js';
 export {
   defaultMnistDir,
   encodeIdx,
@@ -12,6 +13,12 @@ export {
   parseIdx,
   readIdx,
 } from './loaders/idx.js';
+export {
+  defaultDecodeConcurrency,
+  type ImageFolderOptions,
+  imageFolderLoader,
+  loadImageFolder,
+} from './loaders/images.js';
 export { loadDataset, loaders } from './registry.js';
 export {
   complement,
@@ -25,4 +32,20 @@ export {
   type Partition,
   seededRandom,
 } from './split.js';
+export {
+  DEFAULT_MAX_PIXELS,
+  type DecodeLimits,
+  decodeImage,
+  type ImageFormat,
+  sniffImageFormat,
+} from './transform/image.js';
+export {
+  type CellValue,
+  encodedWidth,
+  encodeRows,
+  type FeatureEncoder,
+  featureEncoder,
+  type TabularEncoder,
+  tabularEncoder,
+} from './transform/tabular.js';
 export type { DataLoader, Dataset, LoadOptions, Split, SplitMembers, SplitRecord, Task } from './types.js';

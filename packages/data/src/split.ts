@@ -119,18 +119,21 @@ export function drawPartition(o: DrawOptions): Partition {
   // The validation fraction is of the whole data set, drawn from what the test split left.
   const valFraction = o.valSplit * (o.total / afterTest.reduce((a, b) => a + b, 0));
   const valCounts = allocate(afterTest, Math.min(valFraction, 0.999), 1);
-  const test: number[] = [];
-  const val: number[] = [];
-  const train: number[] = [];
+  // Mark each example's part, then list each part in file order.
+  const part = new Uint8Array(o.total);
   present.forEach((g, i) => {
     const t = testCounts[i]!;
     const v = valCounts[i]!;
-    test.push(...g.slice(0, t));
-    val.push(...g.slice(t, t + v));
-    train.push(...g.slice(t + v));
+    for (let k = 0; k < t; k++) part[g[k]!] = 2;
+    for (let k = t; k < t + v; k++) part[g[k]!] = 1;
   });
-  const sorted = (a: number[]) => Int32Array.from(a).sort();
-  return { train: sorted(train), val: sorted(val), test: sorted(test) };
+  const lists = [0, 1, 2].map((p) => {
+    const out = new Int32Array(part.reduce((n, q) => n + (q === p ? 1 : 0), 0));
+    let k = 0;
+    for (let i = 0; i < o.total; i++) if (part[i] === p) out[k++] = i;
+    return out;
+  });
+  return { train: lists[0]!, val: lists[1]!, test: lists[2]! };
 }
 
 /** The training part given the held-out ones: every other index, ascending. */

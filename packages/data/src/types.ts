@@ -75,11 +75,15 @@ export interface LoadOptions {
   seed?: number;
   /** Images are resized to this; default chosen from the data. */
   imageSize?: { width: number; height: number };
-  /** Fill missing values instead of failing (fitted on the training split). */
+  /** Fill missing values instead of failing (fitted on the training split; categories always take the most frequent). */
   impute?: 'mean' | 'most-frequent';
+  /** Columns read as categories even when their values look numeric (codes, zip codes). */
+  categorical?: string[];
+  /** Image channels; default 1 when every image is grayscale, 3 when every image is colour (a mix must choose). */
+  channels?: 1 | 3;
   /** Reuse a recorded split instead of drawing one. */
   split?: SplitRecord;
-  /** Progress of long loads (rows read, images decoded); total is 0 when unknown. */
+  /** Progress of long loads: bytes read of the file (CSV), images decoded (folders). */
   onProgress?: (done: number, total: number) => void;
 }
 
