@@ -13,18 +13,7 @@ export {
   type PreprocessOptions,
   toMnistInput,
 } from './preprocess.js';
-export { renderDigit } from './terminal.js';
-export type {
-  Classification,
-  HpValue,
-  MetricPoint,
-  ModelMetadataJson,
-  ModelStatus,
-  Sample,
-  ServedModel,
-  StudyJson,
-  TrialJson,
-} from './types.js';
+export { type RankableTrial, rankTrials } from './ranking.js';
 export type {
   CategoricalFeature,
   ClassificationOutput,
@@ -37,3 +26,15 @@ export type {
   TabularInput,
   TensorInput,
 } from './schema.js';
+export { renderDigit } from './terminal.js';
+export type {
+  Classification,
+  HpValue,
+  MetricPoint,
+  ModelMetadataJson,
+  ModelStatus,
+  Sample,
+  ServedModel,
+  StudyJson,
+  TrialJson,
+} from './types.js';

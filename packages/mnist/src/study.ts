@@ -1,7 +1,7 @@
 /** What `train` needs from a finished `tune`: the best configurations and how the study was run. */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadStudy, type StudyView } from '@tuneserve/tuner';
+import { loadStudy, rankTrials as rankByObjective, type StudyView } from '@tuneserve/tuner';
 
 /** No study under the given directory/project/storage. */
 export class StudyNotFoundError extends Error {
@@ -59,19 +59,15 @@ export async function requireStudy(at: StudyLocation): Promise<StudyView> {
 export interface RankedConfiguration {
   trialId: string;
   score: number;
-  /** The model's hyperparameters (the tuner's own `tuner/...` bookkeeping values removed). */
+  /** The model's hyperparameters. */
   values: Record<string, number | string | boolean>;
 }
 
 /** The completed trials, best first by the study's objective. */
 export function rankTrials(study: StudyView): RankedConfiguration[] {
-  const sign = study.objective.direction === 'min' ? 1 : -1;
-  return study.trials
-    .filter((t) => t.status === 'COMPLETED' && t.score !== null && Number.isFinite(t.score))
-    .sort((a, b) => sign * ((a.score as number) - (b.score as number)))
-    .map((t) => ({
-      trialId: t.trialId,
-      score: t.score as number,
-      values: Object.fromEntries(Object.entries(t.hyperparameters).filter(([k]) => !k.startsWith('tuner/'))),
-    }));
+  return rankByObjective(study.trials, study.objective.direction).map((t) => ({
+    trialId: t.trialId,
+    score: t.score as number,
+    values: { ...t.hyperparameters },
+  }));
 }

@@ -36,24 +36,6 @@ export class TunerUnavailableError extends Error {
   override name = 'TunerUnavailableError';
 }
 
-type TunerClass = new (hypermodel: tuner.HyperModel, options: Record<string, unknown>) => tuner.Tuner;
-
-const CLASS_NAMES: Record<TunerKind, string> = {
-  bayesian: 'BayesianOptimization',
-  random: 'RandomSearch',
-  grid: 'GridSearch',
-  hyperband: 'Hyperband',
-};
-
-function tunerClass(kind: TunerKind): TunerClass {
-  // Looked up by name so the pipeline keeps working while the tuner package grows its set of tuners.
-  const cls = (tuner as unknown as Record<string, unknown>)[CLASS_NAMES[kind]];
-  if (typeof cls !== 'function') {
-    throw new TunerUnavailableError(`the ${kind} tuner (${CLASS_NAMES[kind]}) is not available in @tuneserve/tuner`);
-  }
-  return cls as TunerClass;
-}
-
 function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
   if (kind === 'median') return new tuner.MedianPruner({ nStartupTrials: 2, nWarmupSteps: 1 });
   if (kind === 'asha') return new tuner.SuccessiveHalvingPruner();
@@ -62,9 +44,11 @@ function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
 
 /** Creates the tuner for the options without running anything (also used to read results back). */
 export function createTuner(o: Omit<TuneOptions, 'data' | 'batchSize' | 'epochs'> & { epochs?: number }): tuner.Tuner {
-  const Cls = tunerClass(o.tuner);
+  if (!tuner.isTunerKind(o.tuner)) {
+    throw new TunerUnavailableError(`the ${o.tuner} tuner is not available in @tuneserve/tuner`);
+  }
   const pruner = makePruner(o.pruner);
-  return new Cls(o.space.hypermodel, {
+  return tuner.createTuner(o.tuner, o.space.hypermodel, {
     objective: o.objective,
     maxTrials: o.maxTrials,
     executionsPerTrial: o.executionsPerTrial,

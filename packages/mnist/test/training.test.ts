@@ -74,7 +74,7 @@ describe('training and evaluation', () => {
       trialId,
       status: status as 'COMPLETED',
       score,
-      hyperparameters: { units: 16, 'tuner/epochs': 3 },
+      hyperparameters: { units: 16 },
       bestStep: 0,
       startedAt: null,
       endedAt: null,

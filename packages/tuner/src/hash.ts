@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { HpValue } from './hyperparameters.js';
-
-/** Bookkeeping values (e.g. Hyperband's epochs/round) that must not make two trials distinct. */
-const IGNORED = new Set(['tuner/epochs', 'tuner/initial_epoch', 'tuner/bracket', 'tuner/round']);
+import type { HpValue } from './hyperparameters/index.js';
 
 function format(v: HpValue): string {
   if (typeof v === 'boolean') return v ? 'True' : 'False';
@@ -11,9 +8,7 @@ function format(v: HpValue): string {
 
 /** Keras Tuner's duplicate key: sha256 of the sorted "k=v" pairs, first 32 hex characters. */
 export function valuesHash(values: Record<string, HpValue>): string {
-  const keys = Object.keys(values)
-    .filter((k) => !IGNORED.has(k))
-    .sort();
+  const keys = Object.keys(values).sort();
   const text = keys.map((k) => `${k}=${format(values[k] as HpValue)}`).join('');
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }

@@ -1,6 +1,6 @@
 /** HyperModel: builds (and optionally fits) a model for a set of hyperparameters. */
 import type * as tf from '@tensorflow/tfjs';
-import type { HyperParameters } from './hyperparameters.js';
+import type { HyperParameters } from './hyperparameters/index.js';
 import type { TrialResult } from './trial.js';
 
 export type BuildFn = (hp: HyperParameters) => tf.LayersModel | Promise<tf.LayersModel>;

@@ -1,3 +1,4 @@
+export { type RankableTrial, rankTrials } from '@tuneserve/client';
 export {
   type CheckpointState,
   hasCheckpoint,
@@ -6,6 +7,18 @@ export {
   saveCheckpoint,
 } from './checkpoint.js';
 export { SearchDisplay, type Verbosity } from './display.js';
+export { BaseTuner, type BaseTunerOptions } from './engine/base-tuner.js';
+export { disposeModel } from './engine/executions.js';
+export { type AggregatedMetrics, aggregateExecutions, intermediateValues } from './engine/metrics.js';
+export {
+  type EndTrialInput,
+  Oracle,
+  type OracleContext,
+  type OracleOptions,
+  type PopulateResult,
+  type StudyLocation,
+} from './engine/oracle.js';
+export { type SearchFitArgs, type TrialEpochs, Tuner, type TunerOptions } from './engine/tuner.js';
 export {
   FailedTrialError,
   FatalError,
@@ -32,7 +45,7 @@ export {
   hyperParameterFromConfig,
   Int,
   type Sampling,
-} from './hyperparameters.js';
+} from './hyperparameters/index.js';
 export {
   DefaultObjective,
   type Direction,
@@ -44,31 +57,6 @@ export {
   objectiveFromSpec,
   toObjective,
 } from './objective.js';
-export {
-  type EndTrialInput,
-  intermediateValues,
-  Oracle,
-  type OracleContext,
-  type OracleOptions,
-  type PopulateResult,
-} from './oracle.js';
-export {
-  BayesianOptimization,
-  type BayesianOptimizationOptions,
-  BayesianOptimizationOracle,
-  type BayesianOptimizationOracleOptions,
-} from './oracles/bayesian.js';
-export { GridSearchOracle, gridSize, nextCombination } from './oracles/grid-search.js';
-export {
-  Hyperband,
-  type HyperbandOptions,
-  HyperbandOracle,
-  type HyperbandOracleOptions,
-  type HyperbandRound,
-  hyperbandBracketCount,
-  hyperbandSchedule,
-} from './oracles/hyperband.js';
-export { RandomSearchOracle } from './oracles/random-search.js';
 export {
   MedianPruner,
   type MedianPrunerOptions,
@@ -92,5 +80,30 @@ export type {
 export { type LoadStudyOptions, loadStudy, type StudyTrialView, type StudyView } from './study.js';
 export type { HpValues, Trial, TrialResult, TrialStatus } from './trial.js';
 export { FINISHED_STATUSES } from './trial.js';
-export { disposeModel, type SearchFitArgs, Tuner, type TunerOptions } from './tuner.js';
-export { GridSearch, RandomSearch } from './tuners.js';
+export {
+  BayesianOptimization,
+  type BayesianOptimizationOptions,
+  BayesianOptimizationOracle,
+  type BayesianOptimizationOracleOptions,
+} from './tuners/bayesian.js';
+export { GridSearch, GridSearchOracle, gridSize, nextCombination } from './tuners/grid-search.js';
+export {
+  Hyperband,
+  type HyperbandOptions,
+  HyperbandOracle,
+  type HyperbandOracleOptions,
+  type HyperbandRound,
+  type HyperbandTrialInfo,
+  hyperbandBracketCount,
+  hyperbandSchedule,
+  hyperbandTrial,
+} from './tuners/hyperband.js';
+export { RandomSearch, RandomSearchOracle } from './tuners/random-search.js';
+export {
+  createTuner,
+  isTunerKind,
+  TUNER_KINDS,
+  TUNERS,
+  type TunerKind,
+  type TunerOptionsByKind,
+} from './tuners/registry.js';

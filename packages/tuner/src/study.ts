@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { HpValue } from './hyperparameters.js';
+import { meanOverExecutions } from './engine/metrics.js';
+import type { HpValue } from './hyperparameters/index.js';
 import type { Direction } from './objective.js';
 import { openStorage } from './storage/registry.js';
 import type { EpochMetric } from './storage/types.js';
@@ -91,34 +92,19 @@ export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | 
   }
 }
 
+/** Per trial, each metric's curve averaged over executions (NaN points left out, so charts stay drawable). */
 function averageCurves(rows: EpochMetric[]): Map<string, Record<string, { step: number; value: number }[]>> {
-  const acc = new Map<string, Map<string, Map<number, { sum: number; n: number }>>>();
-  for (const r of rows) {
-    if (Number.isNaN(r.value)) continue;
-    let byName = acc.get(r.trialId);
-    if (!byName) {
-      byName = new Map();
-      acc.set(r.trialId, byName);
-    }
-    let bySteps = byName.get(r.name);
-    if (!bySteps) {
-      bySteps = new Map();
-      byName.set(r.name, bySteps);
-    }
-    const cell = bySteps.get(r.step) ?? { sum: 0, n: 0 };
-    cell.sum += r.value;
-    cell.n += 1;
-    bySteps.set(r.step, cell);
-  }
   const out = new Map<string, Record<string, { step: number; value: number }[]>>();
-  for (const [trialId, byName] of acc) {
-    const rec: Record<string, { step: number; value: number }[]> = {};
-    for (const [name, bySteps] of byName) {
-      rec[name] = [...bySteps.entries()]
-        .sort((a, b) => a[0] - b[0])
-        .map(([step, { sum, n }]) => ({ step, value: sum / n }));
+  for (const [trialId, steps] of meanOverExecutions(rows.filter((r) => !Number.isNaN(r.value)))) {
+    const curves: Record<string, { step: number; value: number }[]> = {};
+    for (const [step, rec] of steps) {
+      for (const [name, value] of Object.entries(rec)) {
+        const curve = curves[name] ?? [];
+        curve.push({ step, value });
+        curves[name] = curve;
+      }
     }
-    out.set(trialId, rec);
+    out.set(trialId, curves);
   }
   return out;
 }

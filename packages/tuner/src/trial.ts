@@ -1,5 +1,5 @@
 /** Trial states and the trial record every oracle, tuner and viewer shares. */
-import type { HpValue, HyperParameters } from './hyperparameters.js';
+import type { HpValue, HyperParameters } from './hyperparameters/index.js';
 
 /**
  * RUNNING: being trained. IDLE: the oracle has nothing to hand out yet, ask again.

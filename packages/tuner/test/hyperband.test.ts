@@ -5,6 +5,7 @@ import {
   type HyperParameters,
   hyperbandBracketCount,
   hyperbandSchedule,
+  hyperbandTrial,
   HyperParameters as Space,
   type Trial,
 } from '@tuneserve/tuner';
@@ -53,20 +54,18 @@ describe('Hyperband bracket math (Keras Tuner)', () => {
 });
 
 describe('Hyperband search', () => {
-  it('runs exactly the scheduled trials and promotes the best of each round with tuner/* values', async () => {
+  it('runs exactly the scheduled trials and promotes the best of each round (schedule in userData, values clean)', async () => {
     const space = new Space();
     space.float('x', { minValue: 0, maxValue: 1 });
     const seen: { id: string; epochs: number; initial: number }[] = [];
     class Curve extends Hyperband {
       override async runTrial(trial: Trial): Promise<number> {
         const v = trial.hyperparameters.values;
-        seen.push({
-          id: trial.trialId,
-          epochs: v['tuner/epochs'] as number,
-          initial: v['tuner/initial_epoch'] as number,
-        });
+        const info = hyperbandTrial(trial);
+        if (!info) throw new Error(`trial ${trial.trialId} has no Hyperband schedule`);
+        seen.push({ id: trial.trialId, epochs: info.epochs, initial: info.initialEpoch });
         // Better with more epochs; x near 0.4 is best.
-        return (v.x as number) ** 2 - 0.8 * (v.x as number) + 1 / (v['tuner/epochs'] as number);
+        return (v.x as number) ** 2 - 0.8 * (v.x as number) + 1 / info.epochs;
       }
     }
     const tuner = new Curve(null, {
@@ -83,33 +82,32 @@ describe('Hyperband search', () => {
     expect(trials[0]?.trialId).toBe('0000');
     expect(trials.every((t) => t.status === 'COMPLETED')).toBe(true);
     const byId = new Map(trials.map((t) => [t.trialId, t]));
-    const promoted = trials.filter((t) => t.hyperparameters.values['tuner/trial_id'] !== undefined);
+    const info = (t: Trial) => hyperbandTrial(t) as NonNullable<ReturnType<typeof hyperbandTrial>>;
+    // The schedule is bookkeeping, not a hyperparameter: the values hold only x.
+    expect(trials.every((t) => Object.keys(t.hyperparameters.values).join() === 'x')).toBe(true);
+    const promoted = trials.filter((t) => info(t).parentId !== undefined);
     expect(promoted).toHaveLength(4 + 2 + 2); // bracket 2: 4 + 2, bracket 1: 2
     for (const child of promoted) {
-      const v = child.hyperparameters.values;
-      const parent = byId.get(v['tuner/trial_id'] as string) as Trial;
-      const pv = parent.hyperparameters.values;
-      expect(v.x).toBe(pv.x);
-      expect(v['tuner/bracket']).toBe(pv['tuner/bracket']);
-      expect(v['tuner/round']).toBe((pv['tuner/round'] as number) + 1);
-      expect(v['tuner/initial_epoch']).toBe(pv['tuner/epochs']);
+      const c = info(child);
+      const parent = byId.get(c.parentId as string) as Trial;
+      const p = info(parent);
+      expect(child.hyperparameters.values.x).toBe(parent.hyperparameters.values.x);
+      expect(c.bracket).toBe(p.bracket);
+      expect(c.round).toBe(p.round + 1);
+      expect(c.initialEpoch).toBe(p.epochs);
       // Run one worker at a time, every parent is among the best `next round size` trials of its round.
-      const inRound = (t: Trial, bracket: unknown, round: number) =>
-        t.hyperparameters.values['tuner/bracket'] === bracket && t.hyperparameters.values['tuner/round'] === round;
-      const siblings = trials.filter((t) => inRound(t, pv['tuner/bracket'], pv['tuner/round'] as number));
-      const nextRound = trials.filter((t) => inRound(t, v['tuner/bracket'], v['tuner/round'] as number));
+      const inRound = (t: Trial, bracket: number, round: number) =>
+        info(t).bracket === bracket && info(t).round === round;
+      const siblings = trials.filter((t) => inRound(t, p.bracket, p.round));
+      const nextRound = trials.filter((t) => inRound(t, c.bracket, c.round));
       const better = siblings.filter((s) => (s.score as number) < (parent.score as number));
       expect(better.length).toBeLessThan(nextRound.length);
     }
     // Round sizes and epochs of the first bracket: 12 x 2 epochs, 4 x 4 (from 2), 2 x 10 (from 4).
-    const bracket2 = trials.filter((t) => t.hyperparameters.values['tuner/bracket'] === 2);
+    const bracket2 = trials.filter((t) => info(t).bracket === 2);
     const shape = [0, 1, 2].map((r) => {
-      const round = bracket2.filter((t) => t.hyperparameters.values['tuner/round'] === r);
-      return [
-        round.length,
-        round[0]?.hyperparameters.values['tuner/epochs'],
-        round[0]?.hyperparameters.values['tuner/initial_epoch'],
-      ];
+      const round = bracket2.filter((t) => info(t).round === r);
+      return [round.length, round[0] && info(round[0]).epochs, round[0] && info(round[0]).initialEpoch];
     });
     expect(shape).toEqual([
       [12, 2, 0],
@@ -124,7 +122,6 @@ describe('Hyperband search', () => {
     const { x, y } = toyData(120, 3);
     const log: {
       trial: string;
-      parent: string | undefined;
       initialEpoch: number;
       epochs: number;
       startWeights: number[];
@@ -156,7 +153,6 @@ describe('Hyperband search', () => {
         const history = await model.fit(xs, ys, args);
         log.push({
           trial: `${hp.values.units}`,
-          parent: hp.values['tuner/trial_id'] as string | undefined,
           initialEpoch: args.initialEpoch ?? 0,
           epochs: args.epochs ?? 0,
           startWeights,
@@ -177,18 +173,20 @@ describe('Hyperband search', () => {
     await tuner.search(x, y, { epochs: 50, batchSize: 32, validationData: [x, y] });
     const trials = await tuner.oracle.getTrials();
     expect(trials).toHaveLength(6);
-    const promoted = log.filter((l) => l.parent !== undefined);
+    // One execution per trial, run in order: log[i] belongs to trials[i].
+    const parents = trials.map((t) => hyperbandTrial(t)?.parentId);
+    const promoted = log.filter((_, i) => parents[i] !== undefined);
     expect(promoted).toHaveLength(1);
     const child = promoted[0] as (typeof log)[number];
     expect([child.initialEpoch, child.epochs]).toEqual([1, 3]); // search()'s epochs: 50 is ignored
     // The parent ran one epoch, so its best checkpoint holds its final weights: the child starts there.
-    const parentIndex = trials.findIndex((t) => t.trialId === child.parent);
+    const parentIndex = trials.findIndex((t) => t.trialId === parents[log.indexOf(child)]);
     const parentLog = log[parentIndex] as (typeof log)[number];
     expect(parentLog.epochs).toBe(1);
     expect(child.startWeights).toHaveLength(parentLog.endWeights.length);
     for (const [i, w] of child.startWeights.entries()) expect(w).toBeCloseTo(parentLog.endWeights[i] as number, 6);
     // Trials that are not promoted start from fresh weights.
-    expect(log.filter((l) => l.parent === undefined).every((l) => l.initialEpoch === 0)).toBe(true);
+    expect(log.filter((_, i) => parents[i] === undefined).every((l) => l.initialEpoch === 0)).toBe(true);
     await tuner.close();
     tf.dispose([x, y]);
   });

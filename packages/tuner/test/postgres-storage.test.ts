@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
 import { StorageError } from '../src/errors.js';
-import { HyperParameters } from '../src/hyperparameters.js';
+import { HyperParameters } from '../src/hyperparameters/index.js';
 import { RandomSearch } from '../src/index.js';
 import { parsePostgresUrl, StorageConnectionError } from '../src/storage/postgres/connection.js';
 import { MIGRATIONS, migrate, SchemaVersionError } from '../src/storage/postgres/migrations.js';

@@ -17,6 +17,7 @@ import {
   RandomSearch,
   TooManyFailedTrialsError,
   type Trial,
+  type TrialEpochs,
   Tuner,
 } from '@tuneserve/tuner';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -282,22 +283,23 @@ describe('a real model search', () => {
   });
 });
 
-describe('oracle bookkeeping values (the Hyperband hook)', () => {
+describe('the trial hooks (what Hyperband overrides)', () => {
   const data = toyData(96);
   afterAll(() => tf.dispose([data.x, data.y]));
 
-  it('tuner/epochs, tuner/initial_epoch and tuner/trial_id continue a parent trial from its checkpoint', async () => {
+  it('trialEpochs and parentTrialId continue a parent trial from its checkpoint', async () => {
     class TwoRounds extends Oracle {
       protected populateSpace(trialId: string, ctx: OracleContext): PopulateResult {
         // Without maxTrials, ids are 4 digits wide as in Keras Tuner.
         if (trialId === '0000')
-          return { status: 'RUNNING', values: { units: 8, 'tuner/epochs': 2, 'tuner/initial_epoch': 0 } };
+          return { status: 'RUNNING', values: { units: 8 }, userData: { plan: { epochs: 2, initialEpoch: 0 } } };
         if (trialId === '0001') {
           const parent = ctx.trials.find((t) => t.trialId === '0000');
           expect(parent?.status).toBe('COMPLETED');
           return {
             status: 'RUNNING',
-            values: { units: 8, 'tuner/epochs': 4, 'tuner/initial_epoch': 2, 'tuner/trial_id': '0000' },
+            values: { units: 8 },
+            userData: { plan: { epochs: 4, initialEpoch: 2, parent: '0000' } },
           };
         }
         return { status: 'STOPPED' };
@@ -325,21 +327,30 @@ describe('oracle bookkeeping values (the Hyperband hook)', () => {
         return super.fit(hp, model, x, y, args);
       }
     }
-    const tuner = new Tuner(new Recorder(), {
+    type Plan = { epochs: number; initialEpoch: number; parent?: string };
+    class Rounds extends Tuner {
+      protected override trialEpochs(trial: Trial): TrialEpochs {
+        return trial.userData.plan as Plan;
+      }
+      protected override parentTrialId(trial: Trial): string | undefined {
+        return (trial.userData.plan as Plan).parent;
+      }
+    }
+    const tuner = new Rounds(new Recorder(), {
       oracle: new TwoRounds({ objective: 'loss' }),
       directory: dir,
       projectName: 'rounds',
       overwrite: true,
       verbose: 0,
     });
-    await tuner.search(data.x, data.y, { epochs: 50, batchSize: 32 }); // epochs are overridden by tuner/epochs
+    await tuner.search(data.x, data.y, { epochs: 50, batchSize: 32 }); // epochs are overridden by the hook
     expect(initialEpochs).toEqual([0, 2]);
     const study = await loadStudy({ directory: dir, projectName: 'rounds' });
     expect(study?.trials.map((t) => t.metrics.loss?.map((p) => p.step))).toEqual([
       [0, 1],
       [2, 3],
     ]);
-    expect(study?.trials[1]?.hyperparameters['tuner/trial_id']).toBe('0000');
+    expect(study?.trials[1]?.hyperparameters).toEqual({ units: 8 });
     // The child started from exactly the parent's best checkpoint.
     const reference = new Recorder().build(HyperParameters.fromConfig({ space: [], values: {} }));
     await loadCheckpoint(reference, path.join(await tuner.trialDir('0000'), 'checkpoint'));

@@ -1,5 +1,5 @@
 import { requireStudy } from '@tuneserve/mnist';
-import type { StudyView } from '@tuneserve/tuner';
+import { rankTrials, type StudyView } from '@tuneserve/tuner';
 import type { Command } from 'commander';
 import { positiveInt } from '../adapters/flags.js';
 import { toUsageError } from '../adapters/pipeline-errors.js';
@@ -29,19 +29,12 @@ export function registerTrials(program: Command): void {
 }
 
 function bestTrials(study: StudyView, n: number): StudyView {
-  const sign = study.objective.direction === 'min' ? 1 : -1;
-  const trials = study.trials
-    .filter((t) => t.status === 'COMPLETED' && t.score !== null)
-    .sort((a, b) => sign * ((a.score as number) - (b.score as number)))
-    .slice(0, n);
-  return { ...study, trials };
+  return { ...study, trials: rankTrials(study.trials, study.objective.direction).slice(0, n) };
 }
 
 /** A fixed-width table: one row per trial, one column per hyperparameter. */
 export function formatTrials(study: StudyView): string {
-  const hpNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.hyperparameters)))].filter(
-    (n) => !n.startsWith('tuner/'),
-  );
+  const hpNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.hyperparameters)))];
   const header = ['trial', 'status', study.objective.name, 'best epoch', 'seconds', ...hpNames];
   const rows = study.trials.map((t) => [
     t.trialId,

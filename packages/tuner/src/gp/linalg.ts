@@ -1,8 +1,8 @@
 /**
- * Dense symmetric positive-definite algebra on row-major Float64Arrays.
- * ml-matrix's CholeskyDecomposition + solve(I) costs ~12 ms for a 40x40 kernel here, and the GP's
- * likelihood optimizer needs hundreds of factorizations per proposal; these flat loops do the
- * same in a few microseconds. (ml-matrix stays the reference they are tested against.)
+ * Dense symmetric positive-definite algebra on row-major Float64Arrays, written by hand: the GP's
+ * likelihood optimizer needs hundreds of factorizations of small kernels per proposal, and a general
+ * matrix library's object-per-matrix API cost milliseconds where these flat loops take microseconds.
+ * Tested against hand-computed factors and identities in test/linalg.test.ts.
  */
 
 /** Lower Cholesky factor L (row-major, n x n) of A = L L^T, or undefined if A is not positive definite. */

@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StorageError } from '../errors.js';
+import { upgradeTrialRecord } from './legacy.js';
 import type { EpochMetric, StorageContext, StudyRecord, StudyStorage, StudyStore, TrialRecord } from './types.js';
 
 const SCHEMA = `
@@ -69,7 +70,7 @@ function decode<T>(text: string): T {
 }
 
 function toRecord(r: TrialRow): TrialRecord {
-  return {
+  return upgradeTrialRecord({
     trialId: r.trial_id,
     seq: r.seq,
     status: r.status as TrialRecord['status'],
@@ -85,7 +86,7 @@ function toRecord(r: TrialRow): TrialRecord {
     endedAt: r.ended_at,
     retries: r.retries,
     userData: decode(r.user_data),
-  };
+  });
 }
 
 /** A tiny FIFO mutex: one transaction at a time on this connection. */

@@ -3,7 +3,7 @@
  * interface; oracle decisions are made inside `transaction`, which holds an exclusive lock on the
  * study across processes (SQLite: BEGIN IMMEDIATE; PostgreSQL: e.g. a row lock or advisory lock).
  */
-import type { HyperParametersConfig } from '../hyperparameters.js';
+import type { HyperParametersConfig } from '../hyperparameters/index.js';
 import type { ObjectiveSpec } from '../objective.js';
 import type { HpValues, TrialStatus } from '../trial.js';
 

@@ -1,15 +1,13 @@
 /** Pure helpers over the study JSON: which trials count, the best one, the running best. */
-import type { HpValue, StudyJson, TrialJson } from '@tuneserve/client';
+import { type HpValue, rankTrials, type StudyJson, type TrialJson } from '@tuneserve/client';
 
 export function scored(study: StudyJson): TrialJson[] {
   return study.trials.filter((t) => t.score !== null && Number.isFinite(t.score));
 }
 
+/** The best completed trial (the tuner's own ranking). */
 export function bestTrial(study: StudyJson): TrialJson | undefined {
-  const better = (a: number, b: number) => (study.objective.direction === 'max' ? a > b : a < b);
-  let best: TrialJson | undefined;
-  for (const t of scored(study)) if (!best || better(t.score!, best.score!)) best = t;
-  return best;
+  return rankTrials(study.trials, study.objective.direction)[0];
 }
 
 /** The best score seen up to each scored trial, in order. */
@@ -25,7 +23,7 @@ export function runningBest(scores: number[], direction: 'min' | 'max'): number[
 export function hyperparameterNames(study: StudyJson): string[] {
   const names = new Set<string>();
   for (const t of study.trials) for (const k of Object.keys(t.hyperparameters)) names.add(k);
-  return [...names].filter((n) => !n.startsWith('tuner/')).sort();
+  return [...names].sort();
 }
 
 /** Points of one hyperparameter against the score; non-numeric values become categories. */

@@ -13,6 +13,7 @@
 import path from 'node:path';
 import type pg from 'pg';
 import { StorageError } from '../../errors.js';
+import { upgradeTrialRecord } from '../legacy.js';
 import type { EpochMetric, StorageContext, StudyRecord, StudyStorage, StudyStore, TrialRecord } from '../types.js';
 import { connect, createPool, parsePostgresUrl, redactUrl } from './connection.js';
 import { migrate } from './migrations.js';
@@ -76,7 +77,7 @@ const TRIAL_COLUMNS =
   'trial_id, seq, status, hp_values, hash, score, best_step, metrics, message, owner_id, heartbeat_at, started_at, ended_at, retries, user_data';
 
 function toTrial(row: TrialRow): TrialRecord {
-  return {
+  return upgradeTrialRecord({
     trialId: row.trial_id,
     seq: row.seq,
     status: row.status,
@@ -92,7 +93,7 @@ function toTrial(row: TrialRow): TrialRecord {
     endedAt: row.ended_at,
     retries: row.retries,
     userData: decodeJson(row.user_data),
-  };
+  });
 }
 
 /** The data operations, bound either to the pool (autocommit) or to one transaction's client. */

@@ -1,6 +1,9 @@
+/** Grid search (Keras Tuner's GridSearch): its oracle, its tuner and the grid helpers. */
+import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../engine/oracle.js';
+import { Tuner, type TunerOptions } from '../engine/tuner.js';
 import { valuesHash } from '../hash.js';
-import type { HpValue, HyperParameter, HyperParameters } from '../hyperparameters.js';
-import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../oracle.js';
+import type { BuildFn, HyperModel } from '../hypermodel.js';
+import type { HpValue, HyperParameter, HyperParameters } from '../hyperparameters/index.js';
 import type { HpValues } from '../trial.js';
 
 /**
@@ -66,4 +69,11 @@ export function nextCombination(space: HyperParameters, values: HpValues): HpVal
 export function gridSize(space: HyperParameters): number | null {
   if (space.space.some((h) => h.conditions.length > 0)) return null;
   return space.space.reduce((n, h) => n * h.gridValues().length, 1);
+}
+
+/** Grid search over every combination in Keras Tuner's order (maxTrials optional). */
+export class GridSearch extends Tuner {
+  constructor(hypermodel: HyperModel | BuildFn | null, options: TunerOptions = {}) {
+    super(hypermodel, { ...options, oracle: new GridSearchOracle(options) });
+  }
 }

@@ -13,6 +13,9 @@
  *   candidates collide, an untried random draw or, for a finite space, the best untried grid point is
  *   used; when nothing is left the search stops (Keras Tuner's #608 cannot happen).
  */
+
+import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../engine/oracle.js';
+import { Tuner, type TunerOptions } from '../engine/tuner.js';
 import {
   type AcquisitionKind,
   type Candidate,
@@ -23,10 +26,8 @@ import {
 import type { MaternParams } from '../gp/matern.js';
 import { valuesHash } from '../hash.js';
 import type { BuildFn, HyperModel } from '../hypermodel.js';
-import { Float, type HpValue, type HyperParameter, type HyperParameters, Int } from '../hyperparameters.js';
-import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../oracle.js';
+import { Float, type HpValue, type HyperParameter, type HyperParameters, Int } from '../hyperparameters/index.js';
 import type { HpValues } from '../trial.js';
-import { Tuner, type TunerOptions } from '../tuner.js';
 import { nextCombination } from './grid-search.js';
 
 export interface BayesianOptimizationOptions {

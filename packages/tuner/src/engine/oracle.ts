@@ -1,5 +1,7 @@
 /**
- * Oracle base: hands out trials and records their results through the study storage.
+ * Oracle base: hands out trials and records their results through the study storage. It is the
+ * Tuner's only way to the storage, and it opens the study lazily on first use (any read or write),
+ * so `tuner.oracle.getBestTrials()` works right after constructing a tuner on an existing study.
  *
  * How a subclass plugs in: extend `Oracle` and implement `populateSpace(trialId, ctx)`, returning
  * `{ status: 'RUNNING', values }` for a new trial, `{ status: 'IDLE' }` when it must wait for running
@@ -10,18 +12,22 @@
  * state (mutate it; it is saved with the trial). Never keep decisions in process memory only: several
  * processes may share one study. Helpers: `this.randomValues(ctx)` (Keras Tuner's collision-free
  * random draw, null when exhausted), `this.objective`, `this.maxTrials`, `valuesHash(values)`.
- * Values named `tuner/epochs`, `tuner/initial_epoch` and `tuner/trial_id` make the Tuner train that
- * many epochs, start at that epoch and load that trial's best checkpoint first (Hyperband).
+ * Per-trial bookkeeping that is not a hyperparameter (Hyperband's bracket, epochs and parent) goes
+ * in the result's `userData`, which the matching Tuner reads through its hooks.
  * Optional hook: `onTrialEnd(trial, ctx)`, called inside the lock when a trial finishes.
  */
-import { HyperParameterError, StorageError, TrialLostError } from './errors.js';
-import { valuesHash } from './hash.js';
-import { Fixed, type HpValue, HyperParameters } from './hyperparameters.js';
-import { type Objective, type ObjectiveInput, objectiveFromSpec, toObjective } from './objective.js';
-import type { Pruner } from './pruners.js';
-import { randomSeed, seededUniform } from './random.js';
-import type { EpochMetric, StudyRecord, StudyStorage, StudyStore, TrialRecord } from './storage/types.js';
-import type { HpValues, Trial, TrialStatus } from './trial.js';
+import path from 'node:path';
+import { rankTrials } from '@tuneserve/client';
+import { HyperParameterError, StorageError, TrialLostError } from '../errors.js';
+import { valuesHash } from '../hash.js';
+import { Fixed, type HpValue, HyperParameters } from '../hyperparameters/index.js';
+import { type Objective, type ObjectiveInput, objectiveFromSpec, toObjective } from '../objective.js';
+import type { Pruner } from '../pruners.js';
+import { randomSeed, seededUniform } from '../random.js';
+import { openStorage } from '../storage/registry.js';
+import type { EpochMetric, StudyRecord, StudyStorage, StudyStore, TrialRecord } from '../storage/types.js';
+import type { HpValues, Trial, TrialStatus } from '../trial.js';
+import { intermediateValues } from './metrics.js';
 
 export interface OracleOptions {
   objective?: ObjectiveInput;
@@ -65,6 +71,17 @@ export interface EndTrialInput {
   hyperparameters?: HyperParameters;
 }
 
+/** Where a Tuner's study lives (see Oracle.configure). */
+export interface StudyLocation {
+  /** Storage URL; undefined means 'sqlite:' under <directory>/<projectName>. */
+  storage: string | undefined;
+  directory: string;
+  projectName: string;
+  overwrite: boolean;
+  /** The tuner class name recorded with a new study. */
+  tunerName: string;
+}
+
 const MAX_COLLISIONS = 20;
 
 export abstract class Oracle {
@@ -79,7 +96,8 @@ export abstract class Oracle {
   /** The search space known so far (values empty). */
   hyperparameters: HyperParameters;
   seed: number;
-  private storageRef: StudyStorage | undefined;
+  private location: StudyLocation | undefined;
+  private opening: Promise<StudyStorage> | undefined;
 
   constructor(options: OracleOptions = {}) {
     this.objective = toObjective(options.objective);
@@ -109,14 +127,78 @@ export abstract class Oracle {
   /** Called inside the study lock when a trial reaches a final state. */
   protected onTrialEnd(_trial: Trial, _ctx: OracleContext): void | Promise<void> {}
 
-  get storage(): StudyStorage {
-    if (!this.storageRef) throw new StorageError('The oracle is not attached to a study storage yet.');
-    return this.storageRef;
+  /** Says where the study lives; nothing is opened until the first read or write (or `open()`). */
+  configure(location: StudyLocation): void {
+    if (this.opening) throw new StorageError('The oracle is already connected to a study.');
+    this.location = location;
   }
 
-  /** Connects the oracle to its study, creating the study record or adopting the stored one. */
+  /**
+   * Opens the study once (creating it, or adopting the stored one and checking its objective);
+   * every other method calls it, so opening explicitly is optional. A failed open is retried next time.
+   */
+  async open(): Promise<StudyStorage> {
+    if (!this.opening) {
+      const location = this.location;
+      if (!location) throw new StorageError('The oracle has no study: construct it through a Tuner or call attach().');
+      this.opening = (async () => {
+        const storage = await openStorage(location.storage, {
+          directory: location.directory,
+          projectName: location.projectName,
+          overwrite: location.overwrite,
+        });
+        try {
+          await this.adopt(storage, location.tunerName);
+        } catch (err) {
+          await storage.close();
+          throw err;
+        }
+        return storage;
+      })();
+      this.opening.catch(() => {
+        this.opening = undefined;
+      });
+    }
+    return this.opening;
+  }
+
+  /** Connects the oracle to an already open storage (the caller keeps ownership of it). */
   async attach(storage: StudyStorage, tunerName: string): Promise<void> {
-    this.storageRef = storage;
+    await this.adopt(storage, tunerName);
+    this.opening = Promise.resolve(storage);
+  }
+
+  /** Closes the study storage this oracle opened; a later call opens it again. */
+  async close(): Promise<void> {
+    const opening = this.opening;
+    this.opening = undefined;
+    if (!opening || !this.location) return;
+    const storage = await opening.catch(() => undefined);
+    await storage?.close();
+  }
+
+  /** Folder of a trial's checkpoints (under the storage's checkpoint root). */
+  async trialDir(trialId: string): Promise<string> {
+    return path.join((await this.open()).checkpointRoot, `trial_${trialId}`);
+  }
+
+  /** Records per-epoch metrics of a running trial. */
+  async reportMetrics(rows: EpochMetric[]): Promise<void> {
+    await (await this.open()).putMetrics(rows);
+  }
+
+  /** The per-epoch metrics of a trial (every execution). */
+  async trialMetrics(trialId: string): Promise<EpochMetric[]> {
+    return (await this.open()).listMetrics(trialId);
+  }
+
+  /** Drops a trial's per-epoch metrics, so a retry starts from scratch. */
+  async discardMetrics(trialId: string): Promise<void> {
+    await (await this.open()).deleteMetrics(trialId);
+  }
+
+  /** Creates the study record or adopts the stored one. */
+  private async adopt(storage: StudyStorage, tunerName: string): Promise<void> {
     await storage.transaction(async (tx) => {
       const study = await tx.getStudy();
       if (!study) {
@@ -150,7 +232,7 @@ export abstract class Oracle {
 
   /** Adds hyperparameters discovered while building a model to the stored space. */
   async updateSpace(hp: HyperParameters): Promise<void> {
-    await this.storage.transaction(async (tx) => {
+    await (await this.open()).transaction(async (tx) => {
       const study = await requireStudy(tx);
       const { space, changed } = this.mergeSpace(study, hp);
       if (changed) await tx.putStudy({ ...study, space: space.toConfig() });
@@ -187,7 +269,7 @@ export abstract class Oracle {
    * dead process, an INVALID trial to retry, or a new one. Status IDLE or STOPPED means no trial.
    */
   async createTrial(tunerId: string): Promise<Trial> {
-    return this.storage.transaction(async (tx) => {
+    return (await this.open()).transaction(async (tx) => {
       const study = await requireStudy(tx);
       const records = await tx.listTrials();
       const space = HyperParameters.fromConfig(study.space);
@@ -259,10 +341,10 @@ export abstract class Oracle {
 
   /** Records a trial's final state. A missing or NaN objective turns COMPLETED into INVALID. */
   async endTrial(trialId: string, input: EndTrialInput): Promise<Trial> {
-    return this.storage.transaction(async (tx) => {
+    return (await this.open()).transaction(async (tx) => {
       const study = await requireStudy(tx);
       const rec = await tx.getTrial(trialId);
-      if (!rec) throw new StorageError(`Trial ${trialId} does not exist in ${this.storage.location}.`);
+      if (!rec) throw new StorageError(`Trial ${trialId} does not exist in this study.`);
       if (input.ownerId !== undefined && (rec.status !== 'RUNNING' || rec.ownerId !== input.ownerId)) {
         throw new TrialLostError(
           `Trial ${trialId} was taken over (now ${rec.status}${rec.ownerId ? ` by ${rec.ownerId}` : ''}) after ` +
@@ -327,7 +409,7 @@ export abstract class Oracle {
   async shouldPrune(trialId: string, step: number): Promise<boolean> {
     const pruner = this.pruner;
     if (!pruner) return false;
-    return this.storage.transaction(async (tx) => {
+    return (await this.open()).transaction(async (tx) => {
       const study = await requireStudy(tx);
       const records = await tx.listTrials();
       const rec = records.find((r) => r.trialId === trialId);
@@ -352,38 +434,38 @@ export abstract class Oracle {
 
   /** Whether `tunerId` still runs the trial (false once another worker took it over or it ended). */
   async ownsTrial(trialId: string, tunerId: string): Promise<boolean> {
-    const rec = await this.storage.getTrial(trialId);
+    const rec = await (await this.open()).getTrial(trialId);
     return rec?.status === 'RUNNING' && rec.ownerId === tunerId;
   }
 
   async heartbeat(trialId: string, tunerId: string): Promise<void> {
-    await this.storage.heartbeat(trialId, tunerId, Date.now());
+    await (await this.open()).heartbeat(trialId, tunerId, Date.now());
   }
 
   async getTrial(trialId: string): Promise<Trial | undefined> {
-    const [study, rec] = await Promise.all([this.storage.getStudy(), this.storage.getTrial(trialId)]);
+    const storage = await this.open();
+    const [study, rec] = await Promise.all([storage.getStudy(), storage.getTrial(trialId)]);
     if (!study || !rec) return undefined;
     return this.toTrial(rec, HyperParameters.fromConfig(study.space));
   }
 
   async getTrials(): Promise<Trial[]> {
-    const study = await this.storage.getStudy();
+    const storage = await this.open();
+    const study = await storage.getStudy();
     if (!study) return [];
     const space = HyperParameters.fromConfig(study.space);
-    return (await this.storage.listTrials()).map((r) => this.toTrial(r, space));
+    return (await storage.listTrials()).map((r) => this.toTrial(r, space));
   }
 
-  /** COMPLETED trials best first, padded with other finished or running trials when too few. */
+  /** COMPLETED trials best first (rankTrials), padded with other finished or running trials when too few. */
   async getBestTrials(numTrials = 1): Promise<Trial[]> {
     const trials = await this.getTrials();
     const dir = this.objective.direction === 'min' ? 1 : -1;
-    const completed = trials
-      .filter((t) => t.status === 'COMPLETED' && t.score !== null)
-      .sort((a, b) => dir * ((a.score as number) - (b.score as number)));
+    const completed = rankTrials(trials, this.objective.direction);
     const rest = trials.filter((t) => !completed.includes(t) && t.status !== 'INVALID');
     const restSorted = rest.sort((a, b) => {
-      if (a.score === null) return 1;
-      if (b.score === null) return -1;
+      if (a.score === null || !Number.isFinite(a.score)) return 1;
+      if (b.score === null || !Number.isFinite(b.score)) return -1;
       return dir * (a.score - b.score);
     });
     return [...completed, ...restSorted].slice(0, numTrials);
@@ -483,43 +565,6 @@ function declaredValues(stored: HpValues, hp: HyperParameters, space: HyperParam
 function nonNegativeInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}.`);
   return v;
-}
-
-/**
- * Per trial, the objective at each step averaged over the executions that reached it.
- */
-export function intermediateValues(rows: EpochMetric[], objective: Objective): Map<string, Map<number, number>> {
-  const records = new Map<string, Record<string, number>>();
-  for (const r of rows) {
-    const key = `${r.trialId}\u0000${r.execution}\u0000${r.step}`;
-    let rec = records.get(key);
-    if (!rec) {
-      rec = {};
-      records.set(key, rec);
-    }
-    rec[r.name] = r.value;
-  }
-  const sums = new Map<string, Map<number, { sum: number; n: number }>>();
-  for (const [key, rec] of records) {
-    const [trialId, , stepText] = key.split('\u0000') as [string, string, string];
-    const value = objective.getValue(rec);
-    if (value === undefined) continue;
-    let byStep = sums.get(trialId);
-    if (!byStep) {
-      byStep = new Map();
-      sums.set(trialId, byStep);
-    }
-    const step = Number(stepText);
-    const acc = byStep.get(step) ?? { sum: 0, n: 0 };
-    acc.sum += value;
-    acc.n += 1;
-    byStep.set(step, acc);
-  }
-  const out = new Map<string, Map<number, number>>();
-  for (const [trialId, byStep] of sums) {
-    out.set(trialId, new Map([...byStep].map(([s, { sum, n }]) => [s, sum / n])));
-  }
-  return out;
 }
 
 export type { HpValue };

@@ -5,17 +5,17 @@
  * b+1 rounds; round r holds size(b, r) = ceil(ceil(1 + log_factor(maxEpochs)) / (b+1) * factor^(b-r))
  * trials trained to epochs(b, r) = ceil(maxEpochs / factor^(b-r)) epochs. Round 0 is random; once more
  * trials of round r-1 have finished than the round throws away (size(b,r-1) - size(b,r)), the best
- * unpromoted one is promoted: same values plus tuner/trial_id (its parent), tuner/epochs,
- * tuner/initial_epoch = epochs(b, r-1), tuner/bracket and tuner/round. The Tuner then loads the
- * parent's best checkpoint and trains only the remaining epochs, instead of retraining.
+ * unpromoted one is promoted: same values, and in the trial's userData (`hyperbandTrial(trial)`) its
+ * parent, epochs, initialEpoch = epochs(b, r-1), bracket and round. The Hyperband tuner's hooks then
+ * load the parent's best checkpoint and train only the remaining epochs, instead of retraining.
  *
  * The bracket bookkeeping lives in the study's oracle state, so it survives restarts and is shared by
- * every worker of the study.
+ * every worker of the study. A trial's values hold only real hyperparameters.
  */
+import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../engine/oracle.js';
+import { type SearchFitArgs, type TrialEpochs, Tuner, type TunerOptions } from '../engine/tuner.js';
 import type { BuildFn, HyperModel } from '../hypermodel.js';
-import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../oracle.js';
 import type { Trial } from '../trial.js';
-import { Tuner, type TunerOptions } from '../tuner.js';
 
 export interface HyperbandOptions {
   /** Epochs of the longest-trained trials (default 100). */
@@ -27,6 +27,24 @@ export interface HyperbandOptions {
 }
 
 export type HyperbandOracleOptions = OracleOptions & HyperbandOptions;
+
+/** A Hyperband trial's place in the schedule, kept in `trial.userData.hyperband`. */
+export interface HyperbandTrialInfo {
+  bracket: number;
+  round: number;
+  /** Train up to this epoch (exclusive)... */
+  epochs: number;
+  /** ...starting at this one (the parent's epochs for a promoted trial, else 0). */
+  initialEpoch: number;
+  /** The promoted trial's parent, whose best weights it starts from. */
+  parentId?: string;
+}
+
+/** The schedule of a trial run by Hyperband (undefined for other trials). */
+export function hyperbandTrial(trial: Pick<Trial, 'userData'>): HyperbandTrialInfo | undefined {
+  const info = trial.userData.hyperband as HyperbandTrialInfo | undefined;
+  return info && typeof info.epochs === 'number' ? info : undefined;
+}
 
 export interface HyperbandRound {
   trials: number;
@@ -173,17 +191,14 @@ export class HyperbandOracle extends Oracle {
     const sign = this.objective.direction === 'max' ? -1 : 1;
     const best = completed.reduce((a, t) => (sign * (t.score as number) < sign * (a.score as number) ? t : a));
     round.push({ pastId: best.trialId, id: trialId });
-    return {
-      status: 'RUNNING',
-      values: {
-        ...best.hyperparameters.values,
-        'tuner/trial_id': best.trialId,
-        'tuner/epochs': this.epochs(b.bracket, r),
-        'tuner/initial_epoch': this.epochs(b.bracket, r - 1),
-        'tuner/bracket': b.bracket,
-        'tuner/round': r,
-      },
+    const hyperband: HyperbandTrialInfo = {
+      bracket: b.bracket,
+      round: r,
+      epochs: this.epochs(b.bracket, r),
+      initialEpoch: this.epochs(b.bracket, r - 1),
+      parentId: best.trialId,
     };
+    return { status: 'RUNNING', values: { ...best.hyperparameters.values }, userData: { hyperband } };
   }
 
   private randomTrial(trialId: string, b: BracketState, ctx: OracleContext): PopulateResult {
@@ -193,16 +208,13 @@ export class HyperbandOracle extends Oracle {
       return ctx.trials.some((t) => t.status === 'RUNNING') ? { status: 'IDLE' } : { status: 'STOPPED' };
     }
     (b.rounds[0] as RoundEntry[]).push({ pastId: null, id: trialId });
-    return {
-      status: 'RUNNING',
-      values: {
-        ...values,
-        'tuner/epochs': this.epochs(b.bracket, 0),
-        'tuner/initial_epoch': 0,
-        'tuner/bracket': b.bracket,
-        'tuner/round': 0,
-      },
+    const hyperband: HyperbandTrialInfo = {
+      bracket: b.bracket,
+      round: 0,
+      epochs: this.epochs(b.bracket, 0),
+      initialEpoch: 0,
     };
+    return { status: 'RUNNING', values, userData: { hyperband } };
   }
 }
 
@@ -211,12 +223,21 @@ function newBracket(bracket: number): BracketState {
 }
 
 /**
- * Keras Tuner's Hyperband tuner. Each trial trains for its `tuner/epochs` (any `epochs` given to
- * search() is ignored), and a promoted trial starts from its parent's best checkpoint at
- * `tuner/initial_epoch`.
+ * Keras Tuner's Hyperband tuner. Each trial trains for its scheduled epochs (any `epochs` given to
+ * search() is ignored), and a promoted trial starts from its parent's best checkpoint at the
+ * parent's last epoch. A runTrial override reads the schedule with `hyperbandTrial(trial)`.
  */
 export class Hyperband extends Tuner {
   constructor(hypermodel: HyperModel | BuildFn | null, options: TunerOptions & HyperbandOptions = {}) {
     super(hypermodel, { ...options, oracle: new HyperbandOracle(options) });
+  }
+
+  protected override trialEpochs(trial: Trial, fitArgs: SearchFitArgs): TrialEpochs {
+    const info = hyperbandTrial(trial);
+    return info ? { epochs: info.epochs, initialEpoch: info.initialEpoch } : super.trialEpochs(trial, fitArgs);
+  }
+
+  protected override parentTrialId(trial: Trial): string | undefined {
+    return hyperbandTrial(trial)?.parentId;
   }
 }

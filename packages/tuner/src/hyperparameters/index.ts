@@ -1,0 +1,2 @@
+export * from './hp-types.js';
+export { HyperParameters } from './hyperparameters.js';
