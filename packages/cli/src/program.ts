@@ -20,8 +20,11 @@ export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('tuneserve')
     .description('Tune, train and serve TensorFlow.js models')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // Commander's errors as one line, like every other bad-input message ("error: x" + a hint line otherwise).
+    .configureOutput({
+      outputError: (text, write) => write(`tuneserve: ${text.trim().replace(/^error: /, '')} (see --help)\n`),
+    });
   const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
   for (const name of names) {
     const register = await COMMANDS[name]!();
@@ -41,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version end through exitOverride with exit code 0.
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError) {
+    // Loaded only on failure: the typed input errors live in the libraries the lazy commands load.
+    const { isInputError } = await import('./adapters/pipeline-errors.js');
+    if (err instanceof UsageError || isInputError(err)) {
       process.stderr.write(`tuneserve: ${err.message}\n`);
       return 2;
     }

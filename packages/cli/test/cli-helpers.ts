@@ -20,10 +20,10 @@ export interface CliRun {
   done: Promise<CliResult>;
 }
 
-export function startCli(args: string[], cwd: string): CliRun {
+export function startCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): CliRun {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -77,6 +77,6 @@ export function startCli(args: string[], cwd: string): CliRun {
   };
 }
 
-export function runCli(args: string[], cwd: string): Promise<CliResult> {
-  return startCli(args, cwd).done;
+export function runCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return startCli(args, cwd, env).done;
 }

@@ -4,7 +4,7 @@
  * meaningful status (never a stack trace or a path), and a model manager behind it all.
  */
 import { randomBytes } from 'node:crypto';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiKeys } from './auth.js';
 import type { ServingContext } from './context.js';
@@ -119,7 +119,8 @@ function namedModels(options: ServerOptions): ModelSpec[] {
   const specs = [...(options.models ?? [])];
   if (options.modelDir !== undefined) {
     const root = resolve(options.modelDir);
-    const name = options.modelName ?? basename(root);
+    // A single version folder (models/mnist/1) is named after its model, not its version number.
+    const name = options.modelName ?? basename(/^\d+$/.test(basename(root)) ? dirname(root) : root);
     if (!MODEL_NAME.test(name)) throw new Error(`model name "${name}" must match ${MODEL_NAME.source}`);
     if (specs.some((s) => s.name === name)) throw new Error(`model "${name}" is named twice`);
     specs.unshift({

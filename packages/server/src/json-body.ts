@@ -13,6 +13,9 @@ function maySmuggleKeys(text: string): boolean {
 }
 
 export function registerJsonParser(app: FastifyInstance): void {
+  // JSON only: Fastify's stock text/plain parser would hand /predict a raw string (read as a reference
+  // client's inner document) while the schema'd routes reject it, so every route answers it with 415.
+  app.removeContentTypeParser('text/plain');
   const secure = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {

@@ -23,9 +23,14 @@ const INPUT_ERRORS = [
   StorageError,
 ];
 
+/** Whether the libraries threw `err` because of what the user gave us (a flag, a variable, a file). */
+export function isInputError(err: unknown): err is Error {
+  return INPUT_ERRORS.some((cls) => err instanceof cls);
+}
+
 /** Rethrows errors caused by what the user gave us as UsageError; anything else unchanged. */
 export function toUsageError(err: unknown): never {
-  if (INPUT_ERRORS.some((cls) => err instanceof cls)) throw new UsageError((err as Error).message);
+  if (isInputError(err)) throw new UsageError(err.message);
   throw err;
 }
 

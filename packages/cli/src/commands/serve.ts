@@ -202,7 +202,15 @@ export async function startServe(
   const o: ServeOptions = { ...SERVE_DEFAULTS, ...given };
   const options = await toServerOptions(o, extra);
   await initBackend({ ...(o.backend ? { backend: o.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
-  const server = await startServer(options);
+  const server = await startServer(options).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+      const why = err.code === 'EADDRINUSE' ? 'is in use' : 'needs privileges';
+      throw new UsageError(
+        `cannot listen on ${options.host}:${options.port}: the port ${why}; choose another with --port`,
+      );
+    }
+    throw err;
+  });
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   const close = async () => {

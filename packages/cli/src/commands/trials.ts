@@ -24,7 +24,7 @@ export function registerTrials(program: Command): void {
       ...(o.storage ? { storage: o.storage } : {}),
     }).catch(toUsageError);
     const shown = o.best ? bestTrials(study, o.best) : study;
-    process.stdout.write(o.json ? `${JSON.stringify(shown, null, 2)}\n` : formatTrials(shown));
+    process.stdout.write(o.json ? `${JSON.stringify(shown, null, 2)}\n` : formatTrials(shown, study));
   });
 }
 
@@ -32,8 +32,8 @@ function bestTrials(study: StudyView, n: number): StudyView {
   return { ...study, trials: rankTrials(study.trials, study.objective.direction).slice(0, n) };
 }
 
-/** A fixed-width table: one row per trial, one column per hyperparameter. */
-export function formatTrials(study: StudyView): string {
+/** A fixed-width table: one row per trial of `study`, one column per hyperparameter; counts from `whole`. */
+export function formatTrials(study: StudyView, whole: StudyView = study): string {
   const hpNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.hyperparameters)))];
   const header = ['trial', 'status', study.objective.name, 'best epoch', 'seconds', ...hpNames];
   const rows = study.trials.map((t) => [
@@ -53,10 +53,11 @@ export function formatTrials(study: StudyView): string {
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  const done = study.trials.filter((t) => t.status === 'COMPLETED').length;
+  const done = whole.trials.filter((t) => t.status === 'COMPLETED').length;
+  const shown = study.trials.length < whole.trials.length ? `; the best ${study.trials.length}` : '';
   return [
-    `study ${study.name}: ${study.tuner}, objective ${study.objective.name} (${study.objective.direction}), ` +
-      `${study.trials.length} trials (${done} completed${study.maxTrials ? ` of max ${study.maxTrials}` : ''})`,
+    `study ${whole.name}: ${whole.tuner}, objective ${whole.objective.name} (${whole.objective.direction}), ` +
+      `${whole.trials.length} trial${whole.trials.length === 1 ? '' : 's'} (${done} completed${whole.maxTrials ? ` of max ${whole.maxTrials}` : ''})${shown}`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

@@ -1,19 +1,24 @@
+import { join } from 'node:path';
 import {
   limitSamples,
   loadMnist,
   type MnistData,
   PRUNER_KINDS,
   type PrunerKind,
+  readPipelineInfo,
   resolveSpace,
   runTune,
+  SPACE_NAMES,
   TUNER_KINDS,
   type TunerKind,
   writePipelineInfo,
 } from '@tuneserve/mnist';
 import { initBackend } from '@tuneserve/runtime';
+import { HyperParameterError } from '@tuneserve/tuner';
 import type { Command } from 'commander';
 import { nonNegativeInt, oneOf, positiveInt } from '../adapters/flags.js';
 import { exitOnInterrupt, toUsageError } from '../adapters/pipeline-errors.js';
+import { UsageError } from '../errors.js';
 
 export interface StudyFlags {
   directory: string;
@@ -38,6 +43,11 @@ export interface TuneFlags extends StudyFlags, DataFlags {
   seed?: number;
   pruner: PrunerKind;
   quiet?: boolean;
+}
+
+function otherSpace(o: TuneFlags, what: string): string {
+  const where = o.storage ? `study "${o.projectName}" in ${o.storage}` : join(o.directory, o.projectName);
+  return `${where} ${what}; to search space "${o.space}" add --overwrite (starts that study afresh) or --project-name <another name> (keeps both)`;
 }
 
 /** --directory, --project-name, --storage: where the study lives (shared by tune, train, trials). */
@@ -69,7 +79,7 @@ export function registerTune(program: Command): void {
   const cmd = program
     .command('tune')
     .description('Search hyperparameters over a search space and store the study (resumes unless --overwrite)')
-    .option('--space <name|file>', 'default, seed, or a .js/.ts file exporting buildModel', 'default')
+    .option('--space <name|file>', `${SPACE_NAMES.join(', ')}, or a .js/.ts file exporting buildModel`, 'default')
     .option('--tuner <kind>', TUNER_KINDS.join('|'), oneOf('--tuner', TUNER_KINDS), 'bayesian')
     .option('--max-trials <n>', 'number of trials', positiveInt('--max-trials'), 10)
     .option(
@@ -95,6 +105,11 @@ export function registerTune(program: Command): void {
 export async function tune(o: TuneFlags, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {
   const stopInterrupt = exitOnInterrupt('tune', 'run the same command again to resume the study');
   try {
+    // A study keeps one search space: resuming it with another would mix two searches in one history.
+    const previous = o.overwrite ? undefined : await readPipelineInfo(o.directory, o.projectName);
+    if (previous && previous.space !== o.space) {
+      throw new UsageError(otherSpace(o, `holds a study of space "${previous.space}"`));
+    }
     // The backend first: the default space asks the active backend whether it can train convolutions.
     const backend = await initBackend();
     const space = await resolveSpace(o.space).catch(toUsageError);
@@ -127,7 +142,14 @@ export async function tune(o: TuneFlags, log: (line: string) => void = (l) => pr
           ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}),
         }),
       ...(o.quiet ? { verbose: 0 as const } : {}),
-    }).catch(toUsageError);
+    }).catch((err: unknown) =>
+      // Same space name, other definitions (an edited space file): the stored study disagrees.
+      toUsageError(
+        previous && err instanceof HyperParameterError
+          ? new UsageError(otherSpace(o, `was searched with other definitions (${err.message.replace(/\.$/, '')})`))
+          : err,
+      ),
+    );
     log(`search finished in ${result.seconds.toFixed(1)} s`);
     for (const [i, best] of result.best.entries()) {
       log(`#${i + 1} trial ${best.trialId} score ${best.score?.toFixed(4) ?? '-'} ${JSON.stringify(best.values)}`);

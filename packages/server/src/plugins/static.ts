@@ -1,5 +1,6 @@
 /** The web front end's static bundle at `/`; without one, `/` lists the API entry points. */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServingContext } from '../context.js';
@@ -9,7 +10,7 @@ export const staticPlugin: FastifyPluginAsync<{ webRoot?: string | undefined; ct
   { webRoot, ctx },
 ) => {
   if (webRoot && existsSync(webRoot)) {
-    await app.register(fastifyStatic, { root: webRoot, prefix: '/' });
+    await app.register(fastifyStatic, { root: resolve(webRoot), prefix: '/' });
     return;
   }
   app.get('/', { config: { auth: 'open' }, schema: { hide: true } }, async () => {
