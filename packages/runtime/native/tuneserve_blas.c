@@ -230,12 +230,18 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void im2col_block(const float *x, float *cols, const Geometry *geometry, int64_t lo, int64_t hi);
+
 /* Images [lo, hi) of im2col. */
 static void im2col_images(void *ctx, int64_t lo, int64_t hi) {
   const ConvCopy *job = (const ConvCopy *)ctx;
-  const Geometry g = *job->g;
-  const float *x = job->image;
-  float *cols = job->cols + lo * g.oh * g.ow * g.fh * g.fw * g.ci;
+  const Geometry *g = job->g;
+  im2col_block(job->image, job->cols + lo * g->oh * g->ow * g->fh * g->fw * g->ci, g, lo, hi);
+}
+
+/* im2col of images [lo, hi) of x into cols, which holds image lo's first window row. */
+static void im2col_block(const float *x, float *cols, const Geometry *geometry, int64_t lo, int64_t hi) {
+  const Geometry g = *geometry;
   for (int64_t n = lo; n < hi; n++) {
     const float *xn = x + n * g.ih * g.iw * g.ci;
     for (int64_t oh = 0; oh < g.oh; oh++) {
@@ -286,12 +292,18 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void col2im_block(float *dx, const float *cols, const Geometry *geometry, int64_t lo, int64_t hi);
+
 /* Images [lo, hi) of col2im (each image's dx is zeroed, then accumulated). */
 static void col2im_images(void *ctx, int64_t lo, int64_t hi) {
   const ConvCopy *job = (const ConvCopy *)ctx;
-  const Geometry g = *job->g;
-  float *dx = job->image;
-  const float *cols = job->cols + lo * g.oh * g.ow * g.fh * g.fw * g.ci;
+  const Geometry *g = job->g;
+  col2im_block(job->image, job->cols + lo * g->oh * g->ow * g->fh * g->fw * g->ci, g, lo, hi);
+}
+
+/* col2im of images [lo, hi) into dx (zeroed first); cols holds image lo's first window row. */
+static void col2im_block(float *dx, const float *cols, const Geometry *geometry, int64_t lo, int64_t hi) {
+  const Geometry g = *geometry;
   memset(dx + lo * g.ih * g.iw * g.ci, 0, sizeof(float) * (hi - lo) * g.ih * g.iw * g.ci);
   for (int64_t n = lo; n < hi; n++) {
     float *xn = dx + n * g.ih * g.iw * g.ci;
@@ -656,6 +668,125 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Fused convolution kernels. Per band of images, the band's window matrix stays in cache between the im2col that
+ * writes it and the product that reads it (forward), or between the product that writes it and the col2im that
+ * scatters it (input gradient): the unfused kernels wrote and re-read the whole [P, K] matrix through memory (~18 MB
+ * for the reference CNN's second layer). Bands are split across threads by image; each band is one single-threaded
+ * sgemm. */
+#define BAND_FLOATS (128 * 1024) /* window-matrix floats per band: 512 KB, inside L2 */
+
+typedef struct {
+  const Geometry *g;
+  float *image;   /* forward: x; input gradient: dx */
+  float *cols;    /* forward: where the window matrix is kept for the filter gradient (NULL: band scratch) */
+  const float *w; /* the filter as [K, co] */
+  float *out;     /* forward: y [P, co]; input gradient: dy [P, co] */
+  int64_t co;
+  bool failed;    /* a band scratch could not be allocated */
+} ConvJob;
+
+static int64_t band_images(const Geometry *g) {
+  const int64_t per = g->oh * g->ow * g->fh * g->fw * g->ci;
+  const int64_t b = BAND_FLOATS / (per > 0 ? per : 1);
+  return b < 1 ? 1 : b;
+}
+
+static void conv_forward_images(void *ctx, int64_t lo, int64_t hi) {
+  ConvJob *j = (ConvJob *)ctx;
+  const Geometry *g = j->g;
+  const int64_t p = g->oh * g->ow, k = g->fh * g->fw * g->ci, step = band_images(g);
+  float *scratch = j->cols ? NULL : (float *)malloc(sizeof(float) * (size_t)(step * p * k));
+  if (!j->cols && !scratch) {
+    j->failed = true;
+    return;
+  }
+  for (int64_t n = lo; n < hi; n += step) {
+    const int64_t e = n + step < hi ? n + step : hi;
+    float *cols = j->cols ? j->cols + n * p * k : scratch;
+    im2col_block(j->image, cols, g, n, e);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)((e - n) * p), (int)j->co, (int)k, 1.0f, cols, (int)k,
+                j->w, (int)j->co, 0.0f, j->out + n * p * j->co, (int)j->co);
+  }
+  free(scratch);
+}
+
+static void conv_input_grad_images(void *ctx, int64_t lo, int64_t hi) {
+  ConvJob *j = (ConvJob *)ctx;
+  const Geometry *g = j->g;
+  const int64_t p = g->oh * g->ow, k = g->fh * g->fw * g->ci, step = band_images(g);
+  float *scratch = (float *)malloc(sizeof(float) * (size_t)(step * p * k));
+  if (!scratch) {
+    j->failed = true;
+    return;
+  }
+  for (int64_t n = lo; n < hi; n += step) {
+    const int64_t e = n + step < hi ? n + step : hi;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)((e - n) * p), (int)k, (int)j->co, 1.0f,
+                j->out + n * p * j->co, (int)j->co, j->w, (int)j->co, 0.0f, scratch, (int)k);
+    col2im_block(j->image, scratch, g, n, e);
+  }
+  free(scratch);
+}
+
+/* Shared arguments: (heap, image, w, out, cols or -1, geometry, co); extents checked against the heap. */
+static bool conv_fused_args(napi_env env, napi_callback_info info, ConvJob *job, Geometry *g) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) return false;
+  size_t count = 0;
+  float *heap = heap_floats(env, argv[0], &count);
+  if (heap == NULL) return false;
+  int64_t off[4], co;
+  for (int i = 0; i < 4; i++) {
+    if (napi_get_value_int64(env, argv[1 + i], &off[i]) != napi_ok) return false;
+  }
+  if (!read_geometry(env, argv[5], g) || napi_get_value_int64(env, argv[6], &co) != napi_ok || co < 1) return false;
+  const int64_t image = g->n * g->ih * g->iw * g->ci, p = g->n * g->oh * g->ow, k = g->fh * g->fw * g->ci;
+  const int64_t n = (int64_t)count;
+  if (off[0] < 0 || off[0] + image > n || off[1] < 0 || off[1] + k * co > n || off[2] < 0 || off[2] + p * co > n ||
+      (off[3] >= 0 && off[3] + p * k > n) || p * k > INT32_MAX || p * co > INT32_MAX) {
+    return false;
+  }
+  *job = (ConvJob){g, heap + off[0], off[3] >= 0 ? heap + off[3] : NULL, heap + off[1], heap + off[2], co, false};
+  return true;
+}
+
+static void run_conv(ConvJob *job, RangeFn fn) {
+  if (!openblas_single) {
+    openblas_set_num_threads(1);
+    openblas_single = true;
+  }
+  const Geometry *g = job->g;
+  const int64_t macs = g->n * g->oh * g->ow * g->fh * g->fw * g->ci * job->co;
+  parallel_range(fn, job, g->n, macs >= LARGE_GEMM ? max_threads : 1);
+}
+
+/* conv2d(heap, x, w, y, cols | -1, geometry, co): y[P, co] = im2col(x) @ w, keeping the window matrix when cols >= 0. */
+static napi_value Conv2d(napi_env env, napi_callback_info info) {
+  ConvJob job;
+  Geometry g;
+  if (!conv_fused_args(env, info, &job, &g)) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.conv2d: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  run_conv(&job, conv_forward_images);
+  if (job.failed) napi_throw_error(env, NULL, "tuneserve_blas.conv2d: out of memory for a band");
+  return NULL;
+}
+
+/* conv2dInputGrad(heap, dx, w, dy, -1, geometry, co): dx = col2im(dy @ w^T). */
+static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
+  ConvJob job;
+  Geometry g;
+  if (!conv_fused_args(env, info, &job, &g) || job.cols != NULL) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.conv2dInputGrad: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  run_conv(&job, conv_input_grad_images);
+  if (job.failed) napi_throw_error(env, NULL, "tuneserve_blas.conv2dInputGrad: out of memory for a band");
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -670,6 +801,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"addBias", NULL, AddBias, NULL, NULL, NULL, napi_default, NULL},
       {"reluGrad", NULL, ReluGrad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dInputGrad", NULL, Conv2dInputGrad, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

@@ -197,6 +197,34 @@ for (const mode of modes) {
       }
     });
 
+    it('conv2d gradients with 8+ input channels at stride 1 (the filter gradient as a convolution on pure wasm)', async () => {
+      const r = rng(61);
+      const cases: [number, number, number, number, number, number, 'same' | 'valid'][] = [
+        // batch, h, w, ci, fh, fw, padding: odd and even kernels, so 'same' pads asymmetrically too
+        [2, 9, 7, 8, 3, 3, 'valid'],
+        [3, 8, 8, 12, 3, 3, 'same'],
+        [1, 10, 6, 9, 2, 4, 'same'],
+        [2, 7, 9, 16, 5, 1, 'valid'],
+      ];
+      for (const [batch, h, w, ci, fh, fw, pad] of cases) {
+        const co = randInt(r, 2, 7);
+        const xVals = randomArray(r, batch * h * w * ci);
+        const fVals = randomArray(r, fh * fw * ci * co);
+        await expectMatchesCpu(`conv2d x[${batch},${h},${w},${ci}] f[${fh},${fw},${ci},${co}] ${pad}`, () => {
+          const x = tf.tensor4d(xVals, [batch, h, w, ci]);
+          const f = tf.tensor4d(fVals, [fh, fw, ci, co]);
+          const [gx, gf] = tf.grads(
+            (a: tf.Tensor, b: tf.Tensor) =>
+              tf
+                .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad)
+                .square()
+                .sum() as tf.Scalar,
+          )([x, f]);
+          return [tf.conv2d(x, f, 1, pad), gx!, gf!];
+        });
+      }
+    });
+
     it('MaxPoolGrad on its own (no argmax recorded by a forward pass): windows searched again', async () => {
       const r = rng(91);
       for (let trial = 0; trial < 6; trial++) {
@@ -291,6 +319,12 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
       ['maxPool, output outside the heap', () => addon.maxPool(heap, 0, 14, -1, pool)],
       ['maxPool, too few arguments', () => (addon.maxPool as (...a: unknown[]) => void)(heap, 0, 0, -1)],
       ['maxPoolGrad, dx outside the heap', () => addon.maxPoolGrad(heap, 0, 0, 4, pool)],
+      // a 4x4 one-channel image, 2x2 filter, stride 2: 16 image floats, 4 window rows of 4, 2 output channels
+      ['conv2d, y outside the heap', () => addon.conv2d(heap, 0, 0, 10, -1, pool, 2)],
+      ['conv2d, kept windows outside the heap', () => addon.conv2d(heap, 0, 0, 0, 4, pool, 2)],
+      ['conv2d, no output channels', () => addon.conv2d(heap, 0, 0, 0, -1, pool, 0)],
+      ['conv2dInputGrad, a window buffer given', () => addon.conv2dInputGrad(heap, 0, 0, 0, 0, pool, 2)],
+      ['conv2dInputGrad, dy outside the heap', () => addon.conv2dInputGrad(heap, 0, 0, 12, -1, pool, 2)],
       [
         'sgemm on a typed array, C outside it',
         () => addon.sgemm(new Float32Array(8), false, false, 2, 2, 2, 0, 2, 0, 0, 2, 0, 6, 2, 0, 1, 1, 0),

@@ -31,6 +31,21 @@ export interface BlasAddon {
   im2col(heap: ArrayBufferLike, x: number, cols: number, geometry: Int32Array): void;
   /** dx (zeroed first) = scatter-add of cols[P, K]; same geometry as im2col. */
   col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
+  /**
+   * y[P, co] = im2col(x) @ w[K, co], band by band of images (the band's windows stay in cache for its product);
+   * with cols >= 0 the whole window matrix is also kept there.
+   */
+  conv2d(heap: ArrayBufferLike, x: number, w: number, y: number, cols: number, geometry: Int32Array, co: number): void;
+  /** dx = col2im(dy[P, co] @ w[K, co]^T), band by band of images (pass -1 for the unused fifth argument). */
+  conv2dInputGrad(
+    heap: ArrayBufferLike,
+    dx: number,
+    w: number,
+    dy: number,
+    unused: number,
+    geometry: Int32Array,
+    co: number,
+  ): void;
   /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
   maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
   /** y = window maxima; with argmax >= 0 also each window's first-maximum offset into x as int32 (-1 skips it). */

@@ -6,6 +6,7 @@
  * with P = batch*outH*outW and K = filterH*filterW*inChannels (the filter's own memory layout).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BlasAddon } from '../native/accelerator.js';
 import { f32, type Kernel, type WasmBackend, withTemps } from './backend-access.js';
 import { ForwardCache, recordingGradients } from './forward-cache.js';
 import { type MatmulDeps, matMul, type StockKernel } from './matmul.js';
@@ -104,17 +105,14 @@ function col2im(cols: Float32Array, dx: Float32Array, c: ConvInfo): void {
   }
 }
 
-/** Optional native im2col/col2im (same contract as the JS versions above, on heap offsets in floats). */
-export interface ConvNative {
-  im2col(heap: ArrayBufferLike, x: number, cols: number, geometry: Int32Array): void;
-  col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
-}
+/** The addon's convolution kernels (on heap offsets in floats). */
+export type ConvNative = Pick<BlasAddon, 'im2col' | 'col2im' | 'conv2d' | 'conv2dInputGrad'>;
 
 /**
- * Conv2D as im2col + one OpenBLAS sgemm: y[P, Co] = cols[P, K] @ W[K, Co] is already NHWC. Only registered with the
+ * Conv2D as im2col + OpenBLAS sgemm: y[P, Co] = cols[P, K] @ W[K, Co] is already NHWC. Only registered with the
  * accelerator (XNNPACK's convolution is the better pure-wasm choice); other cases go to the stock kernel.
  */
-export function conv2dKernel(deps: MatmulDeps, native: ConvNative, stockConv: StockKernel): Kernel {
+export function conv2dKernel(native: ConvNative, stockConv: StockKernel): Kernel {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
@@ -127,19 +125,20 @@ export function conv2dKernel(deps: MatmulDeps, native: ConvNative, stockConv: St
     const p = c.batchSize * c.outHeight * c.outWidth;
     const k = c.filterHeight * c.filterWidth * c.inChannels;
     const keep = recordingGradients(tf.engine());
-    return withTemps(backend, (temp) => {
-      const made = backend.makeOutput([p, k], 'float32');
-      const cols = keep ? made : temp(made);
-      native.im2col(backend.wasm.HEAPU8.buffer, offsetF(backend, x), offsetF(backend, cols), geometry(c));
-      if (keep) colsCache.put(backend, x, geometryKey(c), cols);
-      const w2d = { dataId: filter.dataId, shape: [k, c.outChannels], dtype: filter.dtype };
-      const y = matMul(deps, backend, cols, w2d, false, false);
-      return {
-        dataId: y.dataId,
-        shape: [c.batchSize, c.outHeight, c.outWidth, c.outChannels],
-        dtype: 'float32' as const,
-      };
-    });
+    // one fused pass: each band of images is laid out and multiplied while its windows are in cache
+    const cols = keep ? backend.makeOutput([p, k], 'float32') : undefined;
+    const y = backend.makeOutput([c.batchSize, c.outHeight, c.outWidth, c.outChannels], 'float32');
+    native.conv2d(
+      backend.wasm.HEAPU8.buffer,
+      offsetF(backend, x),
+      offsetF(backend, filter),
+      offsetF(backend, y),
+      cols ? offsetF(backend, cols) : -1,
+      geometry(c),
+      c.outChannels,
+    );
+    if (cols) colsCache.put(backend, x, geometryKey(c), cols);
+    return y;
   };
 }
 
@@ -172,11 +171,86 @@ function offsetF(backend: WasmBackend, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
 }
 
-export function conv2dBackpropFilterKernel(deps: MatmulDeps, native?: ConvNative): Kernel {
+/**
+ * Pure wasm, stride 1 and at least 8 input channels: the filter gradient as one XNNPACK convolution,
+ *   dW = conv(x as [ci, h, w, batch], dy as an [oh, ow, batch, co] filter) = [ci, fh, fw, co], transposed to
+ *   [fh, fw, ci, co]: batch plays the channels' part, and the reduction over batch and positions is the
+ *   convolution's own. It replaces im2col, a transpose of the [P, K] window matrix and a product whose right operand
+ *   the stock kernel repacks on every call (second layer of the reference CNN: 42 -> 32 CPU-ms). With few input
+ *   channels (a first layer) the convolution has only fh*fw*ci output rows and was slower, so im2col + matMul stays.
+ */
+function filterGradAsConv(c: ConvInfo): boolean {
+  return c.strideHeight === 1 && c.strideWidth === 1 && c.inChannels >= 8;
+}
+
+type Pad = 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+/** Explicit padding (a single number would be wrong here: TF.js sizes both axes from the filter height then). */
+function padAttr(top: number, bottom: number, left: number, right: number): Pad {
+  if (top === 0 && bottom === 0 && left === 0 && right === 0) return 'valid';
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+}
+
+function filterGradViaConv(backend: WasmBackend, conv: StockKernel, x: tf.TensorInfo, dy: tf.TensorInfo, c: ConvInfo) {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = c;
+  const { filterHeight: fh, filterWidth: fw, outChannels: co } = c;
+  const { top, left } = c.padInfo;
+  return withTemps(backend, (temp) => {
+    const xt = temp(backend.makeOutput([ci, h, w, n], 'float32'));
+    const dyt = temp(backend.makeOutput([oh, ow, n, co], 'float32'));
+    {
+      // views after both allocations (malloc may grow the heap)
+      const xs = f32(backend, x);
+      const xd = f32(backend, xt);
+      const plane = h * w;
+      for (let b = 0; b < n; b++) {
+        for (let p = 0; p < plane; p++) {
+          const src = (b * plane + p) * ci;
+          for (let i = 0; i < ci; i++) xd[(i * plane + p) * n + b] = xs[src + i]!;
+        }
+      }
+      const ys = f32(backend, dy);
+      const yd = f32(backend, dyt);
+      const positions = oh * ow;
+      for (let b = 0; b < n; b++) {
+        for (let p = 0; p < positions; p++)
+          yd.set(ys.subarray((b * positions + p) * co, (b * positions + p + 1) * co), (p * n + b) * co);
+      }
+    }
+    const pad = padAttr(top, fh + oh - 1 - h - top, left, fw + ow - 1 - w - left);
+    const g = temp(
+      conv({
+        inputs: { x: xt, filter: dyt },
+        backend,
+        attrs: { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 },
+      }) as tf.TensorInfo,
+    );
+    // [ci, fh, fw, co] -> [fh, fw, ci, co]
+    const dw = backend.makeOutput([fh, fw, ci, co], 'float32');
+    const gs = f32(backend, g);
+    const gd = f32(backend, dw);
+    const taps = fh * fw;
+    for (let i = 0; i < ci; i++) {
+      for (let t = 0; t < taps; t++)
+        gd.set(gs.subarray((i * taps + t) * co, (i * taps + t + 1) * co), (t * ci + i) * co);
+    }
+    return dw;
+  });
+}
+
+export function conv2dBackpropFilterKernel(deps: MatmulDeps, native?: ConvNative, stockConv?: StockKernel): Kernel {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const filterShape = attrs?.filterShape as number[];
     const c = convInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
+    if (!native && stockConv && filterGradAsConv(c) && x.dtype === 'float32' && dy.dtype === 'float32') {
+      return filterGradViaConv(backend, stockConv, x, dy, c);
+    }
     const p = c.batchSize * c.outHeight * c.outWidth;
     const k = c.filterHeight * c.filterWidth * c.inChannels;
     return withTemps(backend, (temp) => {
@@ -203,6 +277,13 @@ export function conv2dBackpropInputKernel(deps: MatmulDeps, native?: ConvNative)
     const c = convInfo(inputShape, filter.shape, attrs, 'Conv2DBackpropInput');
     const p = c.batchSize * c.outHeight * c.outWidth;
     const k = c.filterHeight * c.filterWidth * c.inChannels;
+    if (native && dy.dtype === 'float32' && filter.dtype === 'float32') {
+      const dx = backend.makeOutput(inputShape, 'float32');
+      const heap = backend.wasm.HEAPU8.buffer;
+      const at = (t: tf.TensorInfo) => offsetF(backend, t);
+      native.conv2dInputGrad(heap, at(dx), at(filter), at(dy), -1, geometry(c), c.outChannels);
+      return dx;
+    }
     return withTemps(backend, (temp) => {
       const dy2d = { dataId: dy.dataId, shape: [p, c.outChannels], dtype: dy.dtype };
       const w2d = { dataId: filter.dataId, shape: [k, c.outChannels], dtype: filter.dtype };

@@ -35,13 +35,19 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSumKernel },
     { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGradKernel(blas) },
     { kernelName: 'Sum', kernelFunc: sumKernel(stockFunc(stock, 'Sum'), blas) },
-    { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel(deps, blas) },
-    { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputKernel(deps, blas) },
+    {
+      kernelName: 'Conv2DBackpropFilter',
+      kernelFunc: conv2dBackpropFilterKernel(deps, blas, stockFunc(stock, 'Conv2D')),
+    },
+    {
+      kernelName: 'Conv2DBackpropInput',
+      kernelFunc: conv2dBackpropInputKernel(deps, blas),
+    },
     { kernelName: DROPOUT_MASK, kernelFunc: dropoutMaskKernel },
   ];
   if (blas) {
     kernels.push(
-      { kernelName: 'Conv2D', kernelFunc: conv2dKernel(deps, blas, stockFunc(stock, 'Conv2D')) },
+      { kernelName: 'Conv2D', kernelFunc: conv2dKernel(blas, stockFunc(stock, 'Conv2D')) },
       { kernelName: 'MaxPool', kernelFunc: maxPoolKernel(blas, stockFunc(stock, 'MaxPool')) },
       { kernelName: 'Add', kernelFunc: addKernel(blas, stockFunc(stock, 'Add')) },
       { kernelName: RELU_GRAD, kernelFunc: reluGradKernel(blas) },
