@@ -107,7 +107,10 @@ COPY --from=prod /app /app
 # versions from the trainer; the server itself still runs on a read-only root filesystem.
 COPY --from=train --chown=1000:1000 /out/mnist /models/mnist
 # Fail the build if the accelerator cannot load here (e.g. the OpenBLAS runtime library is missing).
-RUN node -e "require('/app/packages/runtime/native/build/tuneserve_blas.node')"
+# /tuning is the study folder compose's tuning profile shares between workers and the trainer: a
+# named volume mounted there starts with this owner, so the server user can write to it.
+RUN node -e "require('/app/packages/runtime/native/build/tuneserve_blas.node')" \
+ && install -d -o 1000 -g 1000 /tuning
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \

@@ -8,6 +8,8 @@
 #   5. TF Serving REST: 10 real MNIST test digits -> probabilities, at least 8 right
 #   6. the server runs as a non-root user
 #   7. SIGTERM (podman stop) ends it promptly with exit code 0
+#   8. secrets planted in the build context (.env, keys, certificates, credentials) are nowhere in
+#      the image: the build runs on a copy of the repository's files plus those planted files
 # Needs root podman (bash ../shared/container/setup-podman.sh). Prints "container-smoke: ok" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +29,32 @@ fail() {
   fi
   exit 1
 }
-cleanup() { podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true; }
+CTX=$(mktemp -d "${TMPDIR:-/tmp}/tuneserve-smoke-context.XXXXXX")
+cleanup() {
+  podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
+  rm -rf "$CTX"
+}
 trap cleanup EXIT
 
 [[ -f $SETUP ]] || fail "$SETUP not found (the shared podman setup script)"
 bash "$SETUP"
+
+# The build context: the repository's files (tracked and untracked, not ignored) plus secrets
+# planted where people leave them, each holding a random marker. .dockerignore must keep every one
+# out; step 8 searches the whole image for the marker. Excluded files do not change the context,
+# so podman's layer cache works as for a plain `podman build .`.
+MARKER=tuneserve-planted-secret-$RANDOM$RANDOM$RANDOM
+PLANTED=(.env .env.production server.pem tls.key packages/server/.env packages/server/certs/server.key
+  packages/cli/id_rsa packages/web/client.p12 packages/runtime/keystore.jks api-keys.txt
+  packages/server/api-keys keys .npmrc .netrc .git-credentials .aws/credentials .ssh/id_ed25519
+  .docker/config.json secrets/postgres-password deploy.tfvars tuning.db)
+git ls-files -z --cached --others --exclude-standard |
+  tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$CTX"
+for file in "${PLANTED[@]}"; do
+  mkdir -p "$CTX/$(dirname "$file")"
+  printf '%s %s\n' "$MARKER" "$file" >"$CTX/$file"
+done
+mkdir "$CTX/.control" && printf '%s\n' "$MARKER" >"$CTX/.control/planted"
 
 # The smoke budget: seed space, 1 trial x 1 execution x 1 epoch, best-epoch search of at most
 # 2 epochs. Layers up to `npm ci` are cached by podman between runs.
@@ -39,7 +62,7 @@ say "building $IMAGE"
 podman build --format docker --pull=never --network host \
   --build-arg SPACE=seed --build-arg TUNER=random --build-arg TRIALS=1 --build-arg EXECUTIONS=1 \
   --build-arg EPOCHS=1 --build-arg MAX_EPOCHS=2 --build-arg PATIENCE=1 --build-arg SEED=7 \
-  -t "$IMAGE" . >"${SMOKE_BUILD_LOG:-/tmp/tuneserve-container-build.log}" 2>&1 ||
+  -t "$IMAGE" "$CTX" >"${SMOKE_BUILD_LOG:-/tmp/tuneserve-container-build.log}" 2>&1 ||
   { tail -40 "${SMOKE_BUILD_LOG:-/tmp/tuneserve-container-build.log}" >&2; fail 'podman build failed'; }
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "built; image size $((size / 1000000)) MB"
@@ -118,6 +141,18 @@ uid=$(podman exec "$NAME" id -u)
 [[ $uid != 0 ]] || fail 'the server runs as root'
 podman exec "$NAME" sh -c 'touch /app/x' 2>/dev/null && fail 'the root filesystem is writable'
 say "runs as uid $uid on a read-only root filesystem"
+
+# The shared study folder for compose's tuning profile: a named volume takes this owner.
+owner=$(podman exec "$NAME" stat -c %u:%g /tuning) || fail '/tuning is missing from the image'
+[[ $owner == 1000:1000 ]] || fail "/tuning belongs to $owner, not the server user 1000:1000"
+
+# 8. No planted secret in any file of the image. The control file, mounted at run time, shows
+# that the same scan does find the marker where it is.
+found=$(podman run --rm --network none -v "$CTX/.control:/control:ro" --entrypoint /bin/sh "$IMAGE" \
+  -c "grep -rlF '$MARKER' / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null; true") ||
+  fail 'could not scan the image for planted secrets'
+[[ $found == /control/planted ]] || fail "planted secrets (or no control) found in the image: ${found//$'\n'/ }"
+say "none of ${#PLANTED[@]} planted secrets is in the image"
 
 t0=$(date +%s%N)
 podman stop -t 10 "$NAME" >/dev/null

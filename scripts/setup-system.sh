@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts the system components that some test suites and benchmarks need:
 # Chromium (browser tests), PostgreSQL (distributed tuning), OpenBLAS + a C toolchain (native
-# accelerator), wrk/hyperfine (benchmarks) and podman (container build). Idempotent; quiet when
-# everything is already present. Needs root.
+# accelerator), wrk/hyperfine (benchmarks), kubectl (renders deploy/k8s) and podman (container
+# build). Idempotent; quiet when everything is already present. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,9 @@ fi
 if ! su postgres -c "psql -tAc \"select 1 from pg_database where datname='tuneserve_test'\"" | grep -q 1; then
   su postgres -c "createdb -O tuneserve tuneserve_test"
 fi
+
+# kubectl with kustomize v4+ (a no-op where the machine has one; see the script for the fallback).
+bash scripts/install-kubectl.sh
 
 # podman plus a local stand-in for node:20-bookworm-slim (see ../shared/container/README.md).
 if [ -f ../shared/container/setup-podman.sh ]; then

@@ -1,12 +1,12 @@
 /**
- * Gate for suites that need a system component (Chromium, PostgreSQL, podman, OpenBLAS).
+ * Gate for suites that need a system component (Chromium, PostgreSQL, podman, OpenBLAS, kubectl).
  * Outside CI a missing component skips the suite with one loud line naming the setup command;
  * with CI=true a missing component is a failure, never a skip.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-export type Component = 'chromium' | 'postgres' | 'podman' | 'openblas';
+export type Component = 'chromium' | 'postgres' | 'podman' | 'openblas' | 'kubectl';
 
 export const TEST_PG_URL =
   process.env.TUNESERVE_TEST_PG_URL ?? 'postgres://tuneserve:tuneserve@127.0.0.1:5432/tuneserve_test';
@@ -21,6 +21,8 @@ function present(component: Component): boolean {
       return existsSync('/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h') || existsSync('/usr/include/cblas.h');
     case 'postgres':
       return commandWorks('pg_isready', ['-h', '127.0.0.1', '-p', '5432']);
+    case 'kubectl':
+      return commandWorks('kubectl', ['kustomize', '--help']);
   }
 }
 

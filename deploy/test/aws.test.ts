@@ -7,7 +7,7 @@
  * and fails under CI=true.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -43,13 +43,15 @@ describe.skipIf(!installed)('deploy/aws CDK app', () => {
     Object.values(template.findResources(type)).map((r) => (r as Json).Properties as Json);
 
   /** The user data script with CloudFormation tokens replaced by sample values. */
-  function userDataScript(template: Template): string {
+  function userDataScript(template: Template, values: Record<string, string> = {}): string {
     const [instance = {}] = resources(template, 'AWS::EC2::Instance');
     const parts = ((instance.UserData as Json)['Fn::Base64'] as Json)['Fn::Join'] as [string, unknown[]];
     const sample: Record<string, string> = {
       ImageUri: 'registry.example.com/tuneserve:0.1.0',
       ApiPort: '5000',
       ApiKeysParameter: '/tuneserve/api-keys',
+      AllowOpenApi: 'false',
+      ...values,
     };
     return parts[1]
       .map((p) => (typeof p === 'string' ? p : (sample[(p as { Ref: string }).Ref] ?? `<${JSON.stringify(p)}>`)))
@@ -172,6 +174,116 @@ describe.skipIf(!installed)('deploy/aws CDK app', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('the user data, run for real by bash with the AWS and Docker commands stubbed', () => {
+    // This machine cannot reach AWS: dnf, systemctl, curl (IMDS), aws and docker are small scripts
+    // that log their arguments; `aws ssm get-parameter` answers as AWS_STUB says. Everything else
+    // (bash, install, the retry loop, the env file) is real.
+    const STUBS: Record<string, string> = {
+      aws: `case "$AWS_STUB" in
+  ok) echo 'key-one,key-two' ;;
+  empty) echo '' ;;
+  *) echo 'An error occurred (ParameterNotFound) when calling the GetParameter operation: Parameter /tuneserve/api-keys not found.' >&2; exit 254 ;;
+esac`,
+      curl: `case "$*" in *api/token*) echo token ;; *) echo eu-west-1 ;; esac`,
+      docker: `[ "$1" = network ] && [ "$2" = inspect ] && exit 1; exit 0`,
+      dnf: 'exit 0',
+      systemctl: 'exit 0',
+      sleep: 'exit 0',
+    };
+
+    function boot(
+      awsStub: string,
+      allowOpenApi: string,
+    ): { code: number; output: string; calls: string[]; env: string } {
+      const dir = mkdtempSync(join(tmpdir(), 'tuneserve-userdata-run-'));
+      try {
+        const bin = join(dir, 'bin');
+        execFileSync('mkdir', ['-p', bin]);
+        for (const [name, body] of Object.entries(STUBS)) {
+          writeFileSync(join(bin, name), `#!/bin/bash\necho "${name} $*" >> "${dir}/calls"\n${body}\n`, {
+            mode: 0o755,
+          });
+        }
+        const script = userDataScript(plain, { AllowOpenApi: allowOpenApi })
+          .replaceAll('/var/log/tuneserve-setup.log', join(dir, 'setup.log'))
+          .replaceAll('/etc/tuneserve', join(dir, 'etc'))
+          .replaceAll(cdk.START_SCRIPT, join(dir, 'tuneserve-start'));
+        writeFileSync(join(dir, 'user-data.sh'), script);
+        let code = 0;
+        try {
+          execFileSync('bash', [join(dir, 'user-data.sh')], {
+            stdio: 'pipe',
+            env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, AWS_STUB: awsStub },
+          });
+        } catch (e) {
+          code = (e as { status: number }).status;
+        }
+        const read = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : '');
+        return {
+          code,
+          output: read('setup.log'),
+          calls: read('calls').split('\n').filter(Boolean),
+          env: read('etc/server.env'),
+        };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    it('fails closed: no readable keys parameter, no server, and the log says how to fix it', () => {
+      for (const stub of ['missing', 'empty']) {
+        const run = boot(stub, 'false');
+        expect(run.code, run.output).toBe(1);
+        expect(run.calls.filter((c) => c.startsWith('docker run'))).toEqual([]);
+        expect(run.calls.filter((c) => c.startsWith('aws ssm get-parameter'))).toHaveLength(12); // retried
+        expect(run.output).toContain('cannot read the API keys from SSM parameter /tuneserve/api-keys');
+        expect(run.output).toContain(stub === 'missing' ? 'ParameterNotFound' : 'the parameter is empty');
+        expect(run.output).toContain('not starting the server');
+        expect(run.output).toContain(
+          'aws ssm put-parameter --region eu-west-1 --name /tuneserve/api-keys --type SecureString --value "$(openssl rand -hex 32)"',
+        );
+        expect(run.output).toMatch(/then start it from a shell on the instance .*: sudo \S+\/tuneserve-start/);
+        expect(run.output).toContain('AllowOpenApi=true');
+      }
+    });
+
+    it('with the keys: the server starts, the keys only in a root-only env file', () => {
+      const run = boot('ok', 'false');
+      expect(run.code, run.output).toBe(0);
+      expect(run.env).toBe('API_KEYS=key-one,key-two\n');
+      const [docker] = run.calls.filter((c) => c.startsWith('docker run'));
+      expect(docker).toMatch(/--env-file \S+\/etc\/server\.env/);
+      expect(run.calls.join('\n')).not.toContain('key-one');
+      expect(run.output).not.toContain('key-one');
+      // Without a domain the log says how to get TLS.
+      expect(run.output).toContain(cdk.TLS_HOW_TO);
+    });
+
+    it('AllowOpenApi=true: starts without keys, with a warning', () => {
+      const run = boot('missing', 'true');
+      expect(run.code, run.output).toBe(0);
+      expect(run.calls.filter((c) => c.startsWith('docker run'))).toHaveLength(1);
+      expect(run.env).toBe('');
+      expect(run.output).toMatch(/WARNING: no API keys .*AllowOpenApi=true, so the API is open/);
+    });
+  });
+
+  it('without a domain, the Tls output and a synth warning say how to get HTTPS', () => {
+    const outputs = (template: Template) => template.toJSON().Outputs as Record<string, Json>;
+    expect(outputs(plain).Tls?.Value).toBe(cdk.TLS_HOW_TO);
+    expect(cdk.TLS_HOW_TO).toContain('-c domainName=');
+    expect(outputs(withTls).Tls).toBeUndefined();
+    const parameters = plain.toJSON().Parameters as Record<string, Json>;
+    expect(parameters.AllowOpenApi).toMatchObject({ Default: 'false', AllowedValues: ['false', 'true'] });
+    const app = new cdk.App();
+    const stack = new cdk.TuneserveStack(app, 'Warned', {});
+    const warnings = app
+      .synth()
+      .getStackArtifact(stack.artifactId)
+      .messages.filter((m) => m.level === 'warning');
+    expect(warnings.map((w) => String(w.entry.data))).toContainEqual(expect.stringContaining('-c domainName='));
   });
 
   it('TLS: Caddy terminates HTTPS for the domain; the API port is not published directly', () => {

@@ -65,7 +65,7 @@ describe('compose.yaml', () => {
     expect(withDefaults(String(tuner.deploy?.replicas))).toBe('2');
     expect(tuner.depends_on?.postgres?.condition).toBe('service_healthy');
     expect(trainer.depends_on?.tuner?.condition).toBe('service_completed_successfully');
-    expect(trainer.volumes).toEqual(['models:/models']);
+    expect(trainer.volumes).toEqual(['models:/models', 'tuning:/tuning']);
 
     const env = postgres.environment ?? {};
     for (const worker of [tuner, trainer]) {
@@ -75,10 +75,16 @@ describe('compose.yaml', () => {
       expect(url.hostname).toBe('postgres');
       expect(url.port).toBe('5432');
       expect(url.username).toBe(env.POSTGRES_USER);
-      expect(url.password).toBe(withDefaults(env.POSTGRES_PASSWORD ?? ''));
       expect(url.pathname).toBe(`/${env.POSTGRES_DB}`);
+      // The password reaches pg through PGPASSWORD, never the command line (visible in `ps`).
+      expect(url.password).toBe('');
+      expect(worker.environment?.PGPASSWORD).toBe(env.POSTGRES_PASSWORD);
+      expect((worker.command ?? []).join(' ')).not.toMatch(/PASSWORD|password=/i);
       expect(worker.restart).toBe('on-failure');
       expect(worker.image).toBe(service('server').image);
+      // One study folder on a shared volume: checkpoints of taken-over trials, tuneserve-pipeline.json.
+      expect(worker.command).toContain('--directory=/tuning');
+      expect(worker.volumes).toContain('tuning:/tuning');
     }
   });
 

@@ -1,10 +1,12 @@
 /**
- * deploy/k8s: every manifest, rendered as `kubectl apply -k` would render it, validates against the
+ * deploy/k8s: every kustomization, rendered by the real `kubectl kustomize`, validates against the
  * Kubernetes schemas (kubernetes-models), and the invariants the server and the tuning pipeline
- * rely on hold. The model-url init script is also run for real against a loopback HTTP server.
+ * rely on hold: no database password on a command line, a shared study volume for the tuning
+ * workers and the trainer. The model-url init script is also run for real against a loopback
+ * HTTP server. Needs kubectl (hasSystem skips loudly outside CI and fails under CI=true).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,11 +18,15 @@ import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import * as core from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { hasSystem } from '../../test-support/system.js';
 import { cliHelp, flagsOf } from './cli-help.js';
-import { type Container, type K8sObject, podContainers, podSpec, referencedFiles, render } from './kustomize.js';
+import { type Container, type K8sObject, podContainers, podSpec, render } from './kubectl.js';
 
 const K8S = resolve(import.meta.dirname, '../k8s');
 const ENTRY_POINTS = ['.', 'overlays/model-volume', 'overlays/model-url', 'tuning', 'tuning/train'];
+/** Kustomizations only other kustomizations use (they leave the image name to the entry points). */
+const BASES = ['server'];
 const SERVER_ENTRY_POINTS = ['.', 'overlays/model-volume', 'overlays/model-url'];
 const SERVER_LABELS = { 'app.kubernetes.io/name': 'tuneserve', 'app.kubernetes.io/component': 'server' };
 
@@ -54,6 +60,39 @@ function yamlFiles(dir: string): string[] {
     if (statSync(path).isDirectory()) return yamlFiles(path);
     return /\.ya?ml$/.test(name) ? [path] : [];
   });
+}
+
+interface KustomizationFile {
+  kind?: string;
+  resources?: string[];
+  components?: string[];
+  patches?: { path?: string }[];
+}
+
+function readKustomization(dir: string): KustomizationFile {
+  return parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as KustomizationFile;
+}
+
+/** Folders under deploy/k8s holding a kustomization.yaml of the given kind, relative, '.' for the root. */
+function kustomizationDirs(kind: 'Kustomization' | 'Component'): string[] {
+  return yamlFiles(K8S)
+    .filter((f) => f.endsWith('/kustomization.yaml'))
+    .map((f) => resolve(f, '..'))
+    .filter((dir) => (readKustomization(dir).kind ?? 'Kustomization') === kind)
+    .map((dir) => relative(K8S, dir) || '.')
+    .sort();
+}
+
+/** The files a kustomization (or component) folder reads itself, for the orphan check. */
+function referencedFiles(dir: string): string[] {
+  const config = readKustomization(dir);
+  const files = [join(dir, 'kustomization.yaml')];
+  for (const entry of config.resources ?? []) {
+    const path = resolve(dir, entry);
+    if (!statSync(path).isDirectory()) files.push(path);
+  }
+  for (const patch of config.patches ?? []) if (patch.path) files.push(resolve(dir, patch.path));
+  return files;
 }
 
 function find(objects: K8sObject[], kind: string, name?: string): K8sObject {
@@ -125,7 +164,33 @@ const POD_KEYS = new Set([
   'restartPolicy',
 ]);
 
-describe('deploy/k8s manifests', () => {
+const withKubectl = hasSystem('kubectl');
+
+describe.skipIf(!withKubectl)('kubectl kustomize', () => {
+  it('every kustomization under deploy/k8s renders, and each one but the shared base is an entry point', () => {
+    const all = kustomizationDirs('Kustomization');
+    expect(all).toEqual([...ENTRY_POINTS, ...BASES].sort());
+    for (const dir of all) expect(render(join(K8S, dir)).length, dir).toBeGreaterThan(0);
+  });
+
+  it('reports what the real kustomize refuses: an overlay inside its own base (negative control)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tuneserve-kustomize-'));
+    try {
+      const kustomization = (body: string) =>
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n${body}`;
+      writeFileSync(join(dir, 'kustomization.yaml'), kustomization('resources:\n  - sa.yaml\n'));
+      writeFileSync(join(dir, 'sa.yaml'), 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\n');
+      mkdirSync(join(dir, 'overlays', 'x'), { recursive: true });
+      writeFileSync(join(dir, 'overlays', 'x', 'kustomization.yaml'), kustomization('resources:\n  - ../..\n'));
+      expect(render(dir).map((o) => o.kind)).toEqual(['ServiceAccount']);
+      expect(() => render(join(dir, 'overlays', 'x'))).toThrow(/cycle detected/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(!withKubectl)('deploy/k8s manifests', () => {
   const rendered = new Map<string, K8sObject[]>();
   beforeAll(() => {
     for (const entry of ENTRY_POINTS) rendered.set(entry, render(join(K8S, entry)));
@@ -285,18 +350,40 @@ describe('deploy/k8s manifests', () => {
     };
     expect(matches(service.selector, podLabels(database))).toBe(true);
 
-    for (const workload of [job, find(objectsOf('tuning/train'), 'Job', 'tuneserve-train')]) {
+    const secret = find(objects, 'Secret', 'tuneserve-postgres').stringData as Record<string, string>;
+    const trainJob = find(objectsOf('tuning/train'), 'Job', 'tuneserve-train');
+    for (const workload of [job, trainJob]) {
       const [worker] = podContainers(workload) as ServerContainer[];
-      expect(worker?.args).toContain('--storage=$(STUDY_STORAGE)');
-      const storage = worker?.env?.find((e) => e.name === 'STUDY_STORAGE')?.value ?? '';
-      const url = new URL(storage.replace('$(POSTGRES_PASSWORD)', 'secret'));
+      const storage = worker?.args?.find((a) => a.startsWith('--storage='))?.slice('--storage='.length) ?? '';
+      const url = new URL(storage);
       expect(url.protocol).toBe('postgres:');
       expect(url.hostname).toBe('tuneserve-postgres');
       expect(Number(url.port)).toBe(service.ports[0]?.port);
-      // $(POSTGRES_PASSWORD) expands only when that variable is defined before STUDY_STORAGE.
-      const names = worker?.env?.map((e) => e.name) ?? [];
-      expect(names.indexOf('POSTGRES_PASSWORD')).toBeLessThan(names.indexOf('STUDY_STORAGE'));
+      expect(url.username).toBe(secret.POSTGRES_USER);
+      expect(url.pathname).toBe(`/${secret.POSTGRES_DB}`);
+      // The password comes from the Secret through PGPASSWORD (read by pg), never the command line.
+      expect(url.password).toBe('');
+      expect(worker?.env?.find((e) => e.name === 'PGPASSWORD')?.valueFrom).toEqual({
+        secretKeyRef: { name: 'tuneserve-postgres', key: 'POSTGRES_PASSWORD' },
+      });
       expect(podLabels(workload)['tuneserve.dev/study-client']).toBe('true');
+    }
+
+    // One study folder for all: checkpoints of taken-over trials and tuneserve-pipeline.json.
+    const tuningClaim = find(objects, 'PersistentVolumeClaim', 'tuneserve-tuning').spec as { accessModes: string[] };
+    expect(tuningClaim.accessModes).toEqual(['ReadWriteMany']);
+    for (const workload of [job, trainJob]) {
+      const pod = podSpec(workload) as { volumes: { name: string; persistentVolumeClaim?: { claimName: string } }[] };
+      const [worker] = podContainers(workload) as ServerContainer[];
+      const directory = worker?.args?.find((a) => a.startsWith('--directory='))?.slice('--directory='.length) ?? '';
+      const mount = worker?.volumeMounts?.find(
+        (m) => directory === m.mountPath || directory.startsWith(`${m.mountPath}/`),
+      );
+      const volume = pod.volumes.find((v) => v.name === mount?.name);
+      expect(volume?.persistentVolumeClaim?.claimName, `${workload.metadata.name} --directory=${directory}`).toBe(
+        'tuneserve-tuning',
+      );
+      expect(mount?.readOnly).not.toBe(true);
     }
 
     const dbPolicy = find(objects, 'NetworkPolicy', 'tuneserve-postgres').spec as {
@@ -312,6 +399,19 @@ describe('deploy/k8s manifests', () => {
     expect(matches(dbPolicy.ingress[0]?.from[0]?.podSelector.matchLabels, podLabels(database))).toBe(false);
   });
 
+  it.each(ENTRY_POINTS)('%s: no secret is on any command line', (entry) => {
+    for (const workload of objectsOf(entry)) {
+      for (const container of podContainers(workload) as ServerContainer[]) {
+        const fromSecrets = (container.env ?? []).filter((e) =>
+          JSON.stringify(e.valueFrom ?? {}).includes('secretKeyRef'),
+        );
+        const line = [...(container.command ?? []), ...(container.args ?? [])].join(' ');
+        for (const variable of fromSecrets) expect(line, container.name).not.toContain(`$(${variable.name})`);
+        expect(line, container.name).not.toMatch(/:\/\/[^/\s@]*:[^/\s@]*@|password=/i);
+      }
+    }
+  });
+
   it('the flags in the manifests exist in the real CLI', () => {
     for (const entry of ['tuning', 'tuning/train']) {
       for (const workload of objectsOf(entry).filter((o) => o.kind === 'Job')) {
@@ -323,7 +423,7 @@ describe('deploy/k8s manifests', () => {
   });
 });
 
-describe('deploy/k8s model-url init container', () => {
+describe.skipIf(!withKubectl)('deploy/k8s model-url init container', () => {
   let dir: string;
   let baseUrl: string;
   const files: Record<string, string> = {

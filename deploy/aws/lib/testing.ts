@@ -5,4 +5,4 @@
 export { App } from 'aws-cdk-lib';
 export { Match, Template } from 'aws-cdk-lib/assertions';
 export { CONTAINER_PORT, TuneserveStack } from './tuneserve-stack.ts';
-export { CADDY_IMAGE } from './user-data.ts';
+export { CADDY_IMAGE, START_SCRIPT, TLS_HOW_TO } from './user-data.ts';

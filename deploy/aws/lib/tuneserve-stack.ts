@@ -7,13 +7,16 @@
  *   to one SSM parameter (the API keys) and nothing else;
  * - IMDSv2 required, an encrypted gp3 root volume, egress limited to HTTPS;
  * - user data that installs Docker and runs the image read-only with a restart policy, and
- *   optionally Caddy in front of it for automatic TLS on a domain name.
+ *   optionally Caddy in front of it for automatic TLS on a domain name (without one, the `Tls`
+ *   output and a synth warning say how to get it);
+ * - fail closed: when the API-keys parameter cannot be read, the server does not start unless
+ *   AllowOpenApi=true says an open API is wanted.
  */
-import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { serverUserData } from './user-data.ts';
+import { serverUserData, TLS_HOW_TO } from './user-data.ts';
 
 export interface TuneserveStackProps extends StackProps {
   /** Serve HTTPS on this domain through Caddy (its DNS A record must point at the stack's IP). */
@@ -66,9 +69,18 @@ export class TuneserveStack extends Stack {
     });
     const apiKeysParameter = new CfnParameter(this, 'ApiKeysParameter', {
       type: 'String',
-      description: 'SSM parameter (SecureString) with the comma-separated API keys; missing = open API',
+      description:
+        'SSM parameter (SecureString) with the comma-separated API keys; missing or unreadable = the server does not start (see AllowOpenApi)',
       default: '/tuneserve/api-keys',
       allowedPattern: '^/[A-Za-z0-9_./-]+$',
+    });
+    // Deny by default: only an explicit `true` lets the server start without keys.
+    const allowOpenApi = new CfnParameter(this, 'AllowOpenApi', {
+      type: 'String',
+      description:
+        'true = start the server without API keys when ApiKeysParameter cannot be read (open to AllowedCidr)',
+      default: 'false',
+      allowedValues: ['false', 'true'],
     });
 
     // A small public VPC of its own: no NAT gateway to pay for, nothing else shares it.
@@ -135,6 +147,7 @@ export class TuneserveStack extends Stack {
       userData: serverUserData({
         imageUri: imageUri.valueAsString,
         apiKeysParameter: apiKeysParameter.valueAsString,
+        allowOpenApi: allowOpenApi.valueAsString,
         containerPort: CONTAINER_PORT,
         hostPort: apiPort?.valueAsString,
         domainName: tls ? props.domainName : undefined,
@@ -153,6 +166,10 @@ export class TuneserveStack extends Stack {
       description: 'Point the domain A record here (TLS)',
       value: address.attrPublicIp,
     });
+    if (!tls) {
+      new CfnOutput(this, 'Tls', { description: 'How to get HTTPS', value: TLS_HOW_TO });
+      Annotations.of(this).addWarning(TLS_HOW_TO);
+    }
     new CfnOutput(this, 'SessionCommand', {
       description: 'A shell on the instance, without SSH',
       value: `aws ssm start-session --target ${instance.instanceId} --region ${this.region}`,

@@ -23,11 +23,15 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** The URL without its password, for messages and logs. */
+/** Query parameters that carry a credential (libpq and pg accept `?password=`, `?sslpassword=`). */
+const SECRET_PARAM = /pass|secret|token/i;
+
+/** The URL without its password (user info or query string), for messages and logs. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()]) if (SECRET_PARAM.test(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
     return '<unparseable storage URL>';
