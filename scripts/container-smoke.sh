@@ -30,9 +30,10 @@ fail() {
   exit 1
 }
 CTX=$(mktemp -d "${TMPDIR:-/tmp}/tuneserve-smoke-context.XXXXXX")
+CONTROL=$(mktemp -d "${TMPDIR:-/tmp}/tuneserve-smoke-control.XXXXXX")
 cleanup() {
   podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
-  rm -rf "$CTX"
+  rm -rf "$CTX" "$CONTROL"
 }
 trap cleanup EXIT
 
@@ -54,7 +55,8 @@ for file in "${PLANTED[@]}"; do
   mkdir -p "$CTX/$(dirname "$file")"
   printf '%s %s\n' "$MARKER" "$file" >"$CTX/$file"
 done
-mkdir "$CTX/.control" && printf '%s\n' "$MARKER" >"$CTX/.control/planted"
+# Outside the context: mounted at run time for step 8's control.
+printf '%s\n' "$MARKER" >"$CONTROL/planted"
 
 # The smoke budget: seed space, 1 trial x 1 execution x 1 epoch, best-epoch search of at most
 # 2 epochs. Layers up to `npm ci` are cached by podman between runs.
@@ -148,7 +150,7 @@ owner=$(podman exec "$NAME" stat -c %u:%g /tuning) || fail '/tuning is missing f
 
 # 8. No planted secret in any file of the image. The control file, mounted at run time, shows
 # that the same scan does find the marker where it is.
-found=$(podman run --rm --network none -v "$CTX/.control:/control:ro" --entrypoint /bin/sh "$IMAGE" \
+found=$(podman run --rm --network none -v "$CONTROL:/control:ro" --entrypoint /bin/sh "$IMAGE" \
   -c "grep -rlF '$MARKER' / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null; true") ||
   fail 'could not scan the image for planted secrets'
 [[ $found == /control/planted ]] || fail "planted secrets (or no control) found in the image: ${found//$'\n'/ }"
