@@ -22,6 +22,7 @@ import { referencePlugin } from './plugins/reference.js';
 import { securityPlugin } from './plugins/security.js';
 import { staticPlugin } from './plugins/static.js';
 import { tfServingPlugin } from './plugins/tfserving.js';
+import { RouteTable } from './route-policy.js';
 import type { SampleSource, StudySource } from './sources.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -64,8 +65,15 @@ export interface ServerOptions {
   apiKeyHashes?: string[];
   /** Serve /metrics without a key even when keys are set (default false). */
   metricsOpen?: boolean;
-  /** Requests per window per key or IP (default 0: off). */
+  /** Requests per window per verified key, else per client address (default 0: off). */
   rateLimit?: { max: number; windowMs?: number };
+  /** Wrong API keys one client address may present per window before it gets 429 (default 10 per 60 s; max 0: off). */
+  authFailureLimit?: { max: number; windowMs?: number };
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (Fastify's trustProxy): a hop count, or
+   * addresses/CIDRs of the proxies. Default: none, the address is the socket's peer.
+   */
+  trustProxy?: number | string[];
   /** Origins allowed by CORS (default none). */
   corsOrigins?: string[];
   /** Serve HTTPS with this certificate and key (PEM). */
@@ -84,12 +92,24 @@ export interface ServerOptions {
 
 export interface TuneServer {
   app: FastifyInstance;
+  /** Every registered route with its declared auth (for the auth tests and for operators). */
+  routes: RouteTable;
   models: ModelRegistry;
   metrics: ServerMetrics;
   /** Starts listening; resolves with the base URL. */
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting, finishes in-flight requests, unloads the models. */
   close(): Promise<void>;
+}
+
+/**
+ * Proxy addresses/CIDRs as the comma list proxy-addr reads; a hop count as "the nearest N addresses are proxies"
+ * (Fastify alone treats a bare number as trusting nothing, since it cannot tell a proxy from a client that sends
+ * X-Forwarded-For itself; that is only safe when clients can reach this port through the proxies alone).
+ */
+function trustProxySetting(trust: number | string[]): string | ((address: string, hop: number) => boolean) {
+  if (typeof trust !== 'number') return trust.join(',');
+  return (_address, hop) => hop < trust;
 }
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;
@@ -160,6 +180,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+    ...(options.trustProxy !== undefined ? { trustProxy: trustProxySetting(options.trustProxy) } : {}),
   }) as unknown as FastifyInstance;
   registerJsonParser(app);
 
@@ -207,8 +228,11 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     reply.code(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` }),
   );
 
+  const routes = new RouteTable();
   await app.register(securityPlugin, {
     keys,
+    routes,
+    authFailures: { max: options.authFailureLimit?.max ?? 10, windowMs: options.authFailureLimit?.windowMs ?? 60_000 },
     corsOrigins: options.corsOrigins ?? [],
     rateLimitMax: options.rateLimit?.max ?? 0,
     rateLimitWindowMs: options.rateLimit?.windowMs ?? 60_000,
@@ -240,6 +264,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   let closing: Promise<void> | undefined;
   return {
     app,
+    routes,
     models,
     metrics,
     async listen(port, host) {

@@ -19,6 +19,7 @@ export {
 } from './model/config.js';
 export type { ModelManager, ServedVersion, VersionState } from './model/manager.js';
 export type { ModelRegistry, RepositoryEntry, ServedModel } from './model/registry.js';
+export type { RouteAuth, RouteEntry, RoutePolicy } from './route-policy.js';
 export type * from './sources.js';
 export {
   type Batch,

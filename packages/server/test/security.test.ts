@@ -86,8 +86,8 @@ describe('API keys', () => {
 });
 
 describe('limits', () => {
-  it('rate-limits per key with 429 and Retry-After, leaving health open', async () => {
-    const server = await run({ modelDir, rateLimit: { max: 3, windowMs: 60_000 } });
+  it('rate-limits per verified key with 429 and Retry-After, leaving health open', async () => {
+    const server = await run({ modelDir, apiKeys: ['a', 'b'], rateLimit: { max: 3, windowMs: 60_000 } });
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof http>> | undefined;
     for (let i = 0; i < 5; i++) {
@@ -103,6 +103,68 @@ describe('limits', () => {
     });
     expect(otherKey.status).toBe(200);
     expect((await http(`${server.url}/v2/health/ready`)).status).toBe(200);
+  });
+
+  it('keys the rate limit on the client address when no key is verified, whatever X-API-Key says', async () => {
+    const server = await run({ modelDir, rateLimit: { max: 3, windowMs: 60_000 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await http(`${server.url}/v1/models/mnist:predict`, {
+        body: predictBody,
+        headers: { 'x-api-key': `guess-${i}` },
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  });
+
+  it('answers 429 with Retry-After once an address has guessed too many wrong keys, even a right one', async () => {
+    const server = await run({ modelDir, apiKeys: ['s3cret'] });
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof http>> | undefined;
+    for (let i = 0; i < 60; i++) {
+      last = await http(`${server.url}/api/model`, { headers: { 'x-api-key': `guess-${i}` } });
+      statuses.push(last.status);
+    }
+    // The default lock-out: 10 wrong keys per address per minute.
+    expect(statuses.slice(0, 9)).toEqual(Array(9).fill(401));
+    expect(statuses.slice(9)).toEqual(Array(51).fill(429));
+    expect(Number(last?.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((last?.json() ?? {}) as { error?: string }).error).toMatch(/too many failed API keys/);
+    // Locked out means locked out: a right key from the same address would tell the guesser it was right.
+    expect((await http(`${server.url}/api/model`, { headers: { 'x-api-key': 's3cret' } })).status).toBe(429);
+    // Open routes stay open to it.
+    expect((await http(`${server.url}/v2/health/live`)).status).toBe(200);
+  });
+
+  it('lets the lock-out expire and counts only wrong keys, not missing ones', async () => {
+    const server = await run({ modelDir, apiKeys: ['s3cret'], authFailureLimit: { max: 3, windowMs: 300 } });
+    for (let i = 0; i < 20; i++) expect((await http(`${server.url}/api/model`)).status).toBe(401);
+    const guesses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      guesses.push((await http(`${server.url}/api/model`, { headers: { 'x-api-key': 'x' } })).status);
+    expect(guesses).toEqual([401, 401, 429, 429]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await http(`${server.url}/api/model`, { headers: { 'x-api-key': 's3cret' } })).status).toBe(200);
+  });
+
+  it("sees the client behind a trusted proxy (X-Forwarded-For) and no one else's claim", async () => {
+    const server = await run({
+      modelDir,
+      apiKeys: ['s3cret'],
+      authFailureLimit: { max: 2, windowMs: 60_000 },
+      trustProxy: ['127.0.0.1'],
+    });
+    const guess = (client: string) =>
+      http(`${server.url}/api/model`, { headers: { 'x-api-key': 'x', 'x-forwarded-for': client } });
+    expect([(await guess('203.0.113.1')).status, (await guess('203.0.113.1')).status]).toEqual([401, 429]);
+    // Another client behind the same proxy is not locked out by the first one's guesses.
+    expect((await guess('203.0.113.2')).status).toBe(401);
+    const untrusted = await run({ modelDir, apiKeys: ['s3cret'], authFailureLimit: { max: 2, windowMs: 60_000 } });
+    const claim = (client: string) =>
+      http(`${untrusted.url}/api/model`, { headers: { 'x-api-key': 'x', 'x-forwarded-for': client } });
+    // Without --trust-proxy a forged X-Forwarded-For changes nothing: both guesses count against 127.0.0.1.
+    expect([(await claim('203.0.113.1')).status, (await claim('203.0.113.2')).status]).toEqual([401, 429]);
   });
 
   it('answers 413 over the body limit and 400 over the instances limit, then serves normally', async () => {

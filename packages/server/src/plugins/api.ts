@@ -19,6 +19,7 @@ export interface ApiOptions {
 }
 
 const tags = ['web'];
+const config = { auth: 'key' as const };
 
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, samples, studyPollMs }) => {
   const describe = (model: ServedModel) => {
@@ -32,13 +33,13 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
   };
   app.get(
     '/api/model',
-    { schema: { tags, summary: 'The default model: name, latest version, loaded versions, metadata' } },
+    { config, schema: { tags, summary: 'The default model: name, latest version, loaded versions, metadata' } },
     async () => describe(defaultModel(ctx)),
   );
   app.get(
     '/api/models',
     {
-      config: { auth: 'key' },
+      config,
       schema: {
         tags,
         summary: 'Every served model: name, readiness, latest version, input and output schema (for the model picker)',
@@ -62,7 +63,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
   );
   app.get<{ Params: { name: string } }>(
     '/api/models/:name',
-    { config: { auth: 'key' }, schema: { tags, summary: 'One model: latest version, loaded versions, metadata' } },
+    { config, schema: { tags, summary: 'One model: latest version, loaded versions, metadata' } },
     async (req) => {
       const model = ctx.models.get(req.params.name);
       if (!model) throw new NotFoundError(`model "${req.params.name}" is not served here`);
@@ -76,13 +77,14 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
       throw new NotFoundError(`sample ${index} does not exist (0..${samples.size - 1})`);
     return samples.sample(index);
   };
-  app.get('/api/samples/random', { schema: { tags, summary: 'A random labelled sample' } }, async () => {
+  app.get('/api/samples/random', { config, schema: { tags, summary: 'A random labelled sample' } }, async () => {
     if (!samples) throw new NotFoundError('no sample data set is attached to this server');
     return sampleAt(Math.floor(Math.random() * samples.size));
   });
   app.get<{ Params: { index: string } }>(
     '/api/samples/:index',
     {
+      config,
       schema: {
         tags,
         summary: 'The labelled sample at an index',
@@ -96,7 +98,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
     },
   );
 
-  app.get('/api/study', { schema: { tags, summary: 'The tuning study and its trials' } }, async () => {
+  app.get('/api/study', { config, schema: { tags, summary: 'The tuning study and its trials' } }, async () => {
     const current = study ? await study.getStudy() : undefined;
     if (!current) throw new NotFoundError('no tuning study is available');
     return current;
@@ -109,7 +111,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
   });
   app.get(
     '/api/study/events',
-    { schema: { tags, summary: 'Server-sent events: `event: study` with the study each time it changes' } },
+    { config, schema: { tags, summary: 'Server-sent events: `event: study` with the study each time it changes' } },
     async (req, reply) => {
       if (!study) throw new NotFoundError('no tuning study is available');
       reply.hijack();
@@ -120,6 +122,11 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
         connection: 'keep-alive',
         'x-request-id': req.id,
       });
+      // HEAD: the headers say what a GET would stream; there is no body to wait for.
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
+      }
       streams.add(res);
       let last = '';
       let timer: NodeJS.Timeout | undefined;

@@ -2,6 +2,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { registerWithPolicy } from '../route-policy.js';
 
 /** Must be registered before the routes so it sees them all. */
 export async function registerDocs(app: FastifyInstance, version: string): Promise<void> {
@@ -23,9 +24,12 @@ export async function registerDocs(app: FastifyInstance, version: string): Promi
       security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    uiConfig: { url: '/openapi.json' } as Record<string, unknown>,
+  // The documentation UI is open by design: it shows what /openapi.json shows, and holds no data.
+  await registerWithPolicy(app, { auth: 'open', page: true }, async (scope) => {
+    await scope.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { url: '/openapi.json' } as Record<string, unknown>,
+    });
   });
   app.get('/openapi.json', { config: { auth: 'open' }, schema: { hide: true } }, async () => app.swagger());
 }

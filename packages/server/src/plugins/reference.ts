@@ -40,6 +40,7 @@ export const referencePlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
   app.post(
     '/predict',
     {
+      config: { auth: 'key' },
       schema: {
         tags: ['reference'],
         summary: 'Reference-compatible prediction: one image in, "This number is a N" out',

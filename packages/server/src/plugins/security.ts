@@ -1,37 +1,39 @@
 /**
- * Security at the root of the app: security headers (helmet's for pages, OWASP's REST set for the API), CORS allow-list, per-key/IP rate
- * limit (429 + Retry-After), and API-key checks. Health, docs and the web page stay open; model,
- * inference, /api and (unless configured open) /metrics routes need a key when keys are set.
+ * Security at the root of the app: security headers (helmet's for pages, OWASP's REST set for the API), CORS
+ * allow-list, API-key checks with a lock-out of addresses that keep failing, and a rate limit per verified key or
+ * client address (429 + Retry-After). Every decision reads the matched route's own declaration (route-policy.ts).
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
 import { ApiKeys, sha256 } from '../auth.js';
+import { AuthFailureGuard, type FailureLimit } from '../auth-guard.js';
 import { HttpError } from '../errors.js';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** 'open': no key needed; 'key': key needed when keys are set. Unset: decided by URL prefix. */
-    auth?: 'open' | 'key';
-  }
-}
+import type { RoutePolicy, RouteTable } from '../route-policy.js';
 
 export interface SecurityOptions {
   keys: ApiKeys;
   corsOrigins: string[];
-  /** Requests per window per key (or per IP without a key); 0 turns rate limiting off. */
+  /** Requests per window per verified key (or per client address without one); 0 turns rate limiting off. */
   rateLimitMax: number;
   rateLimitWindowMs: number;
+  /** Failed authentications per client address per window before it is refused with 429. */
+  authFailures: FailureLimit;
   https: boolean;
+  /** Receives every route the app registers, with its declared auth. */
+  routes: RouteTable;
 }
 
-const PROTECTED = /^\/(predict|v1\/|v2\/models|api\/|metrics)/;
-/** Machine-facing routes: they answer JSON or text to programs, never a page a browser renders with sub-resources. */
-const API = /^\/(predict|v1\/|v2\/|api\/|metrics|openapi\.json)/;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A short digest of the API key this request presented, once verified; rate limits are keyed on it. */
+    verifiedKey: string | null;
+  }
+}
 
 /**
  * Headers for API responses, after OWASP's REST Security Cheat Sheet: no caching of predictions, no sniffing, no
@@ -49,11 +51,14 @@ function apiHeaders(https: boolean): Record<string, string> {
   };
 }
 
-function needsKey(req: FastifyRequest): boolean {
-  const mode = req.routeOptions.config?.auth;
-  if (mode) return mode === 'key';
-  return PROTECTED.test(req.url);
-}
+/**
+ * Decided on the route the router matched, the same one that will handle the request, so no spelling of a URL
+ * (percent-encoded, absolute-form, odd case or slashes) can reach a handler the decision did not see. A route
+ * that declares nothing, and a request that matched no route (the 404 handler), need a key.
+ */
+const needsKey = (req: FastifyRequest): boolean => req.routeOptions.config?.auth !== 'open';
+/** Page headers only where a route says it renders a page; everything else, 404s included, gets the strict API set. */
+const isPage = (req: FastifyRequest): boolean => req.routeOptions.config?.page === true;
 
 /**
  * The headers helmet sets for these options, computed once. Our options hold no per-request
@@ -76,6 +81,8 @@ function helmetHeaders(options: HelmetOptions): Record<string, string> {
   return headers;
 }
 
+const MISSING_KEY = 'missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"';
+
 const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
   const pageHeaders = helmetHeaders({
     hsts: opts.https,
@@ -88,23 +95,61 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
     },
   });
   const restHeaders = apiHeaders(opts.https);
+  app.decorateRequest('verifiedKey', null);
+
+  // Routes registered while a third-party plugin loads here get this declaration (its OPTIONS catch-all, see below).
+  let declaring: RoutePolicy | undefined;
+  app.addHook('onRoute', (route) => {
+    if (declaring && route.config?.auth === undefined) route.config = { ...route.config, ...declaring };
+    opts.routes.record(route);
+  });
+
   app.addHook('onRequest', (req, reply, done) => {
-    reply.headers(API.test(req.url) ? restHeaders : pageHeaders);
+    reply.headers(isPage(req) ? pageHeaders : restHeaders);
     reply.header('x-request-id', req.id);
     done();
   });
   // With no allowed origins @fastify/cors would only run a per-request hook that adds nothing and a
   // catch-all OPTIONS route that answers 404, which is what Fastify does without it.
-  if (opts.corsOrigins.length > 0) await app.register(cors, { origin: opts.corsOrigins });
+  if (opts.corsOrigins.length > 0) {
+    // @fastify/cors answers allowed preflights in its onRequest hook, before the key check (browsers send no
+    // credentials on a preflight); its catch-all OPTIONS route only ends the others with an empty answer or a 404.
+    declaring = { auth: 'open' };
+    await app.register(cors, { origin: opts.corsOrigins });
+    declaring = undefined;
+  }
+
+  // Key check (only when keys are set: without keys there is nothing to check, and no hook to run per request).
+  const guard = new AuthFailureGuard(opts.authFailures);
+  if (opts.keys.enabled) {
+    app.addHook('onRequest', (req, reply, done) => {
+      if (!needsKey(req)) return done();
+      const blocked = guard.blockedFor(req.ip);
+      if (blocked > 0) return done(tooManyFailures(reply, blocked));
+      const key = ApiKeys.fromHeaders(req.headers);
+      if (key && opts.keys.matches(key)) {
+        req.verifiedKey = sha256(key).toString('hex').slice(0, 32);
+        return done();
+      }
+      // Only a presented, wrong key is a guess; a missing one is a client that forgot it.
+      const nowBlocked = key ? guard.fail(req.ip) : 0;
+      if (nowBlocked > 0) {
+        req.log.warn({ ip: req.ip }, 'too many failed API keys from this address: refusing it for a while');
+        return done(tooManyFailures(reply, nowBlocked));
+      }
+      reply.header('www-authenticate', 'Bearer');
+      done(new HttpError(401, key ? 'invalid API key' : MISSING_KEY));
+    });
+  }
+
+  // Registered after the key check: its per-route hook runs after every root hook, so it sees the verified key.
   if (opts.rateLimitMax > 0) {
     await app.register(rateLimit, {
       max: opts.rateLimitMax,
       timeWindow: opts.rateLimitWindowMs,
-      keyGenerator: (req) => {
-        const key = ApiKeys.fromHeaders(req.headers);
-        return key ? `key:${sha256(key).toString('hex')}` : `ip:${req.ip}`;
-      },
-      allowList: (req) => req.url.startsWith('/v2/health/'),
+      // Never an unverified header: every guessed key would get a fresh bucket.
+      keyGenerator: (req) => (req.verifiedKey ? `key:${req.verifiedKey}` : `ip:${req.ip}`),
+      allowList: (req) => req.routeOptions.url?.startsWith('/v2/health/') === true,
       errorResponseBuilder: (_req, context) =>
         new HttpError(
           429,
@@ -112,22 +157,12 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
         ),
     });
   }
-  // Without keys there is nothing to check, and no hook to run per request.
-  if (!opts.keys.enabled) return;
-  app.addHook('onRequest', (req, reply, done) => {
-    if (!needsKey(req)) return done();
-    const key = ApiKeys.fromHeaders(req.headers);
-    if (!key || !opts.keys.matches(key)) {
-      reply.header('www-authenticate', 'Bearer');
-      return done(
-        new HttpError(
-          401,
-          key ? 'invalid API key' : 'missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
-        ),
-      );
-    }
-    done();
-  });
 };
+
+function tooManyFailures(reply: FastifyReply, blockedMs: number): HttpError {
+  const seconds = Math.max(1, Math.ceil(blockedMs / 1000));
+  reply.header('retry-after', String(seconds));
+  return new HttpError(429, `too many failed API keys from this address; retry in ${seconds} s`);
+}
 
 export const securityPlugin = fp(security, { name: 'tuneserve-security' });

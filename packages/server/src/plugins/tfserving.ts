@@ -17,6 +17,7 @@ import type { ServedVersion } from '../model/manager.js';
 import { parseColumnarInputs, parseRowInstances } from '../tensor-input.js';
 
 const SIGNATURE = 'serving_default';
+const key = { auth: 'key' as const };
 /** Predict handlers answer JSON text they wrote themselves (rowsJson); the type tells Fastify not to serialize it. */
 const JSON_TYPE = 'application/json; charset=utf-8';
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } };
@@ -129,12 +130,12 @@ function routes(
   const response = { 400: errorSchema, 404: errorSchema, 503: errorSchema };
   app.get<{ Params: Record<string, string> }>(
     `/v1/models/:name${prefix}`,
-    { schema: { tags, summary: 'Model status', response } },
+    { config: key, schema: { tags, summary: 'Model status', response } },
     async (req) => status(ctx, req.params.name ?? '', selector(req.params)),
   );
   app.get<{ Params: Record<string, string> }>(
     `/v1/models/:name${prefix}/metadata`,
-    { schema: { tags, summary: 'Model metadata (signature_def)', response } },
+    { config: key, schema: { tags, summary: 'Model metadata (signature_def)', response } },
     async (req) => metadata(ctx, req.params.name ?? '', selector(req.params)),
   );
 }
@@ -149,7 +150,7 @@ export const tfServingPlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
   });
   app.post<{ Params: { target: string } }>(
     '/v1/models/:target',
-    { schema: schema('Predict with the latest version (POST /v1/models/{name}:predict)') },
+    { config: key, schema: schema('Predict with the latest version (POST /v1/models/{name}:predict)') },
     async (req, reply) => {
       const { head } = splitVerb(req.params.target);
       reply.type(JSON_TYPE);
@@ -158,7 +159,7 @@ export const tfServingPlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
   );
   app.post<{ Params: { name: string; target: string } }>(
     '/v1/models/:name/versions/:target',
-    { schema: schema('Predict with a specific version (POST /v1/models/{name}/versions/{v}:predict)') },
+    { config: key, schema: schema('Predict with a specific version (POST /v1/models/{name}/versions/{v}:predict)') },
     async (req, reply) => {
       const { head } = splitVerb(req.params.target);
       reply.type(JSON_TYPE);
@@ -167,7 +168,7 @@ export const tfServingPlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
   );
   app.post<{ Params: { name: string; target: string } }>(
     '/v1/models/:name/labels/:target',
-    { schema: schema('Predict with a labelled version (POST /v1/models/{name}/labels/{label}:predict)') },
+    { config: key, schema: schema('Predict with a labelled version (POST /v1/models/{name}/labels/{label}:predict)') },
     async (req, reply) => {
       const { head } = splitVerb(req.params.target);
       reply.type(JSON_TYPE);
