@@ -11,6 +11,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadLayersModel, saveLayersModel } from '@tuneserve/runtime';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as autoscaling from 'kubernetes-models/autoscaling/v2';
 import * as batch from 'kubernetes-models/batch/v1';
@@ -426,27 +428,45 @@ describe.skipIf(!withKubectl)('deploy/k8s manifests', () => {
 describe.skipIf(!withKubectl)('deploy/k8s model-url init container', () => {
   let dir: string;
   let baseUrl: string;
-  const files: Record<string, string> = {
-    'model.json': JSON.stringify({
-      modelTopology: {},
-      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [] }],
-    }),
-    'group1-shard1of1.bin': 'weights',
-    'metadata.json': JSON.stringify({ name: 'mnist' }),
-  };
+  let otherUrl: string;
+  const otherRequests: string[] = [];
+  /** Files served under /model/1/ (a real small model) and a few hostile folders. */
+  const files = new Map<string, Buffer>();
   const server = createServer((req, res) => {
-    const name = (req.url ?? '').replace(/^\/model\/1\//, '');
-    const body = files[name];
+    const url = req.url ?? '';
+    if (url === '/away/1/model.json') {
+      res.writeHead(302, { location: `${otherUrl}/model/1/model.json` }).end();
+      return;
+    }
+    const body = files.get(url);
     res.writeHead(body === undefined ? 404 : 200).end(body);
   });
+  const other = createServer((req, res) => {
+    otherRequests.push(req.url ?? '');
+    res.writeHead(200).end(files.get(req.url ?? ''));
+  });
+  const listen = async (s: typeof server): Promise<string> => {
+    await new Promise<void>((done) => s.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tuneserve-fetch-model-'));
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model/1`;
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4], activation: 'softmax' })] });
+    await saveLayersModel(model, join(dir, 'source'), { 'metadata.json': JSON.stringify({ name: 'mnist' }) });
+    model.dispose();
+    for (const name of ['model.json', 'weights.bin', 'metadata.json'])
+      files.set(`/model/1/${name}`, readFileSync(join(dir, 'source', name)));
+    const json = JSON.parse(readFileSync(join(dir, 'source', 'model.json'), 'utf8'));
+    json.weightsManifest[0].paths = ['../../secret.bin'];
+    files.set('/escape/1/model.json', Buffer.from(JSON.stringify(json)));
+    files.set('/secret.bin', readFileSync(join(dir, 'source', 'weights.bin')));
+    baseUrl = await listen(server);
+    otherUrl = await listen(other);
   });
   afterAll(() => {
     server.close();
+    other.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -455,34 +475,48 @@ describe.skipIf(!withKubectl)('deploy/k8s model-url init container', () => {
     return podContainers(deployment).find((c) => c.name === 'fetch-model') as ServerContainer;
   }
 
+  /** Runs the init container's command with node from the repository root (the image runs it in /app). */
   function run(container: ServerContainer, env: Record<string, string>): Promise<{ code: number; output: string }> {
     const [command, ...args] = [...(container.command ?? []), ...(container.args ?? [])];
     expect(command).toBe('node');
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, cwd: resolve(K8S, '../..') });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     return new Promise((done) => child.on('close', (code) => done({ code: code ?? -1, output })));
   }
 
-  it('downloads model.json, every weight file it lists and metadata.json into /models/mnist/1', async () => {
+  it('downloads model.json, its weights and metadata.json into /models/mnist/1, loadable as served', async () => {
     const container = initScript();
     expect(container.envFrom?.[0]?.configMapRef?.name).toBe('tuneserve-model-source');
     const target = join(dir, 'mnist', '1');
-    const { code, output } = await run(container, { MODEL_URL: `${baseUrl}/`, MODEL_FETCH_DIR: target });
+    const { code, output } = await run(container, { MODEL_URL: `${baseUrl}/model/1/`, MODEL_FETCH_DIR: target });
     expect(code, output).toBe(0);
-    for (const [name, body] of Object.entries(files)) expect(readFileSync(join(target, name), 'utf8')).toBe(body);
+    expect(output).toContain(`fetch-model: ${baseUrl}/model/1/ -> ${target}`);
+    expect(readdirSync(target).sort()).toEqual(['metadata.json', 'model.json', 'weights.bin']);
+    expect(readFileSync(join(target, 'weights.bin'))).toEqual(files.get('/model/1/weights.bin'));
+    expect(readFileSync(join(target, 'metadata.json'), 'utf8')).toBe(JSON.stringify({ name: 'mnist' }));
+    const loaded = await loadLayersModel(target);
+    expect(loaded.inputs[0]?.shape).toEqual([null, 4]);
+    loaded.dispose();
   });
 
-  it('fails clearly on a missing file or a bad URL, leaving no half-written version', async () => {
+  it('fails clearly on a missing file, a bad URL, a path out of the folder or a redirect to another host', async () => {
     const container = initScript();
     const target = join(dir, 'broken', '1');
-    const missing = await run(container, { MODEL_URL: `${baseUrl}/nope`, MODEL_FETCH_DIR: target });
-    expect(missing.code).toBe(1);
-    expect(missing.output).toMatch(/fetch-model: .*model\.json: HTTP 404/);
-    const bad = await run(container, { MODEL_URL: 'file:///etc', MODEL_FETCH_DIR: target });
-    expect(bad.code).toBe(1);
-    expect(bad.output).toContain('MODEL_URL must be an http(s) URL');
+    const cases: [string, RegExp][] = [
+      [`${baseUrl}/nope`, /fetch-model: .*\/nope\/model\.json: HTTP 404/],
+      ['file:///etc', /MODEL_URL must be an http\(s\) URL/],
+      [`${baseUrl}/escape/1`, /weight path "\.\.\/\.\.\/secret\.bin" must stay inside the model folder/],
+      [`${baseUrl}/away/1`, /redirected to another host \(http:\/\/127\.0\.0\.1:\d+\); not followed/],
+    ];
+    for (const [url, message] of cases) {
+      const { code, output } = await run(container, { MODEL_URL: url, MODEL_FETCH_DIR: target });
+      expect(code, output).toBe(1);
+      expect(output).toMatch(message);
+    }
+    expect(otherRequests).toEqual([]);
+    // No half-written version is left where the server looks.
     expect(() => statSync(target)).toThrow();
   });
 });

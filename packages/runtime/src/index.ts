@@ -7,7 +7,7 @@ export {
   initBackend,
 } from './backend.js';
 export { BackendError, ModelFileError } from './errors.js';
-export { type LoadLimits, loadLayersModel, saveLayersModel } from './model/files.js';
+export { copyModel, type LoadLimits, loadLayersModel, saveLayersModel } from './model/files.js';
 export { METADATA_JSON, type ModelMetadata, ModelRepository } from './model/repository.js';
 export { type HostGemm, hostGemm, setBlasThreads } from './native/accelerator.js';
 export { createOptimizer, DEFAULT_LEARNING_RATES, OPTIMIZER_NAMES, type OptimizerName } from './optimizers.js';

@@ -4,11 +4,11 @@
  * sizes are capped before and while reading, every dtype's byte count is checked, and a redirect
  * is followed only on the model's own host.
  */
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { initBackend, loadLayersModel, ModelFileError, saveLayersModel } from '@tuneserve/runtime';
+import { copyModel, initBackend, loadLayersModel, ModelFileError, saveLayersModel } from '@tuneserve/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { predictValues, probe, smallModel, tempDir } from './helpers.js';
 
@@ -288,5 +288,29 @@ describe('over real HTTP on 127.0.0.1', () => {
     expect(err.message).toMatch(
       new RegExp(`big/w\\.bin: more than ${weights.length} bytes \\(what .*/big/model\\.json declares`),
     );
+  });
+});
+
+describe('copyModel', () => {
+  it('copies a sharded model into the standard layout with its side files, checking it as a load does', async () => {
+    const half = weights.length >> 1;
+    const source = await folder('copy-source', [{ paths: ['a.bin', 'b.bin'], weights: specs() }], {
+      'a.bin': weights.subarray(0, half),
+      'b.bin': weights.subarray(half),
+      'metadata.json': Buffer.from('{"name":"x"}'),
+    });
+    const target = join(dir, 'copy-target', '1');
+    await copyModel(source, target, { sideFiles: ['metadata.json', 'absent.json'] });
+    expect((await readdir(target)).sort()).toEqual(['metadata.json', 'model.json', 'weights.bin']);
+    expect(await readFile(join(target, 'weights.bin'))).toEqual(weights);
+    expect(await predictValues(await loadLayersModel(target), probe())).toEqual(
+      await predictValues(smallModel(), probe()),
+    );
+    // A broken source leaves nothing at the target.
+    const broken = await folder('copy-broken', [{ paths: ['../x.bin'], weights: specs() }], {});
+    const fresh = join(dir, 'copy-target', '2');
+    expect((await failure(copyModel(broken, fresh))).message).toMatch(/must stay inside the model folder/);
+    expect(await readdir(join(dir, 'copy-target'))).toEqual(['1']);
+    await expect(copyModel(source, fresh, { sideFiles: ['../model.json'] })).rejects.toThrow(/inside the model folder/);
   });
 });

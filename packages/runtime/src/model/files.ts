@@ -43,6 +43,14 @@ export async function writeModelToTemp(
   target: string,
   extraFiles: Record<string, string | Uint8Array>,
 ): Promise<string> {
+  return writeArtifactsToTemp(await captureArtifacts(model), target, extraFiles);
+}
+
+async function writeArtifactsToTemp(
+  artifacts: tf.io.ModelArtifacts,
+  target: string,
+  extraFiles: Record<string, string | Uint8Array>,
+): Promise<string> {
   for (const name of Object.keys(extraFiles)) {
     if (!/^[\w.-]+$/.test(name) || name === MODEL_JSON || name === WEIGHTS_BIN || name.startsWith('.')) {
       throw new ModelFileError(
@@ -50,7 +58,6 @@ export async function writeModelToTemp(
       );
     }
   }
-  const artifacts = await captureArtifacts(model);
   const parent = dirname(target);
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
@@ -164,6 +171,9 @@ const DEFAULT_LIMITS: Required<LoadLimits> = { maxJsonBytes: 64 * MiB, maxWeight
 /** Same-host redirects followed before giving up. */
 const MAX_REDIRECTS = 5;
 
+/** A file of the model is not there (ENOENT, HTTP 404): optional side files may be absent. */
+class MissingModelFileError extends ModelFileError {}
+
 /** Where model.json and its shards are read from. */
 interface ModelSource {
   /** Human-readable location of a file, for error messages. */
@@ -199,8 +209,8 @@ function fileSource(modelJsonPath: string): ModelSource {
   const fail = (file: string, e: unknown): ModelFileError => {
     if (e instanceof ModelFileError) return e;
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : errorText(e);
-    return new ModelFileError(`${file}: ${why}`, file, { cause: e });
+    if (code === 'ENOENT') return new MissingModelFileError(`${file}: file not found`, file, { cause: e });
+    return new ModelFileError(`${file}: ${errorText(e)}`, file, { cause: e });
   };
   return {
     describe: locate,
@@ -261,7 +271,11 @@ function httpSource(modelJsonUrl: URL): ModelSource {
       }
       const location = response.headers.get('location');
       if (response.status < 300 || response.status >= 400 || location === null) {
-        if (!response.ok) throw new ModelFileError(`${url}: HTTP ${response.status} ${response.statusText}`, url);
+        if (!response.ok) {
+          await response.body?.cancel();
+          const Failure = response.status === 404 ? MissingModelFileError : ModelFileError;
+          throw new Failure(`${url}: HTTP ${response.status} ${response.statusText}`, url);
+        }
         return response;
       }
       await response.body?.cancel();
@@ -429,6 +443,38 @@ async function readArtifacts(
     buffers.push(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
   }
   return tf.io.getModelArtifactsForJSONSync(json, specs, tf.io.CompositeArrayBuffer.join(buffers));
+}
+
+/** Largest side file (metadata.json and the like) copyModel takes. */
+const MAX_SIDE_FILE_BYTES = 16 * MiB;
+
+/**
+ * Copies a model from a folder or an http(s) URL into `dir` in the standard layout, atomically,
+ * with every check a load makes (paths, sizes, dtypes, byte counts, redirects) but without building
+ * it: a deployment's download step. Each of `sideFiles` (e.g. metadata.json) is copied when present.
+ */
+export async function copyModel(
+  from: string,
+  dir: string,
+  options: LoadLimits & { sideFiles?: string[] } = {},
+): Promise<void> {
+  const { source, jsonName } = sourceFor(from);
+  const artifacts = await readArtifacts(source, jsonName, { ...DEFAULT_LIMITS, ...options });
+  const extra: Record<string, Uint8Array> = {};
+  for (const name of options.sideFiles ?? []) {
+    try {
+      extra[name] = await source.read(checkWeightPath(name, name), MAX_SIDE_FILE_BYTES, 'the limit on side files');
+    } catch (e) {
+      if (!(e instanceof MissingModelFileError)) throw e;
+    }
+  }
+  const target = resolve(dir);
+  const tmp = await writeArtifactsToTemp(artifacts, target, extra);
+  try {
+    await replaceDir(tmp, target);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 /** Loads a layers model from a directory, a model.json path, or a file:// / http(s):// URL. */
