@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts the system components that some test suites and benchmarks need:
-# Chromium (browser tests), PostgreSQL (distributed tuning), OpenBLAS + a C toolchain (native
-# accelerator), wrk/hyperfine (benchmarks), kubectl (renders deploy/k8s) and podman (container
-# build). Idempotent; quiet when everything is already present. Needs root.
+# Chromium (browser tests), Python gRPC (the KServe v2 gRPC client test), PostgreSQL (distributed
+# tuning), OpenBLAS + a C toolchain (native accelerator), wrk/hyperfine (benchmarks), kubectl
+# (renders deploy/k8s) and podman (container build). Idempotent; quiet when everything is already
+# present. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-want=(chromium libopenblas-dev gcc g++ make python3 postgresql wrk hyperfine fonts-dejavu-core)
+want=(chromium libopenblas-dev gcc g++ make python3 python3-grpcio python3-grpc-tools postgresql wrk hyperfine fonts-dejavu-core)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

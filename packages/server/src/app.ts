@@ -10,6 +10,7 @@ import { ApiKeys } from './auth.js';
 import type { ServingContext } from './context.js';
 import { Deadlines } from './deadlines.js';
 import { HttpError } from './errors.js';
+import { type GrpcServer, startGrpcServer } from './grpc.js';
 import { registerJsonParser } from './json-body.js';
 import { ServerMetrics } from './metrics.js';
 import { MODEL_NAME, type ModelSpec } from './model/config.js';
@@ -17,6 +18,7 @@ import { ModelRegistry } from './model/registry.js';
 import { apiPlugin } from './plugins/api.js';
 import { registerDocs } from './plugins/docs.js';
 import { kservePlugin } from './plugins/kserve.js';
+import { labelledPlugin } from './plugins/labelled.js';
 import { metricsHooks, metricsPlugin } from './plugins/metrics.js';
 import { referencePlugin } from './plugins/reference.js';
 import { securityPlugin } from './plugins/security.js';
@@ -49,6 +51,8 @@ export interface ServerOptions {
   pollIntervalMs?: number;
   /** Most decoded pixels (width x height) of one image input (default 25 megapixels). */
   maxImagePixels?: number;
+  /** Largest image upload in bytes: raw `image/*` body, multipart file, or JSON body of the labelled predict route (default 8 MiB). */
+  maxImageBytes?: number;
   /** Most examples per model call (default 64). */
   maxBatchSize?: number;
   /** How long a batch waits for more requests (default 0: until the event loop turn ends). */
@@ -59,6 +63,8 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** Serve KServe v2 over gRPC on this port too (0: any free port; default: off). */
+  grpcPort?: number;
   /** Plain API keys (e.g. from API_KEYS). */
   apiKeys?: string[];
   /** SHA-256 hex digests of API keys (e.g. from a key file). */
@@ -96,8 +102,10 @@ export interface TuneServer {
   routes: RouteTable;
   models: ModelRegistry;
   metrics: ServerMetrics;
-  /** Starts listening; resolves with the base URL. */
+  /** Starts listening (and gRPC on `grpcPort` when set); resolves with the base URL. */
   listen(port: number, host: string): Promise<string>;
+  /** host:port of the gRPC server once listening, when `grpcPort` is set. */
+  grpcAddress(): string | undefined;
   /** Stops accepting, finishes in-flight requests, unloads the models. */
   close(): Promise<void>;
 }
@@ -216,6 +224,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     maxInstances: options.maxInstances ?? 1024,
     deadlines: new Deadlines(requestTimeoutMs),
     maxImagePixels: options.maxImagePixels ?? 25_000_000,
+    maxImageBytes: options.maxImageBytes ?? 8 * MiB,
   };
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -249,6 +258,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     samples: options.samples,
     studyPollMs: options.studyPollMs ?? 1000,
   });
+  await app.register(labelledPlugin, { ctx });
   await app.register(metricsPlugin, { metrics, open: options.metricsOpen ?? false });
   await app.register(staticPlugin, { webRoot: options.webRoot, ctx });
 
@@ -262,17 +272,30 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   if (models.list().length === 0) app.log.warn('no model found yet: not ready until one appears');
 
   let closing: Promise<void> | undefined;
+  let grpcServer: GrpcServer | undefined;
   return {
     app,
     routes,
     models,
     metrics,
     async listen(port, host) {
-      return app.listen({ port, host });
+      const url = await app.listen({ port, host });
+      if (options.grpcPort !== undefined) {
+        grpcServer = await startGrpcServer(options.grpcPort, host, {
+          ctx,
+          keys,
+          version: SERVER_VERSION,
+          maxMessageBytes: options.bodyLimit ?? MiB,
+          tls: options.https,
+          log: app.log,
+        });
+      }
+      return url;
     },
+    grpcAddress: () => grpcServer?.address,
     close() {
       closing ??= (async () => {
-        await app.close();
+        await Promise.all([app.close(), grpcServer?.close()]);
         await models.close();
       })();
       return closing;

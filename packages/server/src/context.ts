@@ -13,6 +13,8 @@ export interface ServingContext {
   deadlines: Deadlines;
   /** Most decoded pixels of one image (width x height), against decompression bombs. */
   maxImagePixels: number;
+  /** Largest image upload (raw body or multipart file) in bytes. */
+  maxImageBytes: number;
 }
 
 export interface VersionSelector {

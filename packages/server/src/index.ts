@@ -9,6 +9,7 @@ export {
   NotReadyError,
   UnimplementedError,
 } from './errors.js';
+export { GRPC_AUTH } from './grpc.js';
 export {
   describePolicy,
   loadModelConfig,

@@ -152,7 +152,7 @@ describe('TensorFlow Serving REST', () => {
       ['/v1/models/mnist:predict', { instances: [] }, 400, /empty list/],
       ['/v1/models/mnist:predict', { instances: [{ b64: 'AAAA' }] }, 400, /b64/],
       ['/v1/models/mnist:predict', { instances: [{ a: image(0), b: image(0) }] }, 400, /exactly one key/],
-      ['/v1/models/mnist:classify', { examples: [] }, 501, /classify is not supported/],
+      ['/v1/models/mnist:classify', { examples: [] }, 400, /empty/],
       ['/v1/models/mnist:explain', { instances: [] }, 404, /unknown verb/],
     ];
     for (const [path, body, status, message] of cases) {

@@ -29,6 +29,7 @@ export interface ServeOptions {
   defaultModel?: string;
   modelControl: boolean;
   maxImagePixels: number;
+  grpcPort?: number;
   host: string;
   port: number;
   keepVersions: number;
@@ -166,6 +167,7 @@ export async function toServerOptions(
     ...(o.defaultModel ? { defaultModel: o.defaultModel } : {}),
     modelControl: o.modelControl,
     maxImagePixels: o.maxImagePixels,
+    ...(o.grpcPort !== undefined ? { grpcPort: o.grpcPort } : {}),
     host: o.host,
     port: o.port,
     keepVersions: o.keepVersions,
@@ -240,7 +242,10 @@ export async function startServe(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const names = server.models.list().map((m) => m.name);
-  process.stderr.write(`tuneserve: serving ${names.length > 0 ? names.join(', ') : 'no model yet'} at ${server.url}\n`);
+  const grpcAt = server.grpcAddress();
+  process.stderr.write(
+    `tuneserve: serving ${names.length > 0 ? names.join(', ') : 'no model yet'} at ${server.url}${grpcAt ? ` (gRPC ${grpcAt})` : ''}\n`,
+  );
   return { url: server.url, close, closed };
 }
 
@@ -305,6 +310,11 @@ export function registerServe(program: Command): void {
     )
     .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('0.0.0.0'))
     .addOption(new Option('--port <n>', 'port to listen on').env('PORT').default(8080).argParser(int('--port', 0)))
+    .addOption(
+      new Option('--grpc-port <n>', 'also serve KServe v2 over gRPC on this port (default: off)')
+        .env('GRPC_PORT')
+        .argParser(int('--grpc-port', 0)),
+    )
     .addOption(
       new Option('--keep-versions <n>', 'newest versions kept loaded and reachable by URL')
         .env('KEEP_VERSIONS')

@@ -4,8 +4,10 @@
  */
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
 import type { FastifyPluginAsync } from 'fastify';
+import { inTargetUnits } from '../answers.js';
 import { predictWithDeadline, resolveIn, type ServingContext } from '../context.js';
 import { HttpError, InvalidInputError, NotFoundError, NotReadyError } from '../errors.js';
+import { schemaKserveInputs } from '../raw-input.js';
 import { parseKserveInput } from '../tensor-input.js';
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } };
@@ -140,8 +142,10 @@ export const kservePlugin: FastifyPluginAsync<{ ctx: ServingContext; version: st
             );
           }
         }
-        const batch = parseKserveInput(body.inputs, sig, ctx.maxInstances);
-        const out = await predictWithDeadline(ctx, served, batch);
+        const batch =
+          (await schemaKserveInputs(served, body.inputs, ctx.maxInstances, { maxPixels: ctx.maxImagePixels })) ??
+          parseKserveInput(body.inputs, sig, ctx.maxInstances);
+        const out = inTargetUnits(served.output, await predictWithDeadline(ctx, served, batch));
         return {
           model_name: model.name,
           model_version: String(served.version),

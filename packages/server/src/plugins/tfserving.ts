@@ -5,6 +5,7 @@
  */
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { inTargetUnits, ranked, readTopK } from '../answers.js';
 import {
   predictWithDeadline,
   resolveVersion,
@@ -12,8 +13,9 @@ import {
   type ServingContext,
   type VersionSelector,
 } from '../context.js';
-import { InvalidInputError, NotFoundError, UnimplementedError } from '../errors.js';
+import { InvalidInputError, NotFoundError } from '../errors.js';
 import type { ServedVersion } from '../model/manager.js';
+import { schemaColumns, schemaRows } from '../raw-input.js';
 import { parseColumnarInputs, parseRowInstances } from '../tensor-input.js';
 
 const SIGNATURE = 'serving_default';
@@ -25,6 +27,8 @@ const predictBody = {
   type: 'object',
   properties: {
     signature_name: { type: 'string' },
+    examples: { description: 'Classify/regress: a list of examples (named features, {"b64": ...} images)' },
+    context: { type: 'object', description: 'Classify/regress: features shared by every example' },
     instances: { description: 'Row format: a list with one element per example' },
     inputs: { description: 'Columnar format: the batch tensor, or {input_name: tensor}' },
   },
@@ -34,18 +38,73 @@ const predictResponse = {
   properties: {
     predictions: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
     outputs: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
+    result: {
+      type: 'array',
+      description: 'classify: [[label, score], ...] per example, best first; regress: one value per example',
+    },
   },
 };
 
-function splitVerb(segment: string): { head: string; verb: string } {
+type Verb = 'predict' | 'classify' | 'regress';
+
+function splitVerb(segment: string): { head: string; verb: Verb } {
   const at = segment.lastIndexOf(':');
   if (at <= 0) throw new NotFoundError(`expected <name>:predict in the URL, got "${segment}"`);
   const verb = segment.slice(at + 1);
-  if (verb === 'classify' || verb === 'regress') {
-    throw new UnimplementedError(`${verb} is not supported: TF.js layers models expose only the predict signature`);
-  }
-  if (verb !== 'predict') throw new NotFoundError(`unknown verb ":${verb}"; use :predict`);
+  if (verb !== 'predict' && verb !== 'classify' && verb !== 'regress')
+    throw new NotFoundError(`unknown verb ":${verb}"; use :predict, :classify or :regress`);
   return { head: segment.slice(0, at), verb };
+}
+
+/**
+ * TF Serving's Classify and Regress (api_rest.md): `{"examples": [...], "context": {...}}`, each example
+ * merged with the context. Examples are named features (tabular), `{"b64": ...}` images, or
+ * `{"<input>": [numbers]}` for plain tensors. Classify answers `{"result": [[[label, score], ...], ...]}`
+ * (best first; `top_k` optional), regress `{"result": [value, ...]}`.
+ */
+async function classifyOrRegress(
+  ctx: ServingContext,
+  body: unknown,
+  served: ServedVersion,
+  verb: Verb,
+): Promise<string> {
+  const doc = body as Record<string, unknown>;
+  const output = served.output;
+  if (verb === 'classify' && output.task !== 'classification')
+    throw new InvalidInputError('this model is a regressor: use :regress (or :predict)');
+  if (verb === 'regress' && output.task !== 'regression')
+    throw new InvalidInputError('this model is a classifier: use :classify (or :predict)');
+  if (doc.signature_name !== undefined && doc.signature_name !== SIGNATURE)
+    throw new InvalidInputError(`Serving signature name: "${String(doc.signature_name)}" not found in signature def`);
+  const examples = doc.examples;
+  if (!Array.isArray(examples)) throw new InvalidInputError('missing "examples": a list of examples');
+  const context = doc.context;
+  if (context !== undefined && (typeof context !== 'object' || context === null || Array.isArray(context)))
+    throw new InvalidInputError('"context" must be an object of features shared by every example');
+  const merged = context
+    ? examples.map((e) => (typeof e === 'object' && e !== null && !Array.isArray(e) ? { ...context, ...e } : e))
+    : examples;
+  const topK = readTopK(doc.top_k, 'top_k');
+  const limits = { maxPixels: ctx.maxImagePixels };
+  let batch = await schemaRows(served, merged, ctx.maxInstances, limits, 'examples');
+  if (!batch) {
+    // A plain-tensor model: each example names its one input, as a tf.Example feature list would.
+    const rows = merged.map((e, i) => {
+      if (typeof e !== 'object' || e === null || Array.isArray(e) || Object.keys(e).length !== 1)
+        throw new InvalidInputError(`examples[${i}] must be an object with the model's one input`);
+      return Object.values(e)[0];
+    });
+    batch = parseRowInstances(rows, served.signature, ctx.maxInstances);
+  }
+  const out = await predictWithDeadline(ctx, served, batch);
+  const size = served.signature.outputSize;
+  if (output.task === 'regression') return JSON.stringify({ result: Array.from(inTargetUnits(served.output, out)) });
+  const result = [];
+  for (let r = 0; r < batch.count; r++) {
+    const top = ranked(out.subarray(r * size, (r + 1) * size), output.labels, Math.min(topK ?? size, size));
+    result.push(top.map((c) => [c.label, c.score]));
+  }
+  return JSON.stringify({ result });
 }
 
 /** Answers the JSON text of `{"predictions": ...}` (row format) or `{"outputs": ...}` (columnar format). */
@@ -60,10 +119,20 @@ async function predict(ctx: ServingContext, body: unknown, served: ServedVersion
   if (!hasRows && !hasColumns)
     throw new InvalidInputError('missing "instances" (row format) or "inputs" (columnar format)');
   const sig = served.signature;
-  const batch = hasRows
-    ? parseRowInstances(doc.instances, sig, ctx.maxInstances)
-    : parseColumnarInputs(doc.inputs, sig, ctx.maxInstances);
-  const out = await predictWithDeadline(ctx, served, batch);
+  const limits = { maxPixels: ctx.maxImagePixels };
+  // Named features and b64 images for models with a schema; plain tensors for every model.
+  const raw =
+    served.input.kind === 'tensor'
+      ? undefined
+      : hasRows
+        ? await schemaRows(served, doc.instances, ctx.maxInstances, limits)
+        : await schemaColumns(served, doc.inputs, ctx.maxInstances, limits);
+  const batch =
+    raw ??
+    (hasRows
+      ? parseRowInstances(doc.instances, sig, ctx.maxInstances)
+      : parseColumnarInputs(doc.inputs, sig, ctx.maxInstances));
+  const out = inTargetUnits(served.output, await predictWithDeadline(ctx, served, batch));
   return rowsJson(hasRows ? 'predictions' : 'outputs', out, batch.count, sig.outputSize);
 }
 
@@ -148,31 +217,33 @@ export const tfServingPlugin: FastifyPluginAsync<{ ctx: ServingContext }> = asyn
     body: predictBody,
     response: { 200: predictResponse, 400: errorSchema, 404: errorSchema, 503: errorSchema },
   });
+  const run = (verb: Verb, body: unknown, served: ServedVersion) =>
+    verb === 'predict' ? predict(ctx, body, served) : classifyOrRegress(ctx, body, served, verb);
   app.post<{ Params: { target: string } }>(
     '/v1/models/:target',
     { config: key, schema: schema('Predict with the latest version (POST /v1/models/{name}:predict)') },
     async (req, reply) => {
-      const { head } = splitVerb(req.params.target);
+      const { head, verb } = splitVerb(req.params.target);
       reply.type(JSON_TYPE);
-      return predict(ctx, req.body, resolveVersion(ctx, head, {}));
+      return run(verb, req.body, resolveVersion(ctx, head, {}));
     },
   );
   app.post<{ Params: { name: string; target: string } }>(
     '/v1/models/:name/versions/:target',
     { config: key, schema: schema('Predict with a specific version (POST /v1/models/{name}/versions/{v}:predict)') },
     async (req, reply) => {
-      const { head } = splitVerb(req.params.target);
+      const { head, verb } = splitVerb(req.params.target);
       reply.type(JSON_TYPE);
-      return predict(ctx, req.body, resolveVersion(ctx, req.params.name, { version: head }));
+      return run(verb, req.body, resolveVersion(ctx, req.params.name, { version: head }));
     },
   );
   app.post<{ Params: { name: string; target: string } }>(
     '/v1/models/:name/labels/:target',
     { config: key, schema: schema('Predict with a labelled version (POST /v1/models/{name}/labels/{label}:predict)') },
     async (req, reply) => {
-      const { head } = splitVerb(req.params.target);
+      const { head, verb } = splitVerb(req.params.target);
       reply.type(JSON_TYPE);
-      return predict(ctx, req.body, resolveVersion(ctx, req.params.name, { label: head }));
+      return run(verb, req.body, resolveVersion(ctx, req.params.name, { label: head }));
     },
   );
   routes(app, ctx, '', () => ({}));

@@ -1,0 +1,258 @@
+/**
+ * KServe v2 over gRPC, driven by a real Python client (grpcio, the proto compiled at test time with
+ * grpc_tools.protoc): health, metadata, ModelReady, ModelInfer with contents and with
+ * raw_input_contents for a plain-tensor, a tabular and an image model, the same answers as REST,
+ * the API key on every method that is not open, and clear status codes for bad requests.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GRPC_AUTH } from '../src/index.js';
+import { freshDir, image, writeModel } from './fixtures.js';
+import { http, type Running, start } from './helpers.js';
+import { png, writePrice, writeShade, writeWine } from './schema-fixtures.js';
+
+const PYTHON = '/usr/bin/python3';
+const CLIENT = fileURLToPath(new URL('./grpc/client.py', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('../proto', import.meta.url));
+const KEY = 'grpc-test-key';
+const auth = [['authorization', `Bearer ${KEY}`]];
+
+interface CallResult {
+  code: string;
+  details?: string;
+  response?: Record<string, unknown> & {
+    outputs?: { name: string; shape: string[]; contents?: { fp32_contents?: number[] } }[];
+  };
+  raw_fp32?: number[][];
+}
+
+let server: Running;
+let address: string;
+beforeAll(async () => {
+  const root = await freshDir('grpc');
+  await writeModel(join(root, 'mnist', '1'), 'identity');
+  await writeWine(root);
+  await writePrice(root);
+  await writeShade(root);
+  server = await start({ modelRoot: root, pollIntervalMs: 0, grpcPort: 0, apiKeys: [KEY], maxInstances: 8 });
+  address = server.grpcAddress() ?? '';
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+function runClient(calls: unknown[]): Promise<CallResult[]> {
+  const plan = JSON.stringify({ address, proto: PROTO_DIR, calls });
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      PYTHON,
+      [CLIENT],
+      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`python client failed: ${err.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout) as CallResult[]);
+      },
+    );
+    child.stdin?.end(plan);
+  });
+}
+
+const rest = async (path: string, body: unknown) =>
+  (await http(`${server.url}${path}`, { body, headers: { 'x-api-key': KEY } })).json() as {
+    outputs: { data: number[] }[];
+  };
+const close = (a: number[], b: number[]) => {
+  expect(a).toHaveLength(b.length);
+  for (const [i, v] of a.entries()) expect(v).toBeCloseTo(b[i] ?? Number.NaN, 5);
+};
+
+describe('KServe v2 gRPC with a real Python client', () => {
+  it('health, metadata and readiness', async () => {
+    const [live, ready, meta, modelReady, missing, modelMeta, wineMeta] = await runClient([
+      { method: 'ServerLive' },
+      { method: 'ServerReady' },
+      { method: 'ServerMetadata' },
+      { method: 'ModelReady', request: { name: 'mnist' }, metadata: auth },
+      { method: 'ModelReady', request: { name: 'nosuch' }, metadata: auth },
+      { method: 'ModelMetadata', request: { name: 'mnist' }, metadata: auth },
+      { method: 'ModelMetadata', request: { name: 'wine', version: '1' }, metadata: auth },
+    ]);
+    expect(live).toMatchObject({ code: 'OK', response: { live: true } });
+    expect(ready).toMatchObject({ code: 'OK', response: { ready: true } });
+    expect(meta?.response).toMatchObject({ name: 'tuneserve', extensions: ['model_repository'] });
+    expect(modelReady).toMatchObject({ code: 'OK', response: { ready: true } });
+    expect(missing?.code).toBe('NOT_FOUND');
+    expect(modelMeta?.response).toMatchObject({
+      name: 'mnist',
+      versions: ['1'],
+      inputs: [{ datatype: 'FP32', shape: ['-1', '784'] }],
+      outputs: [{ datatype: 'FP32', shape: ['-1', '10'] }],
+    });
+    expect(
+      ((wineMeta?.response?.inputs ?? []) as { name: string; datatype: string }[]).map((i) => [i.name, i.datatype]),
+    ).toEqual([
+      ['alcohol', 'FP32'],
+      ['colour', 'BYTES'],
+    ]);
+  });
+
+  it('ModelInfer answers as REST does: contents and raw_input_contents, tensor, tabular and image models', async () => {
+    const pixels = [...image(3), ...image(8)];
+    const light = (await png(16, 16, 220)).toString('base64');
+    const dark = (await png(16, 16, 30)).toString('base64');
+    const results = await runClient([
+      {
+        method: 'ModelInfer',
+        metadata: auth,
+        request: {
+          model_name: 'mnist',
+          id: 'contents',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 784], contents: { fp32_contents: pixels } }],
+        },
+      },
+      {
+        method: 'ModelInfer',
+        metadata: auth,
+        request: {
+          model_name: 'mnist',
+          model_version: '1',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 784] }],
+        },
+        raw: [{ fp32: pixels }],
+      },
+      {
+        method: 'ModelInfer',
+        metadata: auth,
+        request: {
+          model_name: 'wine',
+          inputs: [
+            { name: 'alcohol', datatype: 'FP32', shape: [2], contents: { fp32_contents: [14, 12] } },
+            {
+              name: 'colour',
+              datatype: 'BYTES',
+              shape: [2],
+              contents: { bytes_contents: [btoa('red'), btoa('white')] },
+            },
+          ],
+        },
+      },
+      {
+        method: 'ModelInfer',
+        metadata: auth,
+        request: { model_name: 'shade', inputs: [{ name: 'image', datatype: 'BYTES', shape: [2] }] },
+        raw: [{ bytes_b64: [light, dark] }],
+      },
+      {
+        method: 'ModelInfer',
+        metadata: auth,
+        request: {
+          model_name: 'price',
+          inputs: [
+            { name: 'alcohol', datatype: 'FP64', shape: [1], contents: { fp64_contents: [14] } },
+            { name: 'colour', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [btoa('red')] } },
+          ],
+        },
+      },
+    ]);
+    const [contents, raw, wine, shade, price] = results;
+    expect(contents?.code, contents?.details).toBe('OK');
+    expect(contents?.response).toMatchObject({ model_name: 'mnist', model_version: '1', id: 'contents' });
+    const restMnist = await rest('/v2/models/mnist/infer', {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 784], data: pixels }],
+    });
+    const expected = restMnist.outputs[0]?.data ?? [];
+    close(contents?.response?.outputs?.[0]?.contents?.fp32_contents ?? [], expected);
+    expect(contents?.response?.outputs?.[0]?.shape).toEqual(['2', '10']);
+    close(raw?.raw_fp32?.[0] ?? [], expected);
+    expect(raw?.response?.outputs?.[0]?.contents).toBeUndefined();
+
+    const restWine = await rest('/v2/models/wine/infer', {
+      inputs: [
+        { name: 'alcohol', datatype: 'FP32', shape: [2], data: [14, 12] },
+        { name: 'colour', datatype: 'BYTES', shape: [2], data: ['red', 'white'] },
+      ],
+    });
+    expect(wine?.code, wine?.details).toBe('OK');
+    close(wine?.response?.outputs?.[0]?.contents?.fp32_contents ?? [], restWine.outputs[0]?.data ?? []);
+
+    const restShade = await rest('/v2/models/shade/infer', {
+      inputs: [{ name: 'image', datatype: 'BYTES', shape: [2], data: [light, dark] }],
+    });
+    expect(shade?.code, shade?.details).toBe('OK');
+    close(shade?.raw_fp32?.[0] ?? [], restShade.outputs[0]?.data ?? []);
+    expect((shade?.raw_fp32?.[0]?.[1] ?? 0) > 0.5).toBe(true);
+    expect((shade?.raw_fp32?.[0]?.[3] ?? 1) < 0.5).toBe(true);
+
+    expect(price?.code, price?.details).toBe('OK');
+    expect(price?.response?.outputs?.[0]?.contents?.fp32_contents?.[0]).toBeCloseTo(110, 3);
+  });
+
+  it('every method that is not open needs the key; bad requests get clear status codes', async () => {
+    const methods = Object.keys(GRPC_AUTH);
+    const noKey = await runClient(methods.map((method) => ({ method })));
+    const wrongKey = await runClient(methods.map((method) => ({ method, metadata: [['x-api-key', 'wrong']] })));
+    methods.forEach((method, i) => {
+      const open = GRPC_AUTH[method] === 'open';
+      expect(noKey[i]?.code, method).toBe(open ? 'OK' : 'UNAUTHENTICATED');
+      expect(wrongKey[i]?.code, method).toBe(open ? 'OK' : 'UNAUTHENTICATED');
+    });
+    expect(methods.filter((m) => GRPC_AUTH[m] === 'open').sort()).toEqual([
+      'ServerLive',
+      'ServerMetadata',
+      'ServerReady',
+    ]);
+
+    const infer = (request: unknown, raw?: unknown[]) => ({
+      method: 'ModelInfer',
+      metadata: auth,
+      request,
+      ...(raw ? { raw } : {}),
+    });
+    const bad = await runClient([
+      infer({ model_name: 'nosuch', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784] }] }, [{ fp32: image(1) }]),
+      infer({ model_name: 'mnist', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784] }] }, [{ fp32: [1, 2, 3] }]),
+      infer({ model_name: 'mnist', inputs: [{ name: 'x', datatype: 'FP32', shape: [9, 784] }] }, [
+        { fp32: new Array(9 * 784).fill(0) },
+      ]),
+      infer({ model_name: 'mnist', inputs: [{ name: 'x', datatype: 'STRING', shape: [1] }] }),
+      infer({ model_name: 'mnist', inputs: [] }),
+      infer({ model_name: 'mnist', model_version: '7', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784] }] }, [
+        { fp32: image(1) },
+      ]),
+      infer({ model_name: 'shade', inputs: [{ name: 'image', datatype: 'BYTES', shape: [1] }] }, [
+        { bytes_b64: [btoa('not an image')] },
+      ]),
+      infer({
+        model_name: 'wine',
+        inputs: [
+          { name: 'alcohol', datatype: 'FP32', shape: [1], contents: { fp32_contents: [13] } },
+          { name: 'colour', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [btoa('rose')] } },
+        ],
+      }),
+      infer(
+        {
+          model_name: 'mnist',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784] }],
+          outputs: [{ name: 'nope' }],
+        },
+        [{ fp32: image(1) }],
+      ),
+    ]);
+    expect(bad.map((r) => r.code)).toEqual([
+      'NOT_FOUND',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+      'NOT_FOUND',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+    ]);
+    expect(bad[1]?.details).toMatch(/shape \[1,784\] needs 784 values, got 3/);
+    expect(bad[2]?.details).toMatch(/at most 8/);
+    expect(bad[7]?.details).toMatch(/colour/);
+  });
+});

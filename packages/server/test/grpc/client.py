@@ -1,0 +1,69 @@
+"""A real KServe v2 gRPC client for the server tests: compiles grpc_predict_v2.proto with
+grpc_tools.protoc, then runs the calls of a JSON plan read from stdin and prints one JSON result per
+call (status code name, details, the response as a dict, raw FP32 outputs decoded).
+
+Plan: {"address": "127.0.0.1:port", "proto": "<dir of the .proto>", "calls": [
+  {"method": "ModelInfer", "request": {...proto JSON...}, "metadata": [["x-api-key", "k"]],
+   "raw": [{"fp32": [...]} | {"bytes_b64": ["...", ...]}]}]}
+"""
+import base64
+import importlib
+import json
+import struct
+import subprocess
+import sys
+import tempfile
+
+import grpc
+from google.protobuf import json_format
+
+
+def compile_proto(proto_dir, out_dir):
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{proto_dir}", f"--python_out={out_dir}",
+         f"--grpc_python_out={out_dir}", "grpc_predict_v2.proto"],
+        check=True,
+    )
+    sys.path.insert(0, out_dir)
+    return importlib.import_module("grpc_predict_v2_pb2"), importlib.import_module("grpc_predict_v2_pb2_grpc")
+
+
+def raw_entry(entry):
+    if "fp32" in entry:
+        return struct.pack(f"<{len(entry['fp32'])}f", *entry["fp32"])
+    out = b""
+    for item in entry["bytes_b64"]:
+        data = base64.b64decode(item)
+        out += struct.pack("<I", len(data)) + data
+    return out
+
+
+def main():
+    plan = json.load(sys.stdin)
+    with tempfile.TemporaryDirectory() as out_dir:
+        pb2, pb2_grpc = compile_proto(plan["proto"], out_dir)
+        channel = grpc.insecure_channel(plan["address"])
+        stub = pb2_grpc.GRPCInferenceServiceStub(channel)
+        results = []
+        for call in plan["calls"]:
+            method = call["method"]
+            request = json_format.ParseDict(call.get("request", {}), getattr(pb2, f"{method}Request")())
+            for entry in call.get("raw", []):
+                request.raw_input_contents.append(raw_entry(entry))
+            metadata = [tuple(pair) for pair in call.get("metadata", [])]
+            try:
+                response = getattr(stub, method)(request, metadata=metadata, timeout=20)
+                raw = [list(struct.unpack(f"<{len(r) // 4}f", r)) for r in getattr(response, "raw_output_contents", [])]
+                results.append({
+                    "code": "OK",
+                    "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
+                    "raw_fp32": raw,
+                })
+            except grpc.RpcError as err:
+                results.append({"code": err.code().name, "details": err.details()})
+        channel.close()
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
