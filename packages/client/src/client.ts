@@ -1,5 +1,29 @@
 import { AuthError, ClientError, HttpError, ResponseFormatError, TimeoutError, UnreachableError } from './errors.js';
-import type { Classification, ModelStatus, Sample, ServedModel, StudyJson } from './types.js';
+import type {
+  Classification,
+  LabelledAnswer,
+  ModelList,
+  ModelStatus,
+  RepositoryEntry,
+  Sample,
+  ServedModel,
+  StudyJson,
+  V2InferRequest,
+  V2InferResponse,
+} from './types.js';
+
+/** Options of the labelled predictions (`/api/models/{name}/predict`). */
+export interface LabelledOptions {
+  /** Classes per answer, best first (server default 5). */
+  topK?: number;
+  version?: number;
+}
+
+/** A request body that is not JSON: an image file's bytes. */
+interface RawBody {
+  bytes: Uint8Array | Blob;
+  contentType: string;
+}
 
 export interface ClientOptions {
   /** Server root, e.g. `http://127.0.0.1:8080`. */
@@ -79,6 +103,75 @@ export class TuneserveClient {
     const response = await this.send('POST', '/predict', { instances: Array.from(instance) });
     const text = (await response.text()).trim();
     return { value: text, latencyMs: now() - started };
+  }
+
+  /** `GET /api/models`: every served model with its readiness and input/output schema. */
+  async models(): Promise<ModelList> {
+    const { value } = await this.timedJson<ModelList>('GET', '/api/models');
+    if (!value || !Array.isArray(value.models))
+      throw new ResponseFormatError('/api/models: expected {"models": [...]}');
+    return value;
+  }
+
+  /** Named features (one record per example) → class names with scores, or regression values. */
+  async predictFeatures(
+    model: string,
+    rows: Record<string, number | string | null>[],
+    options: LabelledOptions = {},
+  ): Promise<Timed<LabelledAnswer>> {
+    return this.labelled(model, { instances: rows, ...(options.topK ? { top_k: options.topK } : {}) }, options);
+  }
+
+  /** One image file (PNG, JPEG or WebP bytes), sent as the raw body → its classes, best first. */
+  async predictImage(
+    model: string,
+    bytes: Uint8Array | Blob,
+    options: LabelledOptions & { contentType?: string } = {},
+  ): Promise<Timed<LabelledAnswer>> {
+    const contentType =
+      options.contentType ?? (bytes instanceof Blob && bytes.type ? bytes.type : sniffImageType(bytes));
+    return this.labelled(model, { bytes, contentType }, options);
+  }
+
+  /** Several image files in one request (TF Serving's `{"b64": ...}` instances). */
+  async predictImages(
+    model: string,
+    images: Uint8Array[],
+    options: LabelledOptions = {},
+  ): Promise<Timed<LabelledAnswer>> {
+    const instances = images.map((bytes) => ({ b64: toBase64(bytes) }));
+    return this.labelled(model, { instances, ...(options.topK ? { top_k: options.topK } : {}) }, options);
+  }
+
+  private async labelled(model: string, body: unknown, options: LabelledOptions): Promise<Timed<LabelledAnswer>> {
+    const query = new URLSearchParams();
+    if (options.topK !== undefined) query.set('top_k', String(options.topK));
+    if (options.version !== undefined) query.set('version', String(options.version));
+    const path = `/api/models/${encodeURIComponent(model)}/predict${query.size > 0 ? `?${query}` : ''}`;
+    const { value, latencyMs } = await this.timedJson<LabelledAnswer>('POST', path, body);
+    if (!value || !Array.isArray(value.predictions))
+      throw new ResponseFormatError(`${path}: expected {"predictions": [...]}`);
+    return { value, latencyMs };
+  }
+
+  /** KServe v2 `POST /v2/models/{name}[/versions/{v}]/infer`. */
+  async infer(model: string, request: V2InferRequest, version?: number): Promise<Timed<V2InferResponse>> {
+    const path = `/v2/models/${encodeURIComponent(model)}${version === undefined ? '' : `/versions/${version}`}/infer`;
+    const result = await this.timedJson<V2InferResponse>('POST', path, request);
+    if (!result.value || !Array.isArray(result.value.outputs))
+      throw new ResponseFormatError(`${path}: expected {"outputs": [...]}`);
+    return result;
+  }
+
+  /** KServe v2 `GET /v2/models/{name}`: inputs and outputs with datatypes and shapes. */
+  async v2Metadata(model: string): Promise<Record<string, unknown>> {
+    return (await this.timedJson<Record<string, unknown>>('GET', `/v2/models/${encodeURIComponent(model)}`)).value;
+  }
+
+  /** KServe v2 repository extension `POST /v2/repository/index`. */
+  async repositoryIndex(onlyReady = false): Promise<RepositoryEntry[]> {
+    return (await this.timedJson<RepositoryEntry[]>('POST', '/v2/repository/index', onlyReady ? { ready: true } : {}))
+      .value;
   }
 
   /** `GET /api/model`: the served model's name, versions and metadata. */
@@ -168,12 +261,15 @@ export class TuneserveClient {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.timeoutMs);
     try {
+      const raw = isRawBody(body) ? body : undefined;
+      const contentType = raw ? raw.contentType : body === undefined ? undefined : 'application/json';
       const init: RequestInit = {
         method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+        headers: this.headers(contentType ? { 'content-type': contentType } : {}),
         signal: controller.signal,
       };
-      if (body !== undefined) init.body = JSON.stringify(body);
+      if (raw) init.body = raw.bytes as BodyInit;
+      else if (body !== undefined) init.body = JSON.stringify(body);
       let response: Response;
       try {
         response = await this.fetchImpl(url, init);
@@ -193,6 +289,26 @@ export class TuneserveClient {
       clearTimeout(timer);
     }
   }
+}
+
+function isRawBody(body: unknown): body is RawBody {
+  return typeof body === 'object' && body !== null && 'bytes' in body && 'contentType' in body;
+}
+
+/** The image type from the file's first bytes (the server checks them again). */
+function sniffImageType(bytes: Uint8Array | Blob): string {
+  if (bytes instanceof Blob) return 'application/octet-stream';
+  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'image/png';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
+  if (bytes[8] === 0x57 && bytes[9] === 0x45 && bytes[10] === 0x42 && bytes[11] === 0x50) return 'image/webp';
+  return 'application/octet-stream';
+}
+
+/** Base64 in browsers and Node alike (no Buffer). */
+function toBase64(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
 /** Arg-max over a probability vector. */

@@ -1,4 +1,4 @@
-export { type ClientOptions, type Timed, TuneserveClient, toClassification } from './client.js';
+export { type ClientOptions, type LabelledOptions, type Timed, TuneserveClient, toClassification } from './client.js';
 export { AuthError, ClientError, HttpError, ResponseFormatError, TimeoutError, UnreachableError } from './errors.js';
 export {
   type Box,
@@ -30,11 +30,20 @@ export { renderDigit } from './terminal.js';
 export type {
   Classification,
   HpValue,
+  LabelledAnswer,
+  LabelledPrediction,
   MetricPoint,
+  ModelList,
   ModelMetadataJson,
   ModelStatus,
+  ModelSummary,
+  RepositoryEntry,
   Sample,
+  ScoredLabel,
   ServedModel,
   StudyJson,
   TrialJson,
+  V2InferRequest,
+  V2InferResponse,
+  V2Tensor,
 } from './types.js';

@@ -82,3 +82,69 @@ export interface Classification {
   confidence: number;
   probabilities: number[];
 }
+
+/** One entry of GET /api/models (the model picker). */
+export interface ModelSummary {
+  name: string;
+  ready: boolean;
+  version: number | null;
+  versions: number[];
+  input: InputSchema | null;
+  output: OutputSchema | null;
+  metadata: ModelMetadataJson | null;
+}
+
+/** GET /api/models */
+export interface ModelList {
+  /** The model of /predict and /api/model. */
+  default: string | null;
+  models: ModelSummary[];
+}
+
+export interface ScoredLabel {
+  label: string;
+  score: number;
+}
+
+/** One example's answer: the best class with its score and the top k, or a regression value. */
+export type LabelledPrediction = { label: string; score: number; top_k: ScoredLabel[] } | { value: number };
+
+/** POST /api/models/{name}/predict */
+export interface LabelledAnswer {
+  model: string;
+  version: number;
+  task: 'classification' | 'regression';
+  predictions: LabelledPrediction[];
+}
+
+/** A KServe v2 (Open Inference Protocol) tensor in JSON. */
+export interface V2Tensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: (number | string | boolean)[];
+  parameters?: Record<string, unknown>;
+}
+
+/** POST /v2/models/{name}[/versions/{v}]/infer */
+export interface V2InferRequest {
+  id?: string;
+  parameters?: Record<string, unknown>;
+  inputs: V2Tensor[];
+  outputs?: { name: string }[];
+}
+
+export interface V2InferResponse {
+  model_name: string;
+  model_version?: string;
+  id?: string;
+  outputs: V2Tensor[];
+}
+
+/** One row of POST /v2/repository/index. */
+export interface RepositoryEntry {
+  name: string;
+  version?: string;
+  state: string;
+  reason: string;
+}

@@ -3,15 +3,8 @@
  * for classifiers, the de-standardised value for regressors. Used by the labelled predict route, TF
  * Serving's classify/regress and KServe v2's extra outputs.
  */
-import type { OutputSchema } from '@tuneserve/client';
+import type { LabelledPrediction, OutputSchema, ScoredLabel } from '@tuneserve/client';
 import { InvalidInputError } from './errors.js';
-
-export interface ScoredLabel {
-  label: string;
-  score: number;
-}
-
-export type Answer = { label: string; score: number; top_k: ScoredLabel[] } | { value: number };
 
 /** Reads a top_k parameter (query string, body or KServe parameters): an integer >= 1, capped at the class count. */
 export function readTopK(value: unknown, where: string): number | undefined {
@@ -39,9 +32,9 @@ export function inTargetUnits(schema: OutputSchema, out: Float32Array): Float32A
 }
 
 /** One answer per example of a batch's output. Default top_k: 5 classes (all when fewer). */
-export function answers(schema: OutputSchema, out: Float32Array, count: number, topK = 5): Answer[] {
+export function answers(schema: OutputSchema, out: Float32Array, count: number, topK = 5): LabelledPrediction[] {
   const size = out.length / count;
-  const result: Answer[] = [];
+  const result: LabelledPrediction[] = [];
   for (let r = 0; r < count; r++) {
     const row = out.subarray(r * size, (r + 1) * size);
     if (schema.task === 'regression') {

@@ -12,6 +12,8 @@ import {
   EmptyImageError,
   greyToInk,
   HttpError,
+  type ModelList,
+  type ModelSummary,
   renderDigit,
   type Sample,
   TimeoutError,
@@ -23,6 +25,7 @@ import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { OutputInfo } from 'sharp';
 import { UsageError } from '../errors.js';
+import { runLabelledQuery } from './query-labelled.js';
 
 interface QueryOptions {
   url: string;
@@ -31,6 +34,10 @@ interface QueryOptions {
   random?: boolean;
   index?: number;
   image?: string;
+  features?: string;
+  csv?: string;
+  out?: string;
+  topK?: number;
   count?: number;
   format: 'text' | 'json';
   timeout: number;
@@ -49,13 +56,19 @@ const DEFAULT_URL = 'http://127.0.0.1:8080';
 export function registerQuery(program: Command): void {
   program
     .command('query')
-    .description('Ask a running server what digit an image shows (a random or chosen MNIST test digit, or a picture)')
+    .description(
+      'Ask a running server: what digit an image shows (a random or chosen MNIST test digit, or a picture), or any model about a photo, a row of named features or a CSV of rows',
+    )
     .addOption(new Option('--url <url>', 'server address').env('TUNESERVE_URL').default(DEFAULT_URL))
     .addOption(new Option('--api-key <key>', 'API key, when the server requires one').env('TUNESERVE_API_KEY'))
     .option('--model <name>', 'model name (default: the one the server serves)')
     .option('--random', 'a random MNIST test digit from the server (the default)')
     .option('--index <n>', 'the MNIST test digit at this index', integer('--index', 0))
-    .option('--image <file>', 'a PNG/JPEG picture of a digit, any size, dark-on-light or light-on-dark')
+    .option('--image <file>', 'a PNG/JPEG/WebP picture: a digit for MNIST, any photo for an image model')
+    .option('--features <json>', 'one row of named features, e.g. \'{"alcohol": 13.2, "colour": "red"}\'')
+    .option('--csv <file>', 'rows of named features (header = feature names): writes a CSV of predictions')
+    .option('--out <file>', 'where --csv writes its predictions (default: standard output)')
+    .option('--top-k <n>', 'classes per answer, best first', integer('--top-k', 1))
     .option('--count <n>', 'send N random test digits; print accuracy and latency percentiles', integer('--count', 1))
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--timeout <ms>', 'per-request timeout in milliseconds', integer('--timeout', 1), 10_000)
@@ -75,8 +88,15 @@ function integer(flag: string, min: number): (value: string) => number {
 }
 
 export async function runQuery(options: QueryOptions, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<void> {
-  const modes = [options.random, options.index !== undefined, options.image !== undefined].filter(Boolean).length;
-  if (modes > 1) throw new UsageError('choose one of --random, --index and --image');
+  const modes = [
+    options.random,
+    options.index !== undefined,
+    options.image !== undefined,
+    options.features !== undefined,
+    options.csv !== undefined,
+  ].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('choose one of --random, --index, --image, --features and --csv');
+  if (options.out !== undefined && options.csv === undefined) throw new UsageError('--out is for --csv');
   if (options.count !== undefined && (options.index !== undefined || options.image !== undefined)) {
     throw new UsageError('--count sends random test digits: it cannot be combined with --index or --image');
   }
@@ -87,6 +107,16 @@ export async function runQuery(options: QueryOptions, out: NodeJS.WriteStream, e
     throw new UsageError((e as Error).message);
   }
   try {
+    if (options.features !== undefined || options.csv !== undefined || options.image !== undefined) {
+      const model = await schemaModel(client, options.model);
+      // Models with a schema answer with class names; plain MNIST models keep the digit path below.
+      if (model && (options.image === undefined || model.input?.kind === 'image')) {
+        await runLabelledQuery(client, model, options, out, err);
+        return;
+      }
+      if (!model && options.image === undefined)
+        throw new UsageError('this server does not list its models (GET /api/models): --features and --csv need it');
+    }
     // Read the picture before talking to the server: a bad file is the user's first problem.
     const picture = options.image === undefined ? undefined : await readPicture(options.image);
     const model = options.model ?? (await servedModelName(client));
@@ -104,6 +134,28 @@ export async function runQuery(options: QueryOptions, out: NodeJS.WriteStream, e
   } catch (e) {
     throw toUsageError(e, options);
   }
+}
+
+/** The chosen (or default) model with its schema; undefined from servers without /api/models. */
+async function schemaModel(client: TuneserveClient, name: string | undefined): Promise<ModelSummary | undefined> {
+  let list: ModelList;
+  try {
+    list = await client.models();
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 404) return undefined;
+    throw e;
+  }
+  const chosen = name ?? list.default ?? undefined;
+  const model = list.models.find((m) => m.name === chosen);
+  if (!model) {
+    const names = list.models.map((m) => m.name).join(', ') || 'none';
+    throw new UsageError(
+      chosen
+        ? `the server has no model "${chosen}" (it serves: ${names})`
+        : `choose a model with --model (the server serves: ${names})`,
+    );
+  }
+  return model;
 }
 
 async function servedModelName(client: TuneserveClient): Promise<string> {
