@@ -4,17 +4,11 @@
  * Models exported before schemas existed are a plain tensor classified over their labels.
  */
 import type { Feature, InputSchema, OutputSchema } from '@tuneserve/client';
+import { encodedWidth } from '@tuneserve/data';
 import { ModelLoadError } from '../errors.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-/** Values one row of a tabular schema encodes to: 1 per number, one-hot (+ "other") per category. */
-export function encodedWidth(features: readonly Feature[]): number {
-  let width = 0;
-  for (const f of features) width += f.type === 'number' ? 1 : f.categories.length + (f.other ? 1 : 0);
-  return width;
-}
 
 function checkFeature(f: unknown, i: number, label: string): Feature {
   const where = `${label}: metadata.json input.features[${i}]`;
@@ -49,7 +43,7 @@ export function readInputSchema(
       if (!Array.isArray(meta.features) || meta.features.length === 0)
         throw new ModelLoadError(`${label}: metadata.json input.features must list the features`);
       const features = meta.features.map((f, i) => checkFeature(f, i, label));
-      const width = encodedWidth(features);
+      const width = encodedWidth({ kind: 'tabular', features });
       if (width !== exampleSize)
         throw new ModelLoadError(`${label}: the features encode to ${width} values but the model takes ${exampleSize}`);
       return { kind: 'tabular', features };
