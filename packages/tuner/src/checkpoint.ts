@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { CheckpointError } from './errors.js';
 
 export interface CheckpointState {
   [key: string]: unknown;
@@ -80,9 +81,14 @@ export async function saveCheckpoint(
   const target = path.resolve(dir);
   await mkdir(path.dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(tmp);
   try {
+    await mkdir(tmp);
     for (const [name, data] of Object.entries(files)) await writeSynced(path.join(tmp, name), data);
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    throw writeError(target, error);
+  }
+  try {
     const old = `${target}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
     if (existsSync(target)) await rename(target, old);
     await rename(tmp, target);
@@ -91,6 +97,16 @@ export async function saveCheckpoint(
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** A full disk says so, names the checkpoint and that the previous one is still there. */
+function writeError(target: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'EFBIG') return error;
+  const why = code === 'EFBIG' ? 'a file is over the size limit (EFBIG)' : `no space left on the device (${code})`;
+  return new CheckpointError(`Cannot write the checkpoint ${target}: ${why}; the previous checkpoint is kept.`, {
+    cause: error,
+  });
 }
 
 function complete(dir: string): boolean {

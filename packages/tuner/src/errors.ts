@@ -37,3 +37,8 @@ export class StorageError extends Error {
 export class TrialLostError extends Error {
   override name = 'TrialLostError';
 }
+
+/** A checkpoint could not be written (e.g. the disk is full); the previous checkpoint is untouched. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}

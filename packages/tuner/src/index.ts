@@ -20,6 +20,7 @@ export {
 } from './engine/oracle.js';
 export { type SearchFitArgs, type TrialEpochs, Tuner, type TunerOptions } from './engine/tuner.js';
 export {
+  CheckpointError,
   FailedTrialError,
   FatalError,
   HyperParameterError,

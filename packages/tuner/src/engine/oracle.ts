@@ -83,6 +83,9 @@ export interface StudyLocation {
 }
 
 const MAX_COLLISIONS = 20;
+/** userData keys: the trial's metric rows when its current attempt began; its runs lost without progress. */
+const PROGRESS_MARK = 'metricRowsAtClaim';
+const DEATHS = 'lostRuns';
 
 export abstract class Oracle {
   readonly objective: Objective;
@@ -270,7 +273,7 @@ export abstract class Oracle {
    */
   async createTrial(tunerId: string): Promise<Trial> {
     return (await this.open()).transaction(async (tx) => {
-      const study = await requireStudy(tx);
+      let study = await requireStudy(tx);
       const records = await tx.listTrials();
       const space = HyperParameters.fromConfig(study.space);
       space.values = {};
@@ -285,16 +288,55 @@ export abstract class Oracle {
           startedAt: retry || rec.startedAt === null ? now : rec.startedAt,
           endedAt: null,
           retries: rec.retries + (retry ? 1 : 0),
+          // How far the trial had got when this attempt began (see reclaim).
+          userData: { ...rec.userData, [PROGRESS_MARK]: (await tx.listMetrics(rec.trialId)).length },
         };
         await tx.putTrial(next);
         return this.toTrial(next, space);
       };
-      const own = records.find((r) => r.status === 'RUNNING' && r.ownerId === tunerId);
-      if (own) return claim(own, false);
-      const stale = records.find(
-        (r) => r.status === 'RUNNING' && (r.heartbeatAt === null || now - r.heartbeatAt > this.heartbeatTimeoutMs),
+      /**
+       * A RUNNING trial whose worker is gone: it restarted (same id) or stopped heartbeating. A run
+       * that finished epochs since its worker claimed it was interrupted: it resumes where it stood.
+       * A run that died without progress is forgiven once (a preemption, a Ctrl-C, a FatalError
+       * abort); from the second such death on, each counts as a failed attempt (an out-of-memory
+       * kill, an abort), and past maxRetriesPerTrial the trial ends FAILED instead of killing
+       * worker after worker under a restart policy.
+       */
+      const reclaim = async (rec: TrialRecord): Promise<Trial | undefined> => {
+        const progressed = (await tx.listMetrics(rec.trialId)).length > Number(rec.userData[PROGRESS_MARK] ?? 0);
+        if (progressed) return claim(rec, false);
+        const deaths = Number(rec.userData[DEATHS] ?? 0) + 1;
+        const counted = { ...rec, userData: { ...rec.userData, [DEATHS]: deaths } };
+        if (deaths === 1) return claim(counted, false);
+        if (rec.retries < this.maxRetriesPerTrial) return claim(counted, true);
+        const failed: TrialRecord = {
+          ...counted,
+          status: 'FAILED',
+          ownerId: null,
+          endedAt: now,
+          message:
+            `The worker running it died ${deaths} times without finishing an epoch (out of memory or ` +
+            `killed?); maxRetriesPerTrial is ${this.maxRetriesPerTrial}.`,
+        };
+        await tx.putTrial(failed);
+        records[records.indexOf(rec)] = failed;
+        const state = { ...study.oracleState };
+        await this.onTrialEnd(this.toTrial(failed, space), this.context(records, space, state));
+        study = { ...study, oracleState: state };
+        await tx.putStudy(study);
+        return undefined;
+      };
+      const lost = records.filter(
+        (r) =>
+          r.status === 'RUNNING' &&
+          (r.ownerId === tunerId || r.heartbeatAt === null || now - r.heartbeatAt > this.heartbeatTimeoutMs),
       );
-      if (stale) return claim(stale, false);
+      // This worker's own unfinished trial first (a restarted worker resumes its trial at once).
+      lost.sort((a, b) => Number(b.ownerId === tunerId) - Number(a.ownerId === tunerId));
+      for (const rec of lost) {
+        const trial = await reclaim(rec);
+        if (trial) return trial;
+      }
       const retry = records.find((r) => r.status === 'INVALID' && r.retries < this.maxRetriesPerTrial);
       if (retry) return claim(retry, true);
 

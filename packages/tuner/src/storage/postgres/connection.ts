@@ -1,7 +1,12 @@
 /**
- * Turns a `postgres://` storage URL into a pg pool plus the tuneserve option carried in its query
- * string (`checkpointDir`), and wraps connection failures in an error that names the server but
- * never the password.
+ * Turns a `postgres://` storage URL into a pg pool plus the tuneserve options carried in its query
+ * string (`checkpointDir`, the session timeouts and the retry budget), and wraps connection
+ * failures in an error that names the server but never the password.
+ *
+ * Every session gets `lock_timeout` (a worker waiting for the study lock gives up and retries
+ * instead of queueing forever), `statement_timeout` (no statement runs unbounded) and
+ * `idle_in_transaction_session_timeout` (a worker frozen or partitioned inside a transaction has
+ * its session ended by the server, which releases the study lock for the others).
  */
 import pg from 'pg';
 import { StorageError } from '../../errors.js';
@@ -9,7 +14,31 @@ import { StorageError } from '../../errors.js';
 export interface PostgresUrlOptions {
   /** Shared folder for trial checkpoints (every worker must see the same files). */
   checkpointDir?: string;
+  /** Session timeouts in ms (URL parameters lockTimeout, statementTimeout, idleInTransactionTimeout). */
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  /** How long an operation keeps retrying through an outage, in ms (URL parameter retryBudget). */
+  retryBudgetMs?: number;
 }
+
+/** Defaults: the study lock is held for milliseconds; a statement or idle transaction never needs a minute. */
+export const DEFAULT_TIMEOUTS = {
+  lockTimeoutMs: 30_000,
+  statementTimeoutMs: 60_000,
+  idleInTransactionTimeoutMs: 60_000,
+};
+
+/** URL parameter -> option, each a duration in milliseconds. */
+const DURATION_PARAMS: Record<
+  string,
+  'lockTimeoutMs' | 'statementTimeoutMs' | 'idleInTransactionTimeoutMs' | 'retryBudgetMs'
+> = {
+  lockTimeout: 'lockTimeoutMs',
+  statementTimeout: 'statementTimeoutMs',
+  idleInTransactionTimeout: 'idleInTransactionTimeoutMs',
+  retryBudget: 'retryBudgetMs',
+};
 
 /** The storage URL is invalid or the server cannot be reached. */
 export class StorageConnectionError extends StorageError {
@@ -58,23 +87,54 @@ export function parsePostgresUrl(url: string): { connectionString: string; optio
     options.checkpointDir = value;
     parsed.searchParams.delete(param);
   }
+  for (const [param, key] of Object.entries(DURATION_PARAMS)) {
+    const value = parsed.searchParams.get(param);
+    if (value === null) continue;
+    if (!/^\d+$/.test(value) || Number(value) < 1) {
+      throw new StorageConnectionError(
+        `storage URL parameter ${param} must be a positive number of milliseconds, got '${value}'`,
+      );
+    }
+    options[key] = Number(value);
+    parsed.searchParams.delete(param);
+  }
   return { connectionString: parsed.toString(), options };
 }
 
-export function createPool(connectionString: string, max = 3): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000 });
+export function createPool(connectionString: string, options: PostgresUrlOptions, max = 3): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 10_000,
+    lock_timeout: options.lockTimeoutMs ?? DEFAULT_TIMEOUTS.lockTimeoutMs,
+    statement_timeout: options.statementTimeoutMs ?? DEFAULT_TIMEOUTS.statementTimeoutMs,
+    idle_in_transaction_session_timeout:
+      options.idleInTransactionTimeoutMs ?? DEFAULT_TIMEOUTS.idleInTransactionTimeoutMs,
+  });
   // An idle client losing its connection (server restart) must not crash the worker; the next
   // query reconnects or fails with a clear error instead.
   pool.on('error', () => undefined);
   return pool;
 }
 
+/** Clients that already have the listener below (pool clients are reused). */
+const guarded = new WeakSet<pg.PoolClient>();
+
 /** Checks out a client, turning "cannot connect" into a StorageConnectionError naming the server. */
 export async function connect(pool: pg.Pool, url: string): Promise<pg.PoolClient> {
+  let client: pg.PoolClient;
   try {
-    return await pool.connect();
+    client = await pool.connect();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new StorageConnectionError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${reason}`);
+    throw new StorageConnectionError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${reason}`, { cause: error });
   }
+  // The server may end a checked-out session between two queries (shutdown, idle-in-transaction
+  // timeout). pg then emits 'error' on the client, which would crash the process without a
+  // listener; the next query on it fails instead, and that failure is retried.
+  if (!guarded.has(client)) {
+    client.on('error', () => undefined);
+    guarded.add(client);
+  }
+  return client;
 }

@@ -9,6 +9,9 @@
  *   revive a trial that was re-queued or finished elsewhere.
  * - Checkpoints stay files under `checkpointRoot` (see docs/distributed.md for why): a shared
  *   volume given by the URL parameter `checkpointDir`, else `<directory>/<projectName>`.
+ * - Every operation, and every transaction as a whole, is retried with back-off through a server
+ *   outage or a lock timeout (retry.ts), so a database restart pauses the workers instead of
+ *   killing them. Session timeouts (connection.ts) keep a stuck worker from blocking the study.
  */
 import path from 'node:path';
 import type pg from 'pg';
@@ -17,6 +20,7 @@ import { upgradeTrialRecord } from '../legacy.js';
 import type { EpochMetric, StorageContext, StudyRecord, StudyStorage, StudyStore, TrialRecord } from '../types.js';
 import { connect, createPool, parsePostgresUrl, redactUrl } from './connection.js';
 import { migrate } from './migrations.js';
+import { DEFAULT_RETRY, isTransient, type RetryPolicy, withRetry } from './retry.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -110,7 +114,7 @@ class PostgresStudyStore implements StudyStore {
       return await this.db.query<R>(sql, params);
     } catch (error) {
       if (error instanceof StorageError) throw error;
-      throw new StorageError(`Study database ${this.location}: ${(error as Error).message}`);
+      throw new StorageError(`Study database ${this.location}: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -293,38 +297,41 @@ export class PostgresStudyStorage implements StudyStorage {
     readonly location: string,
     readonly checkpointRoot: string,
     private readonly readOnly: boolean,
+    private readonly retryPolicy: RetryPolicy,
   ) {}
 
-  /** Connects, migrates the schema (unless read-only) and applies `overwrite`. */
+  /** Connects, migrates the schema (unless read-only) and applies `overwrite`; waits out an outage. */
   static async open(url: string, context: StorageContext): Promise<PostgresStudyStorage> {
     const { connectionString, options } = parsePostgresUrl(url);
     const location = `${redactUrl(url)}#${context.projectName}`;
     const checkpointRoot = path.resolve(options.checkpointDir ?? path.join(context.directory, context.projectName));
-    const pool = createPool(connectionString);
+    const policy = { ...DEFAULT_RETRY, ...(options.retryBudgetMs ? { budgetMs: options.retryBudgetMs } : {}) };
+    const pool = createPool(connectionString, options);
+    const make = (store: StudyStore, readOnly: boolean) =>
+      new PostgresStudyStorage(pool, store, context.projectName, location, checkpointRoot, readOnly, policy);
     try {
-      const client = await connect(pool, url);
-      try {
-        if (context.readOnly) {
-          const { rows } = await client.query<{ present: boolean }>(
-            "SELECT to_regclass('tuneserve_trials') IS NOT NULL AS present",
-          );
-          const store = rows[0]?.present
-            ? new PostgresStudyStore(pool, context.projectName, location)
-            : new AbsentStudyStore();
-          return new PostgresStudyStorage(pool, store, context.projectName, location, checkpointRoot, true);
+      const storage = await retrying(policy, location, async () => {
+        const client = await connect(pool, url);
+        let broken: Error | undefined;
+        try {
+          if (context.readOnly) {
+            const { rows } = await client.query<{ present: boolean }>(
+              "SELECT to_regclass('tuneserve_trials') IS NOT NULL AS present",
+            );
+            const store = rows[0]?.present
+              ? new PostgresStudyStore(pool, context.projectName, location)
+              : new AbsentStudyStore();
+            return make(store, true);
+          }
+          await migrate(client);
+          return make(new PostgresStudyStore(pool, context.projectName, location), false);
+        } catch (error) {
+          if (isTransient(error)) broken = error as Error;
+          throw error;
+        } finally {
+          client.release(broken);
         }
-        await migrate(client);
-      } finally {
-        client.release();
-      }
-      const storage = new PostgresStudyStorage(
-        pool,
-        new PostgresStudyStore(pool, context.projectName, location),
-        context.projectName,
-        location,
-        checkpointRoot,
-        false,
-      );
+      });
       if (context.overwrite) await storage.deleteStudy();
       return storage;
     } catch (error) {
@@ -333,37 +340,54 @@ export class PostgresStudyStorage implements StudyStorage {
     }
   }
 
-  getStudy() {
-    return this.store.getStudy();
-  }
-  putStudy(study: StudyRecord) {
-    return this.store.putStudy(study);
-  }
-  listTrials() {
-    return this.store.listTrials();
-  }
-  getTrial(trialId: string) {
-    return this.store.getTrial(trialId);
-  }
-  putTrial(trial: TrialRecord) {
-    return this.store.putTrial(trial);
-  }
-  putMetrics(rows: EpochMetric[]) {
-    return this.store.putMetrics(rows);
-  }
-  listMetrics(trialId?: string) {
-    return this.store.listMetrics(trialId);
-  }
-  deleteMetrics(trialId: string) {
-    return this.store.deleteMetrics(trialId);
-  }
-  heartbeat(trialId: string, ownerId: string, at: number) {
-    return this.store.heartbeat(trialId, ownerId, at);
+  private retry<T>(op: () => Promise<T>): Promise<T> {
+    return retrying(this.retryPolicy, this.location, op);
   }
 
+  getStudy() {
+    return this.retry(() => this.store.getStudy());
+  }
+  putStudy(study: StudyRecord) {
+    return this.retry(() => this.store.putStudy(study));
+  }
+  listTrials() {
+    return this.retry(() => this.store.listTrials());
+  }
+  getTrial(trialId: string) {
+    return this.retry(() => this.store.getTrial(trialId));
+  }
+  putTrial(trial: TrialRecord) {
+    return this.retry(() => this.store.putTrial(trial));
+  }
+  putMetrics(rows: EpochMetric[]) {
+    return this.retry(() => this.store.putMetrics(rows));
+  }
+  listMetrics(trialId?: string) {
+    return this.retry(() => this.store.listMetrics(trialId));
+  }
+  deleteMetrics(trialId: string) {
+    return this.retry(() => this.store.deleteMetrics(trialId));
+  }
+  heartbeat(trialId: string, ownerId: string, at: number) {
+    return this.retry(() => this.store.heartbeat(trialId, ownerId, at));
+  }
+
+  /** The whole transaction is repeated after a transient failure (it was rolled back). */
   async transaction<T>(fn: (tx: StudyStore) => Promise<T>): Promise<T> {
     if (this.readOnly) throw new StorageError(`The study at ${this.location} was opened read-only.`);
+    return this.retry(() => this.locked(fn));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** One attempt: BEGIN, take the study's advisory lock, run fn, COMMIT. */
+  private async locked<T>(fn: (tx: StudyStore) => Promise<T>): Promise<T> {
     const client = await connect(this.pool, this.location);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       // hashtext maps the project to the lock key; a collision only serialises two studies.
@@ -373,35 +397,47 @@ export class PostgresStudyStorage implements StudyStorage {
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that failed is not given back to the pool.
+      if (isTransient(error)) broken = error as Error;
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end();
   }
 
   /** Removes the study's rows (overwrite: true). Never let more than one worker of a search do this. */
   private async deleteStudy(): Promise<void> {
-    const client = await connect(this.pool, this.location);
-    try {
-      await client.query('BEGIN');
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('tuneserve-study:' || $1))", [this.study]);
-      await client.query('DELETE FROM tuneserve_epoch_metrics WHERE study = $1', [this.study]);
-      await client.query('DELETE FROM tuneserve_trials WHERE study = $1', [this.study]);
-      await client.query('DELETE FROM tuneserve_studies WHERE project = $1', [this.study]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    await this.retry(async () => {
+      const client = await connect(this.pool, this.location);
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('tuneserve-study:' || $1))", [this.study]);
+        await client.query('DELETE FROM tuneserve_epoch_metrics WHERE study = $1', [this.study]);
+        await client.query('DELETE FROM tuneserve_trials WHERE study = $1', [this.study]);
+        await client.query('DELETE FROM tuneserve_studies WHERE project = $1', [this.study]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (isTransient(error)) broken = error as Error;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    });
   }
+}
+
+/** Runs `op` with the retry policy, logging each pause on stderr (a worker's log) once per few attempts. */
+function retrying<T>(policy: RetryPolicy, location: string, op: () => Promise<T>): Promise<T> {
+  return withRetry(op, policy, (error, attempt, delayMs) => {
+    if (attempt === 1 || attempt % 5 === 0) {
+      const reason = (error.cause instanceof Error ? error.cause : error).message;
+      process.stderr.write(
+        `tuneserve: PostgreSQL unavailable at ${location} (${reason}); retrying in ${delayMs} ms (attempt ${attempt})\n`,
+      );
+    }
+  });
 }
 
 /** The `StorageFactory` for postgres:// and postgresql:// URLs. */
