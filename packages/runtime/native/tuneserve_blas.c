@@ -682,7 +682,9 @@ typedef struct {
   const float *w; /* the filter as [K, co] */
   float *out;     /* forward: y [P, co]; input gradient: dy [P, co] */
   int64_t co;
-  bool failed;    /* a band scratch could not be allocated */
+  const float *bias; /* forward: added to every output row (NULL: none) */
+  bool relu;         /* forward: max(0, .) after the bias */
+  bool failed;       /* a band scratch could not be allocated */
 } ConvJob;
 
 static int64_t band_images(const Geometry *g) {
@@ -704,8 +706,18 @@ static void conv_forward_images(void *ctx, int64_t lo, int64_t hi) {
     const int64_t e = n + step < hi ? n + step : hi;
     float *cols = j->cols ? j->cols + n * p * k : scratch;
     im2col_block(j->image, cols, g, n, e);
+    float *y = j->out + n * p * j->co;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)((e - n) * p), (int)j->co, (int)k, 1.0f, cols, (int)k,
-                j->w, (int)j->co, 0.0f, j->out + n * p * j->co, (int)j->co);
+                j->w, (int)j->co, 0.0f, y, (int)j->co);
+    if (j->bias || j->relu) { /* the epilogue while the band's output is still in cache */
+      const int64_t rows = (e - n) * p, co = j->co;
+      for (int64_t r = 0; r < rows; r++, y += co) {
+        if (j->bias)
+          for (int64_t c = 0; c < co; c++) y[c] += j->bias[c];
+        if (j->relu)
+          for (int64_t c = 0; c < co; c++) y[c] = y[c] > 0.0f ? y[c] : 0.0f;
+      }
+    }
   }
   free(scratch);
 }
@@ -728,11 +740,12 @@ static void conv_input_grad_images(void *ctx, int64_t lo, int64_t hi) {
   free(scratch);
 }
 
-/* Shared arguments: (heap, image, w, out, cols or -1, geometry, co); extents checked against the heap. */
+/* Shared arguments: (heap, image, w, out, cols or -1, geometry, co, bias or -1, relu); extents checked against the
+ * heap. */
 static bool conv_fused_args(napi_env env, napi_callback_info info, ConvJob *job, Geometry *g) {
-  size_t argc = 7;
-  napi_value argv[7];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) return false;
+  size_t argc = 9;
+  napi_value argv[9];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9) return false;
   size_t count = 0;
   float *heap = heap_floats(env, argv[0], &count);
   if (heap == NULL) return false;
@@ -740,14 +753,20 @@ static bool conv_fused_args(napi_env env, napi_callback_info info, ConvJob *job,
   for (int i = 0; i < 4; i++) {
     if (napi_get_value_int64(env, argv[1 + i], &off[i]) != napi_ok) return false;
   }
-  if (!read_geometry(env, argv[5], g) || napi_get_value_int64(env, argv[6], &co) != napi_ok || co < 1) return false;
+  int64_t bias;
+  bool relu;
+  if (!read_geometry(env, argv[5], g) || napi_get_value_int64(env, argv[6], &co) != napi_ok || co < 1 ||
+      napi_get_value_int64(env, argv[7], &bias) != napi_ok || napi_get_value_bool(env, argv[8], &relu) != napi_ok) {
+    return false;
+  }
   const int64_t image = g->n * g->ih * g->iw * g->ci, p = g->n * g->oh * g->ow, k = g->fh * g->fw * g->ci;
   const int64_t n = (int64_t)count;
   if (off[0] < 0 || off[0] + image > n || off[1] < 0 || off[1] + k * co > n || off[2] < 0 || off[2] + p * co > n ||
-      (off[3] >= 0 && off[3] + p * k > n) || p * k > INT32_MAX || p * co > INT32_MAX) {
+      (off[3] >= 0 && off[3] + p * k > n) || (bias >= 0 && bias + co > n) || p * k > INT32_MAX || p * co > INT32_MAX) {
     return false;
   }
-  *job = (ConvJob){g, heap + off[0], off[3] >= 0 ? heap + off[3] : NULL, heap + off[1], heap + off[2], co, false};
+  *job = (ConvJob){g,  heap + off[0], off[3] >= 0 ? heap + off[3] : NULL, heap + off[1], heap + off[2], co,
+                   bias >= 0 ? heap + bias : NULL, relu, false};
   return true;
 }
 
@@ -761,7 +780,8 @@ static void run_conv(ConvJob *job, RangeFn fn) {
   parallel_range(fn, job, g->n, macs >= LARGE_GEMM ? max_threads : 1);
 }
 
-/* conv2d(heap, x, w, y, cols | -1, geometry, co): y[P, co] = im2col(x) @ w, keeping the window matrix when cols >= 0. */
+/* conv2d(heap, x, w, y, cols | -1, geometry, co, bias | -1, relu): y[P, co] = im2col(x) @ w (+ bias, relu), keeping the
+ * window matrix when cols >= 0. */
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   ConvJob job;
   Geometry g;
@@ -774,11 +794,11 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* conv2dInputGrad(heap, dx, w, dy, -1, geometry, co): dx = col2im(dy @ w^T). */
+/* conv2dInputGrad(heap, dx, w, dy, -1, geometry, co, -1, false): dx = col2im(dy @ w^T). */
 static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
   ConvJob job;
   Geometry g;
-  if (!conv_fused_args(env, info, &job, &g) || job.cols != NULL) {
+  if (!conv_fused_args(env, info, &job, &g) || job.cols != NULL || job.bias != NULL || job.relu) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.conv2dInputGrad: bad arguments or operand outside the heap");
     return NULL;
   }

@@ -225,6 +225,47 @@ for (const mode of modes) {
       }
     });
 
+    it('fused conv2d (Keras Conv2D): bias and relu/linear in one kernel, values and gradients of x, filter, bias', async () => {
+      const r = rng(71);
+      const cases: [number[], number[], number | [number, number], 'same' | 'valid', 'relu' | 'linear'][] = [
+        [[2, 9, 8, 3], [3, 3, 3, 5], 1, 'valid', 'relu'],
+        [[3, 7, 7, 10], [2, 2, 10, 4], 1, 'same', 'relu'],
+        [[2, 8, 9, 2], [3, 2, 2, 6], [2, 1], 'same', 'linear'],
+      ];
+      // the one kernel really runs (TF.js's own fused conv2d runs Conv2D, Add and Relu while recording)
+      const probe = await tf.profile(() =>
+        tf.fused.conv2d({
+          x: tf.ones([1, 4, 4, 1]),
+          filter: tf.ones([2, 2, 1, 2]),
+          bias: tf.ones([2]),
+          strides: 1,
+          pad: 'valid',
+          activation: 'relu',
+        }),
+      );
+      expect(probe.kernelNames).toEqual(['TuneserveConv2DBiasAct']);
+      for (const [xs, fs, strides, pad, activation] of cases) {
+        const xVals = randomArray(
+          r,
+          xs.reduce((a, b) => a * b, 1),
+        );
+        const fVals = randomArray(
+          r,
+          fs.reduce((a, b) => a * b, 1),
+        );
+        const bVals = randomArray(r, fs[3]!);
+        await expectMatchesCpu(`fused conv2d x[${xs}] f[${fs}] s${strides} ${pad} ${activation}`, () => {
+          const x = tf.tensor4d(xVals, xs as [number, number, number, number]);
+          const f = tf.tensor4d(fVals, fs as [number, number, number, number]);
+          const b = tf.tensor1d(bVals);
+          const layer = (a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
+            tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, bias, strides, pad, activation });
+          const [gx, gf, gb] = tf.grads((a, w, bias) => layer(a!, w!, bias!).square().sum() as tf.Scalar)([x, f, b]);
+          return [layer(x, f, b), gx!, gf!, gb!];
+        });
+      }
+    });
+
     it('MaxPoolGrad on its own (no argmax recorded by a forward pass): windows searched again', async () => {
       const r = rng(91);
       for (let trial = 0; trial < 6; trial++) {
@@ -246,11 +287,17 @@ for (const mode of modes) {
       }
     });
 
-    it('dropout: a heap-drawn mask of 0 or 1/keep at the right rate, its gradient is the mask, seeds repeat', () => {
+    it('dropout (Keras Dropout in training): a heap-drawn mask of 0 or 1/keep at the right rate, its gradient is the mask', async () => {
       const x = tf.randomUniform([64, 1000], 0.5, 1.5, 'float32', 3);
-      const seeded = (seed: number) => tf.tidy(() => tf.dropout(x, 0.3, undefined, seed).dataSync());
+      const layer = (rate: number, seed?: number) =>
+        tf.layers.dropout({ rate, ...(seed === undefined ? {} : { seed }) });
+      const train = (l: tf.layers.Layer, v: tf.Tensor) => l.apply(v, { training: true }) as tf.Tensor;
+      const profile = await tf.profile(() => train(layer(0.3), x));
+      expect(profile.kernelNames).toContain('TuneserveDropoutMask');
+      expect(profile.kernelNames).not.toContain('Floor');
+      const seeded = (seed: number) => tf.tidy(() => train(layer(0.3, seed), x).dataSync());
       const a = seeded(17);
-      expect(Array.from(seeded(17))).toEqual(Array.from(a));
+      expect(Array.from(seeded(17)), 'a fixed seed repeats its mask').toEqual(Array.from(a));
       expect(Array.from(seeded(18))).not.toEqual(Array.from(a));
       const xs = x.dataSync();
       let kept = 0;
@@ -261,18 +308,21 @@ for (const mode of modes) {
       }
       // 64,000 Bernoulli(0.7) draws: the standard deviation of the kept fraction is ~0.0018
       expect(Math.abs(kept / a.length - 0.7)).toBeLessThan(0.01);
-      const unseeded = tf.tidy(() => [tf.dropout(x, 0.5).dataSync(), tf.dropout(x, 0.5).dataSync()]);
-      expect(Array.from(unseeded[0]!)).not.toEqual(Array.from(unseeded[1]!));
+      const unseeded = layer(0.5);
+      const twice = tf.tidy(() => [train(unseeded, x).dataSync(), train(unseeded, x).dataSync()]);
+      expect(Array.from(twice[0]!), 'a new mask every call').not.toEqual(Array.from(twice[1]!));
       // the gradient of sum(dropout(x)) is the mask itself
+      const fixed = layer(0.4, 5);
       const [y, g] = tf.tidy(() => {
-        const dx = tf.grad((v: tf.Tensor) => tf.dropout(v, 0.4, undefined, 5).sum())(x);
-        return [tf.dropout(x, 0.4, undefined, 5).dataSync(), dx.dataSync()];
+        const dx = tf.grad((v: tf.Tensor) => train(fixed, v).sum())(x);
+        return [train(fixed, x).dataSync(), dx.dataSync()];
       });
       for (let i = 0; i < y!.length; i++) {
         expect(Math.abs(g![i]! - (y![i] === 0 ? 0 : 1 / 0.6))).toBeLessThan(1e-5);
       }
       // noise shapes other than the input's go to TF.js's own dropout (and still broadcast)
-      const broadcast = tf.tidy(() => tf.dropout(tf.ones([4, 50]), 0.5, [4, 1], 2).arraySync() as number[][]);
+      const spatial = tf.layers.dropout({ rate: 0.5, noiseShape: [4, 1], seed: 2 });
+      const broadcast = tf.tidy(() => train(spatial, tf.ones([4, 50])).arraySync() as number[][]);
       for (const row of broadcast) expect(new Set(row).size).toBe(1);
       x.dispose();
     });

@@ -32,19 +32,31 @@ export interface BlasAddon {
   /** dx (zeroed first) = scatter-add of cols[P, K]; same geometry as im2col. */
   col2im(heap: ArrayBufferLike, cols: number, dx: number, geometry: Int32Array): void;
   /**
-   * y[P, co] = im2col(x) @ w[K, co], band by band of images (the band's windows stay in cache for its product);
-   * with cols >= 0 the whole window matrix is also kept there.
+   * y[P, co] = im2col(x) @ w[K, co] (+ bias[co] when bias >= 0, then max(0, .) when relu), band by band of images
+   * (a band's windows and outputs stay in cache); with cols >= 0 the whole window matrix is also kept there.
    */
-  conv2d(heap: ArrayBufferLike, x: number, w: number, y: number, cols: number, geometry: Int32Array, co: number): void;
-  /** dx = col2im(dy[P, co] @ w[K, co]^T), band by band of images (pass -1 for the unused fifth argument). */
+  conv2d(
+    heap: ArrayBufferLike,
+    x: number,
+    w: number,
+    y: number,
+    cols: number,
+    geometry: Int32Array,
+    co: number,
+    bias: number,
+    relu: boolean,
+  ): void;
+  /** dx = col2im(dy[P, co] @ w[K, co]^T), band by band of images (cols and bias -1, relu false). */
   conv2dInputGrad(
     heap: ArrayBufferLike,
     dx: number,
     w: number,
     dy: number,
-    unused: number,
+    cols: number,
     geometry: Int32Array,
     co: number,
+    bias: number,
+    relu: boolean,
   ): void;
   /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
   maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import { f32, type Kernel, type WasmBackend, withTemps } from './backend-access.js';
+import { RELU_GRAD } from './elementwise.js';
 import { ForwardCache, recordingGradients } from './forward-cache.js';
 import { type MatmulDeps, matMul, type StockKernel } from './matmul.js';
 
@@ -136,6 +137,8 @@ export function conv2dKernel(native: ConvNative, stockConv: StockKernel): Kernel
       cols ? offsetF(backend, cols) : -1,
       geometry(c),
       c.outChannels,
+      -1,
+      false,
     );
     if (cols) colsCache.put(backend, x, geometryKey(c), cols);
     return y;
@@ -281,7 +284,7 @@ export function conv2dBackpropInputKernel(deps: MatmulDeps, native?: ConvNative)
       const dx = backend.makeOutput(inputShape, 'float32');
       const heap = backend.wasm.HEAPU8.buffer;
       const at = (t: tf.TensorInfo) => offsetF(backend, t);
-      native.conv2dInputGrad(heap, at(dx), at(filter), at(dy), -1, geometry(c), c.outChannels);
+      native.conv2dInputGrad(heap, at(dx), at(filter), at(dy), -1, geometry(c), c.outChannels, -1, false);
       return dx;
     }
     return withTemps(backend, (temp) => {
@@ -294,4 +297,91 @@ export function conv2dBackpropInputKernel(deps: MatmulDeps, native?: ConvNative)
       return dx;
     });
   };
+}
+
+/** Kernel name of a convolution with bias and linear/relu fused into its output, used by `tf.fused.conv2d`. */
+export const CONV_BIAS_ACT = 'TuneserveConv2DBiasAct';
+
+/**
+ * Conv2D + bias + (relu): with the addon one fused pass (the epilogue runs on each band while it is in cache, and in
+ * training the window matrix is kept for the filter gradient); on pure wasm the stock FusedConv2D (XNNPACK applies
+ * bias and relu itself). TF.js's own fused conv2d falls back to three separate kernels (conv, add, relu) whenever
+ * gradients are recorded, which is every training step.
+ */
+export function conv2dBiasActKernel(native: ConvNative | undefined, stockFused: StockKernel): Kernel {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, filter, bias } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias: tf.TensorInfo };
+    const relu = attrs?.activation === 'relu';
+    const fusedAttrs = { ...attrs, dataFormat: 'NHWC', dilations: [1, 1] };
+    if (!native) return stockFused({ inputs: { x, filter, bias }, backend, attrs: fusedAttrs });
+    const c = convInfo(x.shape, filter.shape, fusedAttrs, 'Conv2D');
+    const p = c.batchSize * c.outHeight * c.outWidth;
+    const k = c.filterHeight * c.filterWidth * c.inChannels;
+    const cols = recordingGradients(tf.engine()) ? backend.makeOutput([p, k], 'float32') : undefined;
+    const y = backend.makeOutput([c.batchSize, c.outHeight, c.outWidth, c.outChannels], 'float32');
+    native.conv2d(
+      backend.wasm.HEAPU8.buffer,
+      offsetF(backend, x),
+      offsetF(backend, filter),
+      offsetF(backend, y),
+      cols ? offsetF(backend, cols) : -1,
+      geometry(c),
+      c.outChannels,
+      offsetF(backend, bias),
+      relu,
+    );
+    if (cols) colsCache.put(backend, x, geometryKey(c), cols);
+    return y;
+  };
+}
+
+let gradientInstalled = false;
+
+/**
+ * The fused convolution's gradient, lazily per input (the engine asks only for the ones it needs: a first layer's
+ * input gradient is never computed). The relu gradient is taken from the output (y > 0 exactly where the
+ * pre-activation was), once, and shared by the three.
+ */
+export function installConvBiasActGradient(): void {
+  if (gradientInstalled) return;
+  gradientInstalled = true;
+  tf.registerGradient({
+    kernelName: CONV_BIAS_ACT,
+    inputsToSave: ['x', 'filter'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      const grad = dy as tf.Tensor4D;
+      const { strides, pad, dimRoundingMode, activation } = attrs as {
+        strides: [number, number] | number;
+        pad: 'same' | 'valid' | number;
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+        activation: string;
+      };
+      // computed here, not inside the per-input closures: the engine runs each closure in its own tidy, which would
+      // dispose a shared tensor made there
+      const act =
+        activation !== 'relu'
+          ? grad
+          : tf.getKernel(RELU_GRAD, tf.getBackend())
+            ? (tf.engine().runKernel(RELU_GRAD, { dy: grad, x: y }) as tf.Tensor)
+            : tf.mul(grad, tf.step(y));
+      const dyAct = () => act;
+      const common = { strides, pad, dimRoundingMode, dataFormat: 'NHWC', dilations: [1, 1] };
+      return {
+        x: () =>
+          tf.engine().runKernel('Conv2DBackpropInput', { dy: dyAct(), filter }, {
+            ...common,
+            inputShape: x.shape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        filter: () =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dyAct() }, {
+            ...common,
+            filterShape: filter.shape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        bias: () => tf.sum(dyAct(), [0, 1, 2]),
+      };
+    },
+  });
 }

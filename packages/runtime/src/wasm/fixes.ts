@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
+import { installConvBiasActGradient } from './conv.js';
 import { installReluGradient } from './elementwise.js';
 import { REPLACED_KERNELS, replacementKernels } from './kernels.js';
 import { installUserApi } from './user-api.js';
@@ -27,7 +28,10 @@ export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
   if (state.on === on && state.blas === blas) return;
   const originals = stockKernels();
   if (on && blas) installReluGradient();
-  if (on) installUserApi(() => state.on && tf.getBackend() === 'wasm');
+  if (on) {
+    installConvBiasActGradient();
+    installUserApi(() => state.on && tf.getBackend() === 'wasm');
+  }
   const replacements = new Map(
     on
       ? replacementKernels((name) => originals.get(name) ?? tf.getKernel(name, 'wasm'), blas).map((k) => [

@@ -2,7 +2,13 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import type { Kernel, KernelArgs } from './backend-access.js';
-import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel } from './conv.js';
+import {
+  CONV_BIAS_ACT,
+  conv2dBackpropFilterKernel,
+  conv2dBackpropInputKernel,
+  conv2dBiasActKernel,
+  conv2dKernel,
+} from './conv.js';
 import { addKernel, RELU_GRAD, reluGradKernel } from './elementwise.js';
 import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
 import { castKernel, gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
@@ -44,6 +50,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
       kernelFunc: conv2dBackpropInputKernel(deps, blas),
     },
     { kernelName: DROPOUT_MASK, kernelFunc: dropoutMaskKernel },
+    { kernelName: CONV_BIAS_ACT, kernelFunc: conv2dBiasActKernel(blas, stockFunc(stock, 'FusedConv2D')) },
   ];
   if (blas) {
     kernels.push(
@@ -74,4 +81,5 @@ export const REPLACED_KERNELS = [
   'Add',
   RELU_GRAD,
   DROPOUT_MASK,
+  CONV_BIAS_ACT,
 ];

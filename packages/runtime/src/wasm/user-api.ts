@@ -1,13 +1,14 @@
 /**
  * Routes the TF.js entry points a plain user script meets to tuneserve's fused code while the wasm fixes are on:
- * `tf.train.*` (which `model.compile({optimizer: 'rmsprop'})` also calls) returns the fused optimizers, and
+ * `tf.train.*` (which `model.compile({optimizer: 'rmsprop'})` also calls) returns the fused optimizers,
  * `tf.dropout` (Keras's Dropout layer) draws its mask in one heap loop instead of TF.js's per-number JavaScript
- * generator plus four kernels. Both check at call time, so turning the fixes off (or another backend) gives the stock
+ * generator plus four kernels, and `tf.fused.conv2d` (Keras's Conv2D) runs conv + bias + relu as one kernel. Both check at call time, so turning the fixes off (or another backend) gives the stock
  * behaviour back; the patch is installed once on the tfjs-core module instance @tensorflow/tfjs itself uses.
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import type { Kernel } from './backend-access.js';
+import { CONV_BIAS_ACT } from './conv.js';
 import {
   FusedAdadeltaOptimizer,
   FusedAdagradOptimizer,
@@ -21,10 +22,13 @@ import {
 type Train = typeof tf.train;
 type Dropout = typeof tf.dropout;
 
+type FusedConv2d = typeof tf.fused.conv2d;
+
 /** The writable CommonJS exports of the tfjs-core instance that @tensorflow/tfjs (and tfjs-layers) use. */
 interface CoreExports {
   train: Train;
   dropout: Dropout;
+  fused: { conv2d: FusedConv2d };
 }
 
 function coreExports(): CoreExports {
@@ -82,6 +86,34 @@ export function installUserApi(active: () => boolean): void {
     });
   };
   core.dropout = dropout as Dropout;
+
+  // Keras's Conv2D calls tf.fused.conv2d, which runs conv, add and relu as three kernels whenever gradients are
+  // recorded (every training step); route the common case to one fused kernel with its own gradient.
+  const stockConv = core.fused.conv2d;
+  const conv = (args: Parameters<FusedConv2d>[0]): tf.Tensor => {
+    const { x, filter, bias, activation = 'linear', dataFormat = 'NHWC', dilations = [1, 1] } = args;
+    const unitDilation = typeof dilations === 'number' ? dilations === 1 : dilations.every((d) => d === 1);
+    const usable =
+      active() &&
+      (activation === 'linear' || activation === 'relu') &&
+      args.preluActivationWeights === undefined &&
+      dataFormat === 'NHWC' &&
+      unitDilation &&
+      x instanceof tf.Tensor &&
+      x.rank === 4 &&
+      x.dtype === 'float32' &&
+      filter instanceof tf.Tensor &&
+      filter.rank === 4 &&
+      filter.dtype === 'float32' &&
+      bias instanceof tf.Tensor &&
+      bias.dtype === 'float32' &&
+      bias.rank === 1 &&
+      bias.shape[0] === filter.shape[3];
+    if (!usable) return stockConv(args);
+    const attrs = { strides: args.strides, pad: args.pad, dimRoundingMode: args.dimRoundingMode, activation };
+    return tf.engine().runKernel(CONV_BIAS_ACT, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  };
+  core.fused.conv2d = conv as FusedConv2d;
 }
 
 function sameDims(a: readonly number[], b: readonly number[]): boolean {
