@@ -1,15 +1,16 @@
-/** Entry point: routes between the two views by hash, and keeps the API key field in sync. */
+/** Entry point: routes between the two views by hash, keeps the API key field in sync, and the model picker. */
 import './style.css';
 import { HttpError } from '@tuneserve/client';
 import { Dashboard } from './dashboard/view.js';
 import { showNotice } from './messages.js';
+import { ModelView } from './model-view.js';
 import { mountPredictView } from './predict-view.js';
 import { createClient, loadApiKey, saveApiKey } from './session.js';
 
 const DEFAULT_MODEL = 'mnist';
 let modelName: Promise<string> | undefined;
 
-/** The served model's name, asked once (again after the key changes); TF Serving routes need it. */
+/** The chosen model's name, else the served model's, asked once (again after the key changes); TF Serving routes need it. */
 function servedModelName(): Promise<string> {
   modelName ??= createClient()
     .servedModel()
@@ -24,6 +25,13 @@ function servedModelName(): Promise<string> {
 
 const dashboard = new Dashboard(createClient);
 mountPredictView({ client: createClient, modelName: servedModelName });
+const models = new ModelView({
+  client: createClient,
+  onChoose: (name) => {
+    modelName = Promise.resolve(name);
+  },
+});
+void models.load();
 
 const keyInput = document.getElementById('api-key') as HTMLInputElement;
 keyInput.value = loadApiKey() ?? '';
@@ -31,6 +39,7 @@ document.getElementById('api-key-form')!.addEventListener('submit', (e) => {
   e.preventDefault();
   saveApiKey(keyInput.value.trim());
   modelName = undefined;
+  void models.load();
   showNotice({
     kind: 'info',
     text: keyInput.value.trim() ? 'API key saved for this browser tab.' : 'API key removed.',

@@ -1,4 +1,9 @@
-/** The result panel: the predicted digit large, the true label when known, latency, ten probability bars. */
+/**
+ * The result panel: the predicted digit (or class name, or value) large, the true label when known,
+ * latency, and a probability bar per digit (or per class of the top k).
+ */
+import type { LabelledAnswer } from '@tuneserve/client';
+
 export interface ResultData {
   label: number;
   probabilities: number[];
@@ -33,15 +38,40 @@ export function clearResult(): void {
   $('probabilities').replaceChildren();
 }
 
-function renderBars(probabilities: number[], best: number): void {
-  const rows = probabilities.map((p, digit) => {
+/** A labelled answer (any model with a schema): its best class and the top-k bars, or its value. */
+export function showLabelled(answer: LabelledAnswer, latencyMs: number, source: string): void {
+  const [first] = answer.predictions;
+  if (!first) return;
+  $('true-label').textContent = '–';
+  if ('value' in first) {
+    $('prediction').textContent = formatValue(first.value);
+    $('result-meta').textContent =
+      `${source} · ${answer.model} v${answer.version} · latency ${latencyMs.toFixed(1)} ms`;
+    $('probabilities').replaceChildren();
+    return;
+  }
+  $('prediction').textContent = first.label;
+  $('result-meta').textContent =
+    `${source} · ${answer.model} v${answer.version} · confidence ${(first.score * 100).toFixed(1)}% · latency ${latencyMs.toFixed(1)} ms`;
+  renderBars(
+    first.top_k.map((t) => t.score),
+    0,
+    first.top_k.map((t) => t.label),
+  );
+}
+
+const formatValue = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4));
+
+function renderBars(probabilities: number[], best: number, names?: string[]): void {
+  const rows = probabilities.map((p, index) => {
+    const digit = names?.[index] ?? String(index);
     const li = document.createElement('li');
     const pct = `${(p * 100).toFixed(1)}%`;
     li.setAttribute('aria-label', `${digit}: ${pct}`);
-    if (digit === best) li.className = 'best';
+    if (index === best) li.className = 'best';
     const name = document.createElement('span');
     name.className = 'digit';
-    name.textContent = String(digit);
+    name.textContent = digit;
     const track = document.createElement('span');
     track.className = 'track';
     const fill = document.createElement('span');
