@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SearchDisplay, type Verbosity } from '../display.js';
 import { FailedTrialError, FatalError, TooManyFailedTrialsError, TrialLostError } from '../errors.js';
 import type { HyperParameters } from '../hyperparameters/index.js';
-import type { Trial, TrialResult } from '../trial.js';
+import type { HpValues, Trial, TrialResult } from '../trial.js';
 import type { Oracle, OracleOptions } from './oracle.js';
 
 export interface BaseTunerOptions extends OracleOptions {
@@ -30,6 +30,10 @@ export interface BaseTunerOptions extends OracleOptions {
   log?: (line: string) => void;
   /** Heartbeat period while a trial runs (default 5 s). */
   heartbeatIntervalMs?: number;
+  /** Seconds after which search() starts no new trial (the running one finishes). Default: no limit. */
+  maxTime?: number;
+  /** Called after each trial this worker ran has been recorded (COMPLETED, PRUNED, FAILED or INVALID). */
+  onTrialEnd?: (trial: Trial) => void | Promise<void>;
 }
 
 export abstract class BaseTuner {
@@ -41,6 +45,10 @@ export abstract class BaseTuner {
   /** The progress display of the running search (undefined between searches). */
   protected display: SearchDisplay | undefined;
   private readonly pruned = new Set<string>();
+  private stopRequested = false;
+  /** Trials handed out by ask() and not told yet: their owner id and heartbeat timer. */
+  private readonly asked = new Map<string, { owner: string; beat: NodeJS.Timeout }>();
+  private askCount = 0;
 
   constructor(options: BaseTunerOptions & { oracle: Oracle }) {
     this.oracle = options.oracle;
@@ -53,6 +61,9 @@ export abstract class BaseTuner {
       );
     }
     this.tunerId = options.tunerId ?? process.env.TUNESERVE_TUNER_ID ?? defaultTunerId(options.storage);
+    if (options.maxTime !== undefined && !(Number.isFinite(options.maxTime) && options.maxTime > 0)) {
+      throw new RangeError(`maxTime must be a positive number of seconds, got ${options.maxTime}.`);
+    }
     this.oracle.configure({
       storage: options.storage,
       directory: this.directory,
@@ -97,8 +108,80 @@ export abstract class BaseTuner {
     this.pruned.add(trialId);
   }
 
-  /** Runs trials until the oracle stops. The arguments are passed on to runTrial. */
+  /**
+   * Ends the running search() after the trial in progress has been recorded (Optuna's
+   * study.stop()); ask() hands out nothing more. Safe to call from runTrial or a callback.
+   */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** Queues a configuration to run before the oracle's own choices (see Oracle.enqueueTrial). */
+  enqueueTrial(values: HpValues): Promise<boolean> {
+    return this.oracle.enqueueTrial(values);
+  }
+
+  /**
+   * Ask-and-tell: the next trial to evaluate yourself, then `tell(trial, result)`. Undefined when
+   * the search is over (maxTrials handed out, space exhausted, stop() or maxTime) or when every
+   * trial still running is one this tuner asked for. Several asks before a tell get different
+   * trials; each asked trial heartbeats until it is told, so other workers do not take it over.
+   */
+  async ask(): Promise<Trial | undefined> {
+    this.startClock();
+    for (;;) {
+      if (this.shouldStop()) return undefined;
+      const owner = `${this.tunerId}/ask-${++this.askCount}`;
+      const trial = await this.oracle.createTrial(owner);
+      if (trial.status === 'STOPPED') return undefined;
+      if (trial.status === 'IDLE') {
+        if (this.asked.size > 0) return undefined;
+        await sleep(500);
+        continue;
+      }
+      const beat = setInterval(() => {
+        this.oracle.heartbeat(trial.trialId, owner).catch(() => {});
+      }, this.options.heartbeatIntervalMs ?? 5000);
+      beat.unref();
+      this.asked.set(trial.trialId, { owner, beat });
+      return trial;
+    }
+  }
+
+  /**
+   * Records the result of an asked trial: the objective as a number, a metrics record, or an Error
+   * (a FailedTrialError fails it for good; any other error may be retried). Hyperparameters the
+   * caller declared on the trial after ask() are stored with it and join the search space.
+   */
+  async tell(trial: Trial, result: TrialResult | Error): Promise<Trial> {
+    const asked = this.asked.get(trial.trialId);
+    if (!asked)
+      throw new FatalError(`Trial ${trial.trialId} was not handed out by this tuner's ask(), or was already told.`);
+    clearInterval(asked.beat);
+    this.asked.delete(trial.trialId);
+    const common = { ownerId: asked.owner, hyperparameters: trial.hyperparameters };
+    const ended =
+      result instanceof Error
+        ? await this.oracle.endTrial(trial.trialId, {
+            ...common,
+            status: result instanceof FailedTrialError ? 'FAILED' : 'INVALID',
+            message: result.stack ?? result.message,
+            metrics: {},
+          })
+        : await this.oracle.endTrial(trial.trialId, {
+            ...common,
+            status: 'COMPLETED',
+            ...normalizeResult(result, this.oracle.objective.name),
+          });
+    await this.options.onTrialEnd?.(ended);
+    return ended;
+  }
+
+  /** Runs trials until the oracle stops (or stop() / maxTime). The arguments are passed on to runTrial. */
   async search(...args: unknown[]): Promise<void> {
+    this.stopRequested = false;
+    this.startedAt = undefined;
+    this.startClock();
     await this.oracle.open();
     const display = new SearchDisplay(this.oracle.objective, {
       verbose: this.searchVerbosity(args),
@@ -110,6 +193,7 @@ export abstract class BaseTuner {
       const best = await this.oracle.getBestTrials(1);
       if (best[0]?.status === 'COMPLETED') display.setBest(best[0].score);
       for (;;) {
+        if (this.shouldStop()) break;
         const trial = await this.oracle.createTrial(this.tunerId);
         if (trial.status === 'STOPPED') break;
         if (trial.status === 'IDLE') {
@@ -121,11 +205,24 @@ export abstract class BaseTuner {
         const ended = await this.runAndEndTrial(trial, args);
         if (!ended) continue; // another worker took the trial over; it is not ours to count
         display.trialEnd(ended);
+        await this.options.onTrialEnd?.(ended);
         await this.checkConsecutiveFailures();
       }
     } finally {
       this.display = undefined;
     }
+  }
+
+  private startedAt: number | undefined;
+
+  private startClock(): void {
+    this.startedAt ??= Date.now();
+  }
+
+  private shouldStop(): boolean {
+    const maxTime = this.options.maxTime;
+    const late = maxTime !== undefined && this.startedAt !== undefined && Date.now() - this.startedAt >= maxTime * 1000;
+    return this.stopRequested || late;
   }
 
   async getBestHyperparameters(numTrials = 1): Promise<HyperParameters[]> {

@@ -85,6 +85,8 @@ export interface StudyLocation {
 const MAX_COLLISIONS = 20;
 /** userData keys: the trial's metric rows when its current attempt began; its runs lost without progress. */
 const PROGRESS_MARK = 'metricRowsAtClaim';
+/** oracleState key of the enqueued configurations. */
+const QUEUE = 'enqueued';
 const DEATHS = 'lostRuns';
 
 export abstract class Oracle {
@@ -349,7 +351,7 @@ export abstract class Oracle {
       const trialId = String(records.length).padStart(width, '0');
       const state = { ...study.oracleState };
       const ctx = this.context(records, space, state);
-      const result = await this.populateSpace(trialId, ctx);
+      const result = takeEnqueued(state, records) ?? (await this.populateSpace(trialId, ctx));
       if (result.status !== 'RUNNING') {
         await tx.putStudy({ ...study, oracleState: state });
         const othersRunning = records.some((r) => r.status === 'RUNNING');
@@ -358,6 +360,8 @@ export abstract class Oracle {
       const hp = space.copy();
       hp.values = { ...result.values };
       hp.ensureActiveValues();
+      // Enqueued values of hyperparameters not declared yet wait for their declaration (first use).
+      for (const [name, value] of Object.entries(result.values)) if (!space.has(name)) hp.values[name] = value;
       const rec: TrialRecord = {
         trialId,
         seq: records.length,
@@ -378,6 +382,34 @@ export abstract class Oracle {
       await tx.putTrial(rec);
       await tx.putStudy({ ...study, oracleState: state });
       return this.toTrial(rec, space);
+    });
+  }
+
+  /**
+   * Queues a configuration to run before anything the oracle would choose (Optuna's enqueue_trial):
+   * values not given take their defaults; names not declared yet are kept for when a trial declares
+   * them. Returns false, queuing nothing, when the same configuration was already run or queued.
+   */
+  async enqueueTrial(values: HpValues): Promise<boolean> {
+    return (await this.open()).transaction(async (tx) => {
+      const study = await requireStudy(tx);
+      const space = HyperParameters.fromConfig(study.space);
+      for (const [name, value] of Object.entries(values)) {
+        const h = space.getHyperParameter(name);
+        if (h && !h.accepts(value)) {
+          throw new HyperParameterError(`enqueueTrial: ${JSON.stringify(value)} is not a valid value of '${name}'.`);
+        }
+      }
+      const hp = space.copy();
+      hp.values = { ...values };
+      hp.ensureActiveValues();
+      const complete = { ...values, ...hp.values };
+      const hash = valuesHash(complete);
+      const queue = enqueued(study.oracleState);
+      const tried = (await tx.listTrials()).some((r) => valuesHash(r.values) === hash);
+      if (tried || queue.some((q) => valuesHash(q) === hash)) return false;
+      await tx.putStudy({ ...study, oracleState: { ...study.oracleState, [QUEUE]: [...queue, complete] } });
+      return true;
     });
   }
 
@@ -602,6 +634,23 @@ async function requireStudy(tx: StudyStore): Promise<StudyRecord> {
 function declaredValues(stored: HpValues, hp: HyperParameters, space: HyperParameters): HpValues {
   const added = Object.entries(hp.values).filter(([name]) => !(name in stored) && space.has(name));
   return added.length === 0 ? stored : { ...stored, ...Object.fromEntries(added) };
+}
+
+function enqueued(state: Record<string, unknown>): HpValues[] {
+  return Array.isArray(state[QUEUE]) ? (state[QUEUE] as HpValues[]) : [];
+}
+
+/** The first queued configuration not run meanwhile (removed from the queue in `state`), if any. */
+function takeEnqueued(state: Record<string, unknown>, records: TrialRecord[]): PopulateResult | undefined {
+  const queue = [...enqueued(state)];
+  const tried = new Set(records.map((r) => valuesHash(r.values)));
+  let values: HpValues | undefined;
+  while (values === undefined && queue.length > 0) {
+    const next = queue.shift() as HpValues;
+    if (!tried.has(valuesHash(next))) values = next;
+  }
+  if (queue.length !== enqueued(state).length) state[QUEUE] = queue;
+  return values && { status: 'RUNNING', values, userData: { enqueued: true } };
 }
 
 function nonNegativeInt(name: string, v: number): number {
