@@ -1,5 +1,5 @@
 export { DataError, type DataErrorWhere, FieldError, ImageDecodeError } from './errors.js';
-export { csvLoader, loadCsv } from './loaders/csv.js';
+export { type CsvOptions, csvLoader, loadCsv } from './loaders/csv.js';
 export {
   defaultMnistDir,
   encodeIdx,

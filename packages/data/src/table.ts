@@ -20,19 +20,31 @@ export interface CategoryColumn {
 
 export type Column = NumericColumn | CategoryColumn;
 
+/** A table written into a fixed region (a thread's part of a shared buffer) ran out of room. */
+export class TableFullError extends Error {
+  override name = 'TableFullError';
+}
+
 export class RawTable {
   readonly width: number;
   rows = 0;
   /** Row-major values; capacity beyond `rows` is zero pages the OS has not committed yet. */
   data: Float32Array;
+  /** Writing into a region of someone else's buffer: it cannot grow. */
+  fixed: boolean;
 
-  /** `expectedRows` sizes the buffer once (an estimate; it grows if exceeded). */
+  /**
+   * `expectedRows` sizes the buffer once (an estimate; it grows if exceeded), or `region` is a
+   * fixed buffer to fill (TableFullError when it is full).
+   */
   constructor(
     readonly columns: Column[],
     expectedRows = 1024,
+    region?: Float32Array,
   ) {
     this.width = columns.length;
-    this.data = new Float32Array(Math.max(1, expectedRows) * Math.max(1, this.width));
+    this.fixed = region !== undefined;
+    this.data = region ?? new Float32Array(Math.max(1, expectedRows) * Math.max(1, this.width));
   }
 
   /** Offset of a new row in `data`; the caller fills `width` values there. */
@@ -46,6 +58,7 @@ export class RawTable {
   /** Makes `data` hold at least `values` values. */
   reserve(values: number): void {
     if (values <= this.data.length) return;
+    if (this.fixed) throw new TableFullError(`table region of ${this.data.length} values is full`);
     const grown = new Float32Array(values);
     grown.set(this.data.subarray(0, this.rows * this.width));
     this.data = grown;
@@ -68,23 +81,20 @@ export class RawTable {
   }
 }
 
-/** Moves row i of a row-major matrix to row destination[i], in place (following the permutation's cycles). */
-export function permuteRows(data: Float32Array, width: number, destination: Int32Array): void {
+/**
+ * Moves row i of a row-major matrix to row destination[i], in place, where the rows bound for
+ * [0, kept) keep their order (the training split). Those are compacted forwards (sequential
+ * copies, each onto rows already handled); the others (validation, test: a small share) wait in a
+ * side buffer and are written after. Much faster than following a permutation's cycles through a
+ * large matrix, for a side buffer of the held-out rows only.
+ */
+export function partitionRows(data: Float32Array, width: number, destination: Int32Array, kept: number): void {
   const n = destination.length;
-  const done = new Uint8Array(n);
-  const carry = new Float32Array(width);
-  const save = new Float32Array(width);
-  for (let start = 0; start < n; start++) {
-    if (done[start]) continue;
-    carry.set(data.subarray(start * width, start * width + width));
-    let pos = start;
-    do {
-      const d = destination[pos]!;
-      save.set(data.subarray(d * width, d * width + width));
-      data.set(carry, d * width);
-      carry.set(save);
-      done[pos] = 1;
-      pos = d;
-    } while (pos !== start);
+  const held = new Float32Array((n - kept) * width);
+  for (let i = 0; i < n; i++) {
+    const d = destination[i]!;
+    if (d >= kept) held.set(data.subarray(i * width, (i + 1) * width), (d - kept) * width);
+    else if (d !== i) data.copyWithin(d * width, i * width, (i + 1) * width);
   }
+  data.set(held, kept * width);
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CategoricalFeature, NumericFeature, TabularInput } from '@tuneserve/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataError, type Dataset, encodeRows, loadDataset } from '../src/index.js';
+import { DataError, type Dataset, encodeRows, loadCsv, loadDataset } from '../src/index.js';
 import { flowerRows, regressionRows, writeLines } from './fixtures.js';
 
 let dir: string;
@@ -260,5 +260,47 @@ describe('a semicolon CSV with quoted fields and blanks around values', () => {
     const data = await loadDataset(file);
     expect(((data.input as TabularInput).features[1] as CategoricalFeature).categories).toContain('a; b');
     expect(data.output).toEqual({ task: 'classification', labels: ['no', 'yes'] });
+  });
+});
+
+describe('large files are read by two threads', () => {
+  const big = (n: number) => {
+    const lines = ['a,b,colour,label'];
+    for (let i = 0; i < n; i++) {
+      // Categories appear first in the second half ('teal') so the worker's codes must be merged.
+      const colour = i > n * 0.7 && i % 5 === 0 ? 'teal' : ['red', 'green', 'blue'][i % 3];
+      lines.push(`${(i * 0.37) % 11},${i % 7},${colour},${['x', 'y'][(i * 13) % 2]}`);
+    }
+    return lines;
+  };
+
+  it('gives exactly what one thread gives', async () => {
+    const file = await writeLines(dir, 'big.csv', big(6000));
+    const two = await loadCsv(file, { parallelMinBytes: 0 });
+    const one = await loadDataset(file);
+    expect(two.summary).toBe(`${one.summary}; read on 2 threads`);
+    expect(two.input).toEqual(one.input);
+    expect(two.split).toEqual(one.split);
+    expect(Array.from(two.train.x)).toEqual(Array.from(one.train.x));
+    expect(Array.from(two.test.y)).toEqual(Array.from(one.test.y));
+  });
+
+  it('reports a bad row in the second half at its line', async () => {
+    const lines = big(6000);
+    lines[5001] = '1,2,red';
+    lines[5500] = '1,,red,x';
+    const file = await writeLines(dir, 'big-bad.csv', lines);
+    await expect(loadCsv(file, { parallelMinBytes: 0 })).rejects.toThrow(
+      /big-bad\.csv:5002: ragged row: 3 fields, the header has 4$/,
+    );
+  });
+
+  it('falls back to one thread when quotes appear', async () => {
+    const lines = big(6000);
+    lines[5000] = '1,2,"red",x';
+    const file = await writeLines(dir, 'big-quoted.csv', lines);
+    const data = await loadCsv(file, { parallelMinBytes: 0 });
+    expect(data.summary).not.toContain('threads');
+    expect(data.train.count + data.val.count + data.test.count).toBe(6000);
   });
 });

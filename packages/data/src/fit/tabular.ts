@@ -5,7 +5,7 @@
  */
 import type { CategoricalFeature, Feature, NumericFeature, TabularInput } from '@tuneserve/client';
 import { DataError } from '../errors.js';
-import { permuteRows, type RawTable } from '../table.js';
+import { partitionRows, type RawTable } from '../table.js';
 import { type CellValue, tabularEncoder } from '../transform/tabular.js';
 
 export interface FitOptions {
@@ -129,15 +129,17 @@ function mostFrequent<K>(freq: Map<K, number>, compare: (a: K, b: K) => number):
 
 /**
  * Encodes every row of `table` with the shared encoders and moves row `i` to position
- * `destination[i]`, reusing the table's own buffer: each raw row is read before its encoded row
- * is written over it (front to back when the encoding is narrower, back to front when wider). The
- * table cannot be read afterwards: take anything else (the target) from it first.
+ * `destination[i]` (rows bound for [0, kept) in their own order), reusing the table's own buffer:
+ * each raw row is read before its encoded row is written over it (front to back when the encoding
+ * is narrower, back to front when wider). The table cannot be read afterwards: take anything else
+ * (the target) from it first.
  */
 export function encodeTable(
   table: RawTable,
   columns: readonly number[],
   schema: TabularInput,
   destination: Int32Array,
+  kept: number,
 ): Float32Array {
   const enc = tabularEncoder(schema);
   const n = table.rows;
@@ -159,6 +161,6 @@ export function encodeTable(
   else for (let i = n - 1; i >= 0; i--) encodeRow(i);
   table.rows = 0;
   const x = buf.subarray(0, n * width);
-  permuteRows(x, width, destination);
+  partitionRows(x, width, destination, kept);
   return x;
 }

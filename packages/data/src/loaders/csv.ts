@@ -5,11 +5,11 @@
  * defaults to the last column and the task is inferred (text or a few distinct integers:
  * classification) unless given. Preprocessing is fitted on the training split only.
  */
-import { createReadStream } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { type CsvError, type Info, parse } from 'csv-parse';
+import { Worker } from 'node:worker_threads';
 import { DataError } from '../errors.js';
 import { encodeTable, fitTabular } from '../fit/tabular.js';
 import {
@@ -22,278 +22,211 @@ import {
   type Partition,
   recordedRows,
 } from '../split.js';
-import { type CategoryColumn, type Column, RawTable } from '../table.js';
+import { type CategoryColumn, type Column, RawTable, TableFullError } from '../table.js';
 import type { DataLoader, Dataset, LoadOptions, Split, SplitRecord, Task } from '../types.js';
+import {
+  lineOfRecord,
+  MAX_CLASSES,
+  MAX_INFERRED_CLASSES,
+  parseFile,
+  type RangeDone,
+  type RangeJob,
+  type RangeResult,
+  RowError,
+  sniffDelimiter,
+  TableReader,
+} from './csv-reader.js';
 
-/** Cell texts read as missing (pandas' defaults, plus UCI's '?'). */
-const MISSING = new Set(['', 'NA', 'N/A', 'n/a', 'NaN', 'nan', 'null', 'NULL', 'None', '?']);
-/** Rows read before deciding which columns are numbers and which are categories. */
-const SAMPLE_ROWS = 1000;
-/** An integer target with at most this many distinct values is taken as class labels. */
-const MAX_INFERRED_CLASSES = 20;
-/** More distinct target values than this cannot be a classification. */
-const MAX_CLASSES = 1000;
+/** Files at least this big are read by two threads (the first half here, the second in a worker). */
+const PARALLEL_MIN_BYTES = 32 << 20;
 
-function isMissing(text: string): boolean {
-  // Every missing token starts with N, n or ?; checking that first keeps the set lookup off numbers.
-  if (text.length === 0) return true;
-  const c = text.charCodeAt(0);
-  return (c === 78 || c === 110 || c === 63) && MISSING.has(text);
+export interface CsvOptions extends LoadOptions {
+  /** Smallest file read by two threads (default 32 MiB; tests lower it). */
+  parallelMinBytes?: number;
 }
 
-/**
- * A problem found while streaming, located by record (0 = the header). Streaming without
- * csv-parse's per-record info object is ~15% faster; the line is looked up only when reporting.
- */
-class RowError extends Error {
-  constructor(
-    readonly record: number,
-    readonly problem: string,
-    readonly column?: string,
-  ) {
-    super(problem);
+/** The compiled worker next to this module, or (tests run the TypeScript sources) in the built package. */
+function workerFile(): URL | undefined {
+  for (const candidate of ['./csv-worker.js', '../../dist/loaders/csv-worker.js']) {
+    const url = new URL(candidate, import.meta.url);
+    if (existsSync(url)) return url;
+  }
+  return undefined;
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    const s = await stat(file);
+    if (!s.isFile()) throw new DataError('not a file', { file });
+    return s.size;
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file });
   }
 }
 
-/** The 1-based line on which record `record` (0 = the header) ends, by parsing the file again up to it. */
-async function lineOfRecord(file: string, delimiter: string, record: number): Promise<number | undefined> {
-  let line: number | undefined;
-  const parser = parse({
-    delimiter,
-    bom: true,
-    skip_empty_lines: true,
-    relax_column_count: true,
-    to: record + 1,
-    on_record: (_record: string[], context: Info & { lines: number }) => {
-      line = context.lines;
-      return undefined;
-    },
-  });
-  const done = pipeline(createReadStream(file), parser);
-  parser.resume();
-  await done.catch(() => undefined);
-  return line;
-}
-
-function clean(text: string): string {
-  // Trim only when needed: most cells have no surrounding blanks, and this runs for every cell.
-  return text.length > 0 && (text.charCodeAt(0) <= 32 || text.charCodeAt(text.length - 1) <= 32) ? text.trim() : text;
-}
-
-function asNumber(text: string): number {
-  const v = Number(text);
-  return Number.isFinite(v) ? v : Number.NaN;
-}
-
-/** The delimiter: tab for .tsv/.tab, else whichever of , ; tab occurs most in the header line. */
-async function sniffDelimiter(path: string): Promise<string> {
-  if (/\.(tsv|tab)$/i.test(path)) return '\t';
-  const handle = await open(path, 'r');
+/**
+ * Where the second thread starts: just after the first newline past the middle, when the file's
+ * first megabyte has no quote character (a quoted field may hold newlines, and then only a reader
+ * from the start knows where records begin). Undefined: read it on one thread.
+ */
+async function secondHalf(file: string, size: number): Promise<number | undefined> {
+  const handle = await open(file, 'r');
   try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(65_536), 0, 65_536, 0);
-    const head = buffer.subarray(0, bytesRead).toString('utf8').split(/\r?\n/, 1)[0] ?? '';
-    const count = (d: string) => head.split(d).length - 1;
-    return [',', ';', '\t'].reduce((best, d) => (count(d) > count(best) ? d : best), ',');
+    const head = Buffer.alloc(Math.min(size, 1 << 20));
+    await handle.read(head, 0, head.length, 0);
+    if (head.includes(0x22)) return undefined;
+    const mid = Math.floor(size / 2);
+    const probe = Buffer.alloc(Math.min(1 << 16, size - mid));
+    const { bytesRead } = await handle.read(probe, 0, probe.length, mid);
+    const nl = probe.subarray(0, bytesRead).indexOf(0x0a);
+    return nl < 0 || mid + nl + 1 >= size ? undefined : mid + nl + 1;
   } finally {
     await handle.close();
   }
 }
 
-interface TargetStats {
-  /** Every numeric target value so far is an integer. */
-  integers: boolean;
-  /** Distinct numeric target values, counted up to MAX_CLASSES + 1. */
-  distinct: Set<number>;
-  /** The first text value and its line (for the regression-on-text error). */
-  firstText?: { value: string; record: number };
+interface ReadResult {
+  reader: TableReader;
+  threads: number;
 }
 
-/** Streams a file into a RawTable: header, then a sample that fixes the column kinds, then the rest. */
-class TableReader {
-  header: string[] | undefined;
-  /** Source column of each table column: the features, then the target last. */
-  private source: number[] = [];
-  /** The first rows, with their record index. */
-  private sample: { record: string[]; index: number }[] = [];
-  table: RawTable | undefined;
-  readonly target: TargetStats = { integers: true, distinct: new Set() };
-  targetName = '';
-  featureNames: string[] = [];
-  delimiter = ',';
-
-  /** Data records so far (0 = the header). */
-  private record = -1;
-  /** Bytes of the sample's cells (sizes the table). */
-  private sampleBytes = 0;
-
-  constructor(
-    private readonly file: string,
-    private readonly fileSize: number,
-    private readonly o: LoadOptions,
-  ) {}
-
-  onRecord(record: string[]): void {
-    const index = ++this.record;
-    if (!this.header) this.setHeader(record);
-    else if (this.table) this.ingest(record, index);
-    else {
-      this.sample.push({ record, index });
-      for (const cell of record) this.sampleBytes += cell.length + 1;
-      if (this.sample.length >= SAMPLE_ROWS) this.decideKinds();
-    }
-  }
-
-  private setHeader(record: string[]): void {
-    const names = record.map((n, i) => clean(n) || `column_${i + 1}`);
-    const seen = new Set<string>();
-    for (const n of names) {
-      if (seen.has(n))
-        throw new DataError('duplicate column name in the header', { file: this.file, line: 1, column: n });
-      seen.add(n);
-    }
-    const index = (n: string, role: string): number => {
-      const i = names.indexOf(n);
-      if (i < 0) {
-        throw new DataError(`no such ${role} column (the header has: ${names.join(', ')})`, {
-          file: this.file,
-          line: 1,
-          column: n,
-        });
-      }
-      return i;
-    };
-    this.targetName = this.o.target ?? names[names.length - 1]!;
-    const target = index(this.targetName, 'target');
-    const features = (this.o.features ?? names.filter((_, i) => i !== target)).map((n) => {
-      if (n === this.targetName) {
-        throw new DataError('is the target; it cannot also be a feature', { file: this.file, line: 1, column: n });
-      }
-      return index(n, 'feature');
-    });
-    for (const c of this.o.categorical ?? []) index(c, 'categorical');
-    if (features.length === 0) throw new DataError('no feature columns besides the target', { file: this.file });
-    this.header = names;
-    this.featureNames = features.map((i) => names[i]!);
-    this.source = [...features, target];
-  }
-
-  /** Fixes each column's kind from the sample: numeric when every present value is a number. */
-  decideKinds(): void {
-    const names = this.header;
-    if (!names || this.table) return;
-    const forced = new Set(this.o.categorical ?? []);
-    const columns: Column[] = this.source.map((src) => {
-      const name = names[src]!;
-      const numeric =
-        !forced.has(name) &&
-        this.sample.every(({ record }) => {
-          const t = clean(record[src] ?? '');
-          return isMissing(t) || !Number.isNaN(asNumber(t));
-        });
-      return numeric ? { name, kind: 'number' } : { name, kind: 'category', vocabulary: [], codes: new Map() };
-    });
-    // Size the buffer once from the sample's bytes per row (uncommitted pages cost nothing if over).
-    this.table = new RawTable(
-      columns,
-      Math.ceil((this.fileSize / Math.max(1, this.sampleBytes)) * this.sample.length * 1.2) + 1024,
-    );
-    for (const { record, index } of this.sample) this.ingest(record, index);
-    this.sample = [];
-  }
-
-  private ingest(record: string[], index: number): void {
-    const table = this.table!;
-    const offset = table.appendRow();
-    const block = table.data;
-    const last = this.source.length - 1;
-    for (let j = 0; j <= last; j++) {
-      const column = table.columns[j]!;
-      const text = clean(record[this.source[j]!]!);
-      if (isMissing(text)) {
-        if (j === last) throw new RowError(index, 'missing target value (every row needs one)', column.name);
-        if (!this.o.impute) {
-          throw new RowError(
-            index,
-            'missing value (use --impute mean|most-frequent to fill missing values)',
-            column.name,
-          );
-        }
-        block[offset + j] = Number.NaN;
-      } else if (column.kind === 'number') {
-        const v = asNumber(text);
-        if (Number.isNaN(v)) {
-          throw new RowError(
-            index,
-            `${JSON.stringify(text)} is not a number, but the column's first values are (list it in --categorical to read it as categories)`,
-            column.name,
-          );
-        }
-        block[offset + j] = v;
-        if (j === last) this.noteTarget(v);
-      } else {
-        block[offset + j] = RawTable.code(column, text);
-        if (j === last && !this.target.firstText) this.target.firstText = { value: text, record: index };
-      }
-    }
-  }
-
-  private noteTarget(v: number): void {
-    if (!Number.isInteger(v)) this.target.integers = false;
-    if (this.target.distinct.size <= MAX_CLASSES) this.target.distinct.add(v);
-  }
-}
-
-async function readTable(file: string, o: LoadOptions): Promise<TableReader> {
-  let size: number;
-  try {
-    const s = await stat(file);
-    if (!s.isFile()) throw new DataError('not a file', { file });
-    size = s.size;
-  } catch (err) {
-    if (err instanceof DataError) throw err;
-    throw new DataError(`cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file });
-  }
+/** Reads the whole file on this thread. */
+async function readSequential(file: string, size: number, delimiter: string, o: LoadOptions): Promise<ReadResult> {
   const reader = new TableReader(file, size, o);
-  const delimiter = await sniffDelimiter(file);
-  reader.delimiter = delimiter;
-  const parser = parse({ delimiter, bom: true, skip_empty_lines: true });
-  // Records are taken as soon as parsed and dropped after ingest: none is kept.
-  parser.on('readable', () => {
-    try {
-      let record: string[] | null = parser.read();
-      while (record !== null) {
-        reader.onRecord(record);
-        record = parser.read();
-      }
-    } catch (err) {
-      parser.destroy(err as Error);
-    }
-  });
-  const input = createReadStream(file, { highWaterMark: 1 << 20 });
-  let done = 0;
-  input.on('data', (chunk) => {
-    done += chunk.length;
-    o.onProgress?.(done, size);
-  });
+  await parseFile(file, reader, { delimiter, onBytes: (b) => o.onProgress?.(b, size) });
+  return { reader, threads: 1 };
+}
+
+/** A table region that could not hold its rows, or a quote seen after all: read again on one thread. */
+class FallBack extends Error {}
+
+/**
+ * Reads the first half here and the second in a worker thread, both writing float32 rows into one
+ * shared buffer (the worker's region after ours), then closes the gap and merges the worker's
+ * category codes. csv-parse is the slow part of a load, so this is where a second core pays.
+ */
+async function readParallel(
+  file: string,
+  size: number,
+  delimiter: string,
+  boundary: number,
+  url: URL,
+  o: LoadOptions,
+): Promise<ReadResult> {
+  const reader = new TableReader(file, size, o);
+  let quoted = false;
+  let workerBytes = 0;
+  let mainBytes = 0;
+  let job: { worker: Worker; result: Promise<RangeResult>; buffer: SharedArrayBuffer; region: number } | undefined;
+  reader.allocate = (columns, source, bytesPerRow) => {
+    const width = columns.length;
+    // Generous estimates: untouched pages of the shared buffer are never committed.
+    const rowsA = Math.ceil((boundary / bytesPerRow) * 1.3) + 1024;
+    const rowsB = Math.ceil(((size - boundary) / bytesPerRow) * 1.3) + 1024;
+    const buffer = new SharedArrayBuffer((rowsA + rowsB) * width * 4);
+    const data: RangeJob = {
+      file,
+      start: boundary,
+      delimiter,
+      fieldCount: reader.fieldCount,
+      source,
+      columns: columns.map((c) => ({ name: c.name, kind: c.kind })),
+      ...(o.impute ? { impute: o.impute } : {}),
+      buffer,
+      offset: rowsA * width,
+      length: rowsB * width,
+    };
+    const worker = new Worker(url, { workerData: data });
+    const result = new Promise<RangeResult>((resolve) => {
+      worker.on('message', (m: RangeResult | { progress: number }) => {
+        if ('progress' in m) {
+          workerBytes = m.progress;
+          o.onProgress?.(mainBytes + workerBytes, size);
+        } else resolve(m);
+      });
+      worker.on('error', (err) => resolve({ ok: false, kind: 'crash', message: err.message }));
+      worker.on('exit', () => resolve({ ok: false, kind: 'crash', message: 'worker exited' }));
+    });
+    job = { worker, result, buffer, region: rowsA * width };
+    return new RawTable(columns, 0, new Float32Array(buffer, 0, rowsA * width));
+  };
   try {
-    await pipeline(input, parser);
-  } catch (err) {
-    if (err instanceof DataError || err instanceof RowError) throw err;
-    const csv = err as CsvError & { lines?: number };
-    if (csv.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-      const got = /got (\d+)/.exec(csv.message)?.[1];
-      const expected = /expect (\d+)/.exec(csv.message)?.[1];
-      throw new DataError(
-        `ragged row: ${got ?? 'a different number of'} fields, the header has ${expected ?? reader.header?.length ?? 'another number'}`,
-        { file, ...(csv.lines ? { line: csv.lines } : {}) },
-      );
+    await parseFile(file, reader, {
+      delimiter,
+      end: boundary - 1,
+      onChunk: (chunk) => {
+        if (chunk.includes(0x22)) quoted = true;
+      },
+      onBytes: (b) => {
+        mainBytes = b;
+        o.onProgress?.(mainBytes + workerBytes, size);
+      },
+    });
+    reader.decideKinds();
+    if (!job) throw new FallBack('no worker started');
+    const result = await job.result;
+    if (!result.ok) {
+      if (result.kind === 'row') throw new RowError(reader.record + 1 + result.record, result.problem, result.column);
+      if (result.kind === 'data') throw new DataError(result.message, { file });
+      throw new FallBack(result.message);
     }
-    throw new DataError(csv.message.replace(/ on line \d+$/, ''), { file, ...(csv.lines ? { line: csv.lines } : {}) });
+    if (quoted || result.quoted) throw new FallBack('quoted fields');
+    merge(reader, result, job.buffer, job.region);
+    return { reader, threads: 2 };
+  } catch (err) {
+    if (err instanceof FallBack || err instanceof TableFullError) return readSequential(file, size, delimiter, o);
+    throw err;
+  } finally {
+    await job?.worker.terminate();
   }
+}
+
+/** Appends the worker's rows (at `region` in the shared buffer) to the reader's table. */
+function merge(reader: TableReader, result: RangeDone, buffer: SharedArrayBuffer, region: number): void {
+  const table = reader.table!;
+  const w = table.width;
+  const first = table.rows;
+  const all = new Float32Array(buffer);
+  all.copyWithin(first * w, region, region + result.rows * w);
+  table.data = all;
+  table.fixed = false;
+  table.rows = first + result.rows;
+  table.columns.forEach((column, j) => {
+    const local = result.vocabularies[j];
+    if (column.kind !== 'category' || !local) return;
+    const code = local.map((text) => RawTable.code(column, text));
+    for (let r = first; r < table.rows; r++) {
+      const v = all[r * w + j]!;
+      if (!Number.isNaN(v)) all[r * w + j] = code[v]!;
+    }
+  });
+  const t = reader.target;
+  t.integers &&= result.integers;
+  for (const d of result.distinct) if (t.distinct.size <= MAX_CLASSES) t.distinct.add(d);
+  if (!t.firstText && result.firstText) {
+    t.firstText = { value: result.firstText.value, record: reader.record + 1 + result.firstText.record };
+  }
+  reader.record += result.records;
+}
+
+async function readTable(file: string, o: CsvOptions): Promise<ReadResult> {
+  const size = await fileSize(file);
+  const delimiter = await sniffDelimiter(file);
+  const url = workerFile();
+  const boundary =
+    url && size >= (o.parallelMinBytes ?? PARALLEL_MIN_BYTES) && availableParallelism() >= 2
+      ? await secondHalf(file, size)
+      : undefined;
+  const read =
+    boundary !== undefined && url
+      ? await readParallel(file, size, delimiter, boundary, url, o)
+      : await readSequential(file, size, delimiter, o);
+  const { reader } = read;
   if (!reader.header) throw new DataError('empty file (no header row)', { file });
   reader.decideKinds();
   if (!reader.table || reader.table.rows === 0) throw new DataError('no data rows below the header', { file });
-  return reader;
+  return read;
 }
 
 interface TargetPlan {
@@ -410,7 +343,7 @@ function checkCardinality(features: Column[], categories: Map<string, number>, t
 }
 
 /** Loads a CSV/TSV file; every problem is a DataError naming the file, line and column. */
-export async function loadCsv(path: string, o: LoadOptions = {}): Promise<Dataset> {
+export async function loadCsv(path: string, o: CsvOptions = {}): Promise<Dataset> {
   try {
     return await load(path, o);
   } catch (err) {
@@ -424,10 +357,10 @@ export async function loadCsv(path: string, o: LoadOptions = {}): Promise<Datase
   }
 }
 
-async function load(path: string, o: LoadOptions): Promise<Dataset> {
+async function load(path: string, o: CsvOptions): Promise<Dataset> {
   const file = path;
   const name = basename(path, extname(path));
-  const reader = await readTable(file, o);
+  const { reader, threads } = await readTable(file, o);
   const table = reader.table!;
   const n = table.rows;
   const plan = planTarget(reader, file, o);
@@ -473,7 +406,7 @@ async function load(path: string, o: LoadOptions): Promise<Dataset> {
     targetStd = std;
     for (let i = 0; i < n; i++) y[destination[i]!] = (table.get(i, targetCol) - mean) / std;
   }
-  const x = encodeTable(table, featureCols, schema, destination);
+  const x = encodeTable(table, featureCols, schema, destination, part.train.length);
   const width = x.length / n;
 
   const view = (start: number, count: number): Split => ({
@@ -503,7 +436,11 @@ async function load(path: string, o: LoadOptions): Promise<Dataset> {
   const kinds = [`${numeric} numeric`, ...(categorical > 0 ? [`${categorical} categorical`] : [])].join(' + ');
   const taskText = plan.task === 'classification' ? `classification over ${plan.labels.length} classes` : 'regression';
   const how = o.split ? 'recorded split' : `${split.stratified ? 'stratified, ' : ''}seed ${split.seed}`;
-  const extra = [...(o.impute ? [`missing values imputed (${o.impute})`] : []), ...notes];
+  const extra = [
+    ...(o.impute ? [`missing values imputed (${o.impute})`] : []),
+    ...notes,
+    ...(threads > 1 ? [`read on ${threads} threads`] : []),
+  ];
   return {
     name,
     task: plan.task,
