@@ -807,6 +807,49 @@ static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* dropoutMask(heap, out, n, threshold, scale, seed): out[i] = scale when the i-th draw of a xoshiro128** stream
+ * (seeded by splitmix32 from seed) is >= threshold, else 0. The same stream as the JavaScript fallback, so a seed
+ * gives the same mask with or without the addon. */
+static uint32_t splitmix32(uint32_t *state) {
+  uint32_t z = (*state += 0x9e3779b9u);
+  z = (z ^ (z >> 16)) * 0x85ebca6bu;
+  z = (z ^ (z >> 13)) * 0xc2b2ae35u;
+  return z ^ (z >> 16);
+}
+
+static inline uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+static napi_value DropoutMask(napi_env env, napi_callback_info info) {
+  size_t count = 0;
+  int64_t v[2];
+  double d[3];
+  float *heap = NULL;
+  bool ok = heap_args(env, info, 2, v, 3, d, &heap, &count);
+  if (!ok || v[0] + v[1] > (int64_t)count || d[0] < 0 || d[0] > 4294967295.0) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.dropoutMask: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  float *out = heap + v[0];
+  const int64_t n = v[1];
+  const uint32_t threshold = (uint32_t)d[0];
+  const float scale = (float)d[1];
+  uint32_t st = (uint32_t)(int64_t)d[2];
+  uint32_t a = splitmix32(&st), b = splitmix32(&st), c = splitmix32(&st), e = splitmix32(&st);
+  if ((a | b | c | e) == 0) a = 1;
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t r = rotl32(b * 5u, 7) * 9u;
+    const uint32_t t = b << 9;
+    c ^= a;
+    e ^= b;
+    b ^= c;
+    a ^= e;
+    c ^= t;
+    e = rotl32(e, 11);
+    out[i] = r >= threshold ? scale : 0.0f;
+  }
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -823,6 +866,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dInputGrad", NULL, Conv2dInputGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"dropoutMask", NULL, DropoutMask, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

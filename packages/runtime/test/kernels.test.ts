@@ -299,6 +299,12 @@ for (const mode of modes) {
       const a = seeded(17);
       expect(Array.from(seeded(17)), 'a fixed seed repeats its mask').toEqual(Array.from(a));
       expect(Array.from(seeded(18))).not.toEqual(Array.from(a));
+      if (mode.accelerator) {
+        // the addon draws the same stream as the JavaScript loop
+        await initBackend({ accelerator: false, log: false });
+        expect(Array.from(seeded(17)), 'same mask without the addon').toEqual(Array.from(a));
+        await initBackend({ accelerator: true, log: false });
+      }
       const xs = x.dataSync();
       let kept = 0;
       for (let i = 0; i < a.length; i++) {
@@ -370,6 +376,7 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
       ['maxPool, too few arguments', () => (addon.maxPool as (...a: unknown[]) => void)(heap, 0, 0, -1)],
       ['maxPoolGrad, dx outside the heap', () => addon.maxPoolGrad(heap, 0, 0, 4, pool)],
       // a 4x4 one-channel image, 2x2 filter, stride 2: 16 image floats, 4 window rows of 4, 2 output channels
+      ['dropoutMask, outside the heap', () => addon.dropoutMask(heap, 10, 10, 0, 1, 1)],
       ['conv2d, y outside the heap', () => addon.conv2d(heap, 0, 0, 10, -1, pool, 2)],
       ['conv2d, kept windows outside the heap', () => addon.conv2d(heap, 0, 0, 0, 4, pool, 2)],
       ['conv2d, no output channels', () => addon.conv2d(heap, 0, 0, 0, -1, pool, 0)],

@@ -46,6 +46,8 @@ export interface BlasAddon {
     bias: number,
     relu: boolean,
   ): void;
+  /** out[i] = scale where the i-th xoshiro128** draw (seeded from seed) is >= threshold, else 0, over n floats. */
+  dropoutMask(heap: ArrayBufferLike, out: number, n: number, threshold: number, scale: number, seed: number): void;
   /** dx = col2im(dy[P, co] @ w[K, co]^T), band by band of images (cols and bias -1, relu false). */
   conv2dInputGrad(
     heap: ArrayBufferLike,

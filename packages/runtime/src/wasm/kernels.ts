@@ -49,7 +49,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
       kernelName: 'Conv2DBackpropInput',
       kernelFunc: conv2dBackpropInputKernel(deps, blas),
     },
-    { kernelName: DROPOUT_MASK, kernelFunc: dropoutMaskKernel },
+    { kernelName: DROPOUT_MASK, kernelFunc: dropoutMaskKernel(blas) },
     { kernelName: CONV_BIAS_ACT, kernelFunc: conv2dBiasActKernel(blas, stockFunc(stock, 'FusedConv2D')) },
   ];
   if (blas) {

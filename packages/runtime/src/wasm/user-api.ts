@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import type { BlasAddon } from '../native/accelerator.js';
 import type { Kernel } from './backend-access.js';
 import { CONV_BIAS_ACT } from './conv.js';
 import {
@@ -132,13 +133,23 @@ function seedOf(seed: number | string | undefined): number {
   return h >>> 0;
 }
 
-/** Fills the mask on the heap with a xoshiro128** stream seeded by splitmix32 from the seed. */
-export const dropoutMaskKernel: Kernel = ({ backend, attrs }) => {
-  const rate = attrs?.rate as number;
-  const out = backend.makeOutput(attrs?.shape as number[], 'float32');
-  fillMask(backend.typedArrayFromHeap(out) as Float32Array, 1 - rate, attrs?.seed as number);
-  return out;
-};
+/** Fills the mask on the heap with a xoshiro128** stream seeded by splitmix32 from the seed (in C with the addon). */
+export function dropoutMaskKernel(native?: Pick<BlasAddon, 'dropoutMask'>): Kernel {
+  return ({ backend, attrs }) => {
+    const keep = 1 - (attrs?.rate as number);
+    const out = backend.makeOutput(attrs?.shape as number[], 'float32');
+    const seed = attrs?.seed as number;
+    const view = backend.typedArrayFromHeap(out) as Float32Array;
+    if (native) native.dropoutMask(view.buffer, view.byteOffset / 4, view.length, threshold(keep), 1 / keep, seed);
+    else fillMask(view, keep, seed);
+    return out;
+  };
+}
+
+/** Keep an element when its uniform draw u in [0, 1) satisfies floor(u + keep) = 1, i.e. u >= 1 - keep. */
+function threshold(keep: number): number {
+  return Math.min(2 ** 32 - 1, Math.ceil((1 - keep) * 2 ** 32));
+}
 
 function splitmix32(state: number): [number, number] {
   const next = (state + 0x9e3779b9) | 0;
@@ -160,8 +171,7 @@ function fillMask(out: Float32Array, keep: number, seed: number): void {
   [st, d] = splitmix32(st);
   if ((a | b | c | d) === 0) a = 1;
   const scale = 1 / keep;
-  // keep an element when its uniform draw u in [0, 1) satisfies floor(u + keep) = 1, i.e. u >= 1 - keep
-  const threshold = Math.min(2 ** 32 - 1, Math.ceil((1 - keep) * 2 ** 32));
+  const cut = threshold(keep);
   const n = out.length;
   for (let i = 0; i < n; i++) {
     const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
@@ -172,7 +182,7 @@ function fillMask(out: Float32Array, keep: number, seed: number): void {
     a ^= d;
     c ^= t;
     d = rotl(d, 11);
-    out[i] = r >= threshold ? scale : 0;
+    out[i] = r >= cut ? scale : 0;
   }
 }
 
