@@ -24,9 +24,17 @@ function which(cmd) {
 }
 
 try {
-  if (process.env.TUNESERVE_SKIP_NATIVE === '1') {
-    say('native accelerator skipped (TUNESERVE_SKIP_NATIVE=1); using pure wasm');
+  // The boolean words of src/env.ts (this runs at install, before TypeScript is compiled, so it cannot import it).
+  // An unknown word is reported, not fatal: the install must not fail.
+  const skip = (process.env.TUNESERVE_SKIP_NATIVE ?? '').trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(skip)) {
+    say(`native accelerator skipped (TUNESERVE_SKIP_NATIVE=${process.env.TUNESERVE_SKIP_NATIVE}); using pure wasm`);
     process.exit(0);
+  }
+  if (!['', '0', 'false', 'no', 'off'].includes(skip)) {
+    say(
+      `TUNESERVE_SKIP_NATIVE must be 1/true/yes/on or 0/false/no/off, got "${process.env.TUNESERVE_SKIP_NATIVE}"; building`,
+    );
   }
   const cc = [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean).find(which);
   const nodeInclude = firstExisting([

@@ -6,6 +6,7 @@ export {
   type InitBackendOptions,
   initBackend,
 } from './backend.js';
+export { BOOLEAN_WORDS, booleanEnv, parseBoolean } from './env.js';
 export { BackendError, ModelFileError } from './errors.js';
 export { copyModel, type LoadLimits, loadLayersModel, saveLayersModel } from './model/files.js';
 export { METADATA_JSON, type ModelMetadata, ModelRepository } from './model/repository.js';

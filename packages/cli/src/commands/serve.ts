@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type BackendName, initBackend } from '@tuneserve/runtime';
+import { initBackend } from '@tuneserve/runtime';
 import {
   loadModelConfig,
   type ModelSpec,
@@ -16,64 +16,13 @@ import {
   type StudySource,
   startServer,
 } from '@tuneserve/server';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { list } from '../adapters/flags.js';
 import { mnistSampleSource, studySourceFor } from '../adapters/sources.js';
 import { UsageError } from '../errors.js';
+import { addServeOptions, resolveServeOptions, type ServeOptions } from './serve-options.js';
 
-export interface ServeOptions {
-  /** One model folder; default models/mnist when neither --model-root nor --config is given. */
-  model?: string;
-  name?: string;
-  modelRoot?: string;
-  config?: string;
-  defaultModel?: string;
-  modelControl: boolean;
-  maxImagePixels: number;
-  grpcPort?: number;
-  host: string;
-  port: number;
-  keepVersions: number;
-  pollMs: number;
-  label: string[];
-  maxBatch: number;
-  batchTimeoutMs: number;
-  maxInstances: number;
-  requestTimeoutMs: number;
-  bodyLimit: number;
-  apiKeyFile?: string;
-  metricsOpen: boolean;
-  rateLimit: number;
-  rateWindowMs: number;
-  corsOrigin: string[];
-  tlsCert?: string;
-  tlsKey?: string;
-  webRoot?: string;
-  backend?: BackendName;
-  workers: number;
-  logLevel: string;
-}
-
-/** Defaults of every flag, for callers such as `tuneserve up` that set only a few. */
-export const SERVE_DEFAULTS: ServeOptions = {
-  modelControl: false,
-  maxImagePixels: 25_000_000,
-  host: '0.0.0.0',
-  port: 8080,
-  keepVersions: 1,
-  pollMs: 1000,
-  label: [],
-  maxBatch: 64,
-  batchTimeoutMs: 0,
-  maxInstances: 1024,
-  requestTimeoutMs: 30_000,
-  bodyLimit: 1024 * 1024,
-  metricsOpen: false,
-  rateLimit: 0,
-  rateWindowMs: 60_000,
-  corsOrigin: [],
-  workers: 1,
-  logLevel: 'info',
-};
+export { SERVE_DEFAULTS, type ServeOptions } from './serve-options.js';
 
 export interface ServeHandle {
   url: string;
@@ -82,23 +31,6 @@ export interface ServeHandle {
 
 /** The web bundle next to this package in the workspace (packages/web/dist), when it was built. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/dist', import.meta.url));
-
-const int =
-  (flag: string, min: number) =>
-  (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got "${value}"`);
-    }
-    return n;
-  };
-const list = (value: string, previous: string[] = []): string[] => [
-  ...previous,
-  ...value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 function parseLabels(entries: string[]): Record<string, number> {
   const labels: Record<string, number> = {};
@@ -182,6 +114,8 @@ export async function toServerOptions(
     apiKeyHashes,
     metricsOpen: o.metricsOpen,
     rateLimit: { max: o.rateLimit, windowMs: o.rateWindowMs },
+    authFailureLimit: { max: o.maxAuthFailures },
+    ...(o.trustProxy !== undefined && o.trustProxy !== 0 ? { trustProxy: o.trustProxy } : {}),
     corsOrigins: o.corsOrigin,
     ...(o.tlsCert && o.tlsKey
       ? { https: { cert: readFileOrFail(o.tlsCert, 'TLS certificate'), key: readFileOrFail(o.tlsKey, 'TLS key') } }
@@ -201,7 +135,7 @@ export async function startServe(
   given: Partial<ServeOptions>,
   extra: { study?: StudySource; samples?: SampleSource } = {},
 ): Promise<ServeHandle & { closed: Promise<void> }> {
-  const o: ServeOptions = { ...SERVE_DEFAULTS, ...given };
+  const o = resolveServeOptions(given);
   const options = await toServerOptions(o, extra);
   await initBackend({ ...(o.backend ? { backend: o.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
   const server = await startServer(options).catch((err: NodeJS.ErrnoException) => {
@@ -271,141 +205,12 @@ async function runPrimary(workers: number): Promise<void> {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description(
       'Serve a TF.js layers model: reference /predict, TF Serving REST, KServe v2, /metrics, /docs, the web page',
-    )
-    .addOption(
-      new Option(
-        '--model <dir>',
-        "one model's versions root (holding 1/, 2/, ...) or a single model folder (default models/mnist unless --model-root or --config)",
-      ).env('MODEL_DIR'),
-    )
-    .addOption(new Option('--name <name>', 'model name in URLs (default: the folder name)').env('MODEL_NAME'))
-    .addOption(
-      new Option(
-        '--model-root <dir>',
-        'serve every <name>/<version>/ below this folder; models added or removed live',
-      ).env('MODEL_ROOT'),
-    )
-    .addOption(
-      new Option(
-        '--config <file>',
-        'model config (JSON or YAML): {models: [{name, base_path, version_policy: {latest: N}|{all: true}|{specific: [..]}, labels}]}',
-      ).env('MODEL_CONFIG'),
-    )
-    .addOption(
-      new Option(
-        '--default-model <name>',
-        'model answering /predict and /api/model (default: the only one, else mnist)',
-      ).env('DEFAULT_MODEL'),
-    )
-    .addOption(new Option('--model-control', 'allow KServe v2 repository load/unload requests').default(false))
-    .addOption(
-      new Option('--max-image-pixels <n>', 'most decoded pixels of one image input (against decompression bombs)')
-        .env('MAX_IMAGE_PIXELS')
-        .default(25_000_000)
-        .argParser(int('--max-image-pixels', 1)),
-    )
-    .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('0.0.0.0'))
-    .addOption(new Option('--port <n>', 'port to listen on').env('PORT').default(8080).argParser(int('--port', 0)))
-    .addOption(
-      new Option('--grpc-port <n>', 'also serve KServe v2 over gRPC on this port (default: off)')
-        .env('GRPC_PORT')
-        .argParser(int('--grpc-port', 0)),
-    )
-    .addOption(
-      new Option('--keep-versions <n>', 'newest versions kept loaded and reachable by URL')
-        .env('KEEP_VERSIONS')
-        .default(1)
-        .argParser(int('--keep-versions', 1)),
-    )
-    .addOption(
-      new Option('--poll-ms <ms>', 'how often to look for new versions (0: never)')
-        .env('POLL_INTERVAL_MS')
-        .default(1000)
-        .argParser(int('--poll-ms', 0)),
-    )
-    .addOption(
-      new Option('--label <label=version>', 'TF Serving version label, e.g. stable=3 (repeatable, or comma list)')
-        .env('MODEL_LABELS')
-        .default([])
-        .argParser(list),
-    )
-    .addOption(
-      new Option('--max-batch <n>', 'most examples per model call (micro-batching)')
-        .env('MAX_BATCH_SIZE')
-        .default(64)
-        .argParser(int('--max-batch', 1)),
-    )
-    .addOption(
-      new Option('--batch-timeout-ms <ms>', 'how long a batch waits for more requests (0: end of the event-loop turn)')
-        .env('BATCH_TIMEOUT_MS')
-        .default(0)
-        .argParser(int('--batch-timeout-ms', 0)),
-    )
-    .addOption(
-      new Option('--max-instances <n>', 'most examples in one request')
-        .env('MAX_INSTANCES')
-        .default(1024)
-        .argParser(int('--max-instances', 1)),
-    )
-    .addOption(
-      new Option('--request-timeout-ms <ms>', 'deadline to receive a request and to predict')
-        .env('REQUEST_TIMEOUT_MS')
-        .default(30_000)
-        .argParser(int('--request-timeout-ms', 1)),
-    )
-    .addOption(
-      new Option('--body-limit <bytes>', 'largest request body')
-        .env('BODY_LIMIT')
-        .default(1024 * 1024)
-        .argParser(int('--body-limit', 1)),
-    )
-    .addOption(
-      new Option(
-        '--api-key-file <file>',
-        'file of SHA-256 hex digests of API keys, one per line (API_KEYS env: plain keys, comma-separated)',
-      ).env('API_KEY_FILE'),
-    )
-    .addOption(new Option('--metrics-open', 'serve /metrics without an API key').env('METRICS_OPEN').default(false))
-    .addOption(
-      new Option('--rate-limit <n>', 'requests per window per API key or IP (0: off)')
-        .env('RATE_LIMIT')
-        .default(0)
-        .argParser(int('--rate-limit', 0)),
-    )
-    .addOption(
-      new Option('--rate-window-ms <ms>', 'rate-limit window')
-        .env('RATE_WINDOW_MS')
-        .default(60_000)
-        .argParser(int('--rate-window-ms', 1)),
-    )
-    .addOption(
-      new Option('--cors-origin <origin>', 'allowed CORS origin (repeatable, or comma list; default none)')
-        .env('CORS_ORIGINS')
-        .default([])
-        .argParser(list),
-    )
-    .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)').env('TLS_CERT'))
-    .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('TLS_KEY'))
-    .addOption(
-      new Option('--web-root <dir>', 'static web front end (default: packages/web/dist when built)').env('WEB_ROOT'),
-    )
-    .addOption(new Option('--backend <name>', 'TF.js backend').choices(['wasm', 'cpu', 'tensorflow']))
-    .addOption(
-      new Option('--workers <n>', 'server processes sharing the port (node:cluster)')
-        .env('WORKERS')
-        .default(1)
-        .argParser(int('--workers', 1)),
-    )
-    .addOption(
-      new Option('--log-level <level>', 'pino log level')
-        .env('LOG_LEVEL')
-        .default('info')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    )
+    );
+  addServeOptions(command)
     .addOption(
       new Option(
         '--samples <source>',

@@ -4,10 +4,11 @@
  */
 import { join } from 'node:path';
 import { ModelRepository } from '@tuneserve/runtime';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { nonNegativeInt, positiveInt } from '../adapters/flags.js';
 import { mnistSampleSource, studySourceFor } from '../adapters/sources.js';
-import { registerServe, type ServeOptions, startServe } from './serve.js';
+import { startServe } from './serve.js';
+import { resolveServeOptions } from './serve-options.js';
 import { train } from './train.js';
 import { addDataOptions, addStudyOptions, type DataFlags, type StudyFlags, tune } from './tune.js';
 
@@ -45,7 +46,7 @@ export function registerUp(program: Command): void {
     )
     .option('--models-dir <dir>', 'where model versions are stored', 'models')
     .option('--name <name>', 'model name (a folder under --models-dir)', 'mnist')
-    .option('--host <host>', "address to listen on (default: serve's, HOST env or 0.0.0.0)")
+    .option('--host <host>', 'address to listen on (default: HOST env, else 127.0.0.1 without API keys, else 0.0.0.0)')
     .option('--port <n>', "port to listen on (default: serve's, PORT env or 8080)", nonNegativeInt('--port'))
     .option('--no-serve', 'stop after making sure a model exists')
     .option('--max-trials <n>', 'quick-budget trials', positiveInt('--max-trials'), QUICK_BUDGET.maxTrials)
@@ -76,18 +77,18 @@ export async function up(o: UpFlags): Promise<void> {
     await quickPipeline(o);
   }
   if (!o.serve) return;
-  const serveOptions = await serveDefaults([
-    '--model',
-    join(o.modelsDir, o.name),
-    ...(o.host ? ['--host', o.host] : []),
-    ...(o.port ? ['--port', String(o.port)] : []),
-  ]);
+  const serveOptions = resolveServeOptions({
+    model: join(o.modelsDir, o.name),
+    host: o.host ?? (process.env.HOST?.trim() || (keysConfigured() ? undefined : '127.0.0.1')),
+    ...(o.port !== undefined ? { port: o.port } : {}),
+  });
   const study = { directory: o.directory, projectName: o.projectName, ...(o.storage ? { storage: o.storage } : {}) };
   const handle = await startServe(serveOptions, {
     study: studySourceFor(study),
     samples: await mnistSampleSource(o.dataDir),
   });
-  log(`tuneserve is up: open ${handle.url.replace('://0.0.0.0', '://localhost')}/ (Ctrl-C stops)`);
+  const where = ['0.0.0.0', '::'].includes(serveOptions.host) ? 'every interface' : serveOptions.host;
+  log(`tuneserve is up: open ${handle.url}/ (listening on ${where}; Ctrl-C stops)`);
   await handle.closed;
 }
 
@@ -126,17 +127,8 @@ async function quickPipeline(o: UpFlags): Promise<void> {
   );
 }
 
-/** serve's own option defaults (and its env variables), with the given flags applied. */
-async function serveDefaults(args: string[]): Promise<ServeOptions> {
-  const program = new Command().exitOverride();
-  registerServe(program);
-  const serve = program.commands.find((c) => c.name() === 'serve');
-  if (!serve) throw new Error('the serve command is not registered');
-  let captured: ServeOptions | undefined;
-  serve.action((opts: ServeOptions) => {
-    captured = opts;
-  });
-  await program.parseAsync(['serve', ...args], { from: 'user' });
-  if (!captured) throw new Error('could not resolve the serve options');
-  return captured;
-}
+/**
+ * Without keys every route is open, so `up` (a laptop's quick start) listens on loopback unless told otherwise;
+ * containers run `serve` with HOST set, and a keyed `up` keeps serve's default of every interface.
+ */
+const keysConfigured = (): boolean => Boolean(process.env.API_KEYS?.trim() || process.env.API_KEY_FILE?.trim());

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { booleanEnv } from '../env.js';
+import { BackendError } from '../errors.js';
 
 /** The addon's functions; all offsets and strides are in float32 elements of the given heap buffer. */
 export interface BlasAddon {
@@ -132,8 +134,8 @@ export function blasThreadsFromEnv(value: string | undefined): number {
 
 export function loadAccelerator(): AcceleratorStatus {
   if (cached) return cached;
-  if (process.env.TUNESERVE_ACCELERATOR === 'off') {
-    cached = { loaded: false, reason: 'TUNESERVE_ACCELERATOR=off' };
+  if (!booleanEnv('TUNESERVE_ACCELERATOR', true, (message) => new BackendError(message))) {
+    cached = { loaded: false, reason: `TUNESERVE_ACCELERATOR=${process.env.TUNESERVE_ACCELERATOR}` };
   } else if (!existsSync(ADDON_PATH)) {
     cached = { loaded: false, reason: 'OpenBLAS addon not built (needs gcc and libopenblas-dev at npm install)' };
   } else {
