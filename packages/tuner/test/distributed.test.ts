@@ -14,7 +14,7 @@ import * as tuner from '../src/index.js';
 import { openStorage } from '../src/storage/registry.js';
 import type { TrialRecord } from '../src/storage/types.js';
 import { createBraninSearch } from './fixtures/branin-search.mjs';
-import { createTestSchema, type TestSchema } from './fixtures/pg-schema.js';
+import { createTestSchema, trialsOf as storedTrials, type TestSchema } from './fixtures/pg-schema.js';
 import { buildMlp, toyData } from './fixtures/toy-model.mjs';
 import {
   MODEL_WORKER_SCRIPT,
@@ -28,14 +28,7 @@ import {
 const directory = mkdtempSync(path.join(tmpdir(), 'tuneserve-distributed-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-async function trialsOf(storage: string, projectName: string): Promise<TrialRecord[]> {
-  const s = await openStorage(storage, { directory, projectName, overwrite: false, readOnly: true });
-  try {
-    return await s.listTrials();
-  } finally {
-    await s.close();
-  }
-}
+const trialsOf = (storage: string, projectName: string) => storedTrials(storage, directory, projectName);
 
 /** The same search in this process on a local SQLite study: the reference for quality. */
 async function singleProcessReference(projectName: string, maxTrials: number, seed: number): Promise<TrialRecord[]> {

@@ -21,20 +21,13 @@ import { createPool, parsePostgresUrl } from '../src/storage/postgres/connection
 import { openStorage } from '../src/storage/registry.js';
 import type { TrialRecord } from '../src/storage/types.js';
 import { type PgInstance, postgresBinDir, startPgInstance } from './fixtures/pg-instance.js';
-import { createTestSchema, type TestSchema } from './fixtures/pg-schema.js';
+import { createTestSchema, trialsOf as storedTrials, type TestSchema } from './fixtures/pg-schema.js';
 import { readEvents, startWorker, waitFor } from './fixtures/workers.js';
 
 const directory = mkdtempSync(path.join(tmpdir(), 'tuneserve-faults-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-async function trialsOf(storage: string, projectName: string): Promise<TrialRecord[]> {
-  const s = await openStorage(storage, { directory, projectName, overwrite: false, readOnly: true });
-  try {
-    return await s.listTrials();
-  } finally {
-    await s.close();
-  }
-}
+const trialsOf = (storage: string, projectName: string) => storedTrials(storage, directory, projectName);
 
 function expectExactlyOnce(trials: TrialRecord[], maxTrials: number): void {
   expect(trials.map((t) => t.status)).toEqual(Array(maxTrials).fill('COMPLETED'));
@@ -127,7 +120,9 @@ describe.skipIf(!hasSystem('postgres'))('PostgreSQL outages', () => {
     });
 
     it('a worker stuck holding the study lock is cut off, and the others go on', async () => {
-      const url = withParams({ lockTimeout: '200', idleInTransactionTimeout: '1500' });
+      // The idle timeout leaves the search (opening the pool, migrating) ample time to reach the
+      // lock and time out on it at least once, even on a loaded machine.
+      const url = withParams({ lockTimeout: '200', idleInTransactionTimeout: '5000' });
       const projectName = 'stuck';
       // A tuneserve session (same connection settings) that takes the study lock and then hangs,
       // as a worker frozen mid-transaction would.

@@ -375,7 +375,7 @@ export class PostgresStudyStorage implements StudyStorage {
   /** The whole transaction is repeated after a transient failure (it was rolled back). */
   async transaction<T>(fn: (tx: StudyStore) => Promise<T>): Promise<T> {
     if (this.readOnly) throw new StorageError(`The study at ${this.location} was opened read-only.`);
-    return this.retry(() => this.locked(fn));
+    return this.retry(() => this.locked((client) => fn(new PostgresStudyStore(client, this.study, this.location))));
   }
 
   async close(): Promise<void> {
@@ -384,15 +384,15 @@ export class PostgresStudyStorage implements StudyStorage {
     await this.pool.end();
   }
 
-  /** One attempt: BEGIN, take the study's advisory lock, run fn, COMMIT. */
-  private async locked<T>(fn: (tx: StudyStore) => Promise<T>): Promise<T> {
+  /** One attempt: BEGIN, take the study's advisory lock, run fn on the client, COMMIT. */
+  private async locked<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await connect(this.pool, this.location);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       // hashtext maps the project to the lock key; a collision only serialises two studies.
       await client.query("SELECT pg_advisory_xact_lock(hashtext('tuneserve-study:' || $1))", [this.study]);
-      const result = await fn(new PostgresStudyStore(client, this.study, this.location));
+      const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -407,24 +407,13 @@ export class PostgresStudyStorage implements StudyStorage {
 
   /** Removes the study's rows (overwrite: true). Never let more than one worker of a search do this. */
   private async deleteStudy(): Promise<void> {
-    await this.retry(async () => {
-      const client = await connect(this.pool, this.location);
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('tuneserve-study:' || $1))", [this.study]);
+    await this.retry(() =>
+      this.locked(async (client) => {
         await client.query('DELETE FROM tuneserve_epoch_metrics WHERE study = $1', [this.study]);
         await client.query('DELETE FROM tuneserve_trials WHERE study = $1', [this.study]);
         await client.query('DELETE FROM tuneserve_studies WHERE project = $1', [this.study]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        if (isTransient(error)) broken = error as Error;
-        throw error;
-      } finally {
-        client.release(broken);
-      }
-    });
+      }),
+    );
   }
 }
 
