@@ -6,7 +6,9 @@
  * space's winner shape, conv16-pool-conv32-pool-dense64-dense10) beside the MLP and compares their /predict
  * requests/s and latency, rounds alternating.
  *
- * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2 --no-cnn]
+ * Then the issue 16 section (any-model.ts): image route vs numeric route, gRPC raw vs REST v2 JSON, ten models vs one.
+ *
+ * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2 --no-cnn --no-any-model | --only-any-model]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { ModelRepository } from '@tuneserve/runtime';
 import autocannon from 'autocannon';
+import { benchAnyModel } from './any-model.js';
 
 const here = import.meta.dirname;
 const repoRoot = join(here, '..', '..', '..');
@@ -30,6 +33,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: '1,2' },
     'no-cnn': { type: 'boolean', default: false },
+    'no-any-model': { type: 'boolean', default: false },
+    'only-any-model': { type: 'boolean', default: false },
   },
 });
 const duration = Number(args.duration);
@@ -235,6 +240,11 @@ async function main(): Promise<void> {
 
     const referenceBody = await readFile(GOLDEN, 'utf8'); // the reference client's exact bytes
     const instances = (JSON.parse(JSON.parse(referenceBody) as string) as { instances: number[] }).instances;
+    const anyModel = () => benchAnyModel({ cli: CLI, repoRoot, dir, duration, rounds, instance: instances });
+    if (args['only-any-model']) {
+      await anyModel();
+      return;
+    }
     const routes = {
       '/predict': referenceBody,
       '/v1/models/mnist:predict': JSON.stringify({ instances: [instances] }),
@@ -303,6 +313,7 @@ async function main(): Promise<void> {
     await noop.stop();
     if (leak) console.log(`\n${leak}`);
     if (!args['no-cnn']) await compareCnn(dir, referenceBody);
+    if (!args['no-any-model']) await anyModel();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

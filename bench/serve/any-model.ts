@@ -1,0 +1,301 @@
+/**
+ * bench:serve, issue 16 section — serving any model, side by side in one run:
+ * 1. the image route (a 32x32 PNG, raw body and TF Serving b64) vs the numeric MNIST route, one server;
+ * 2. KServe v2 gRPC ModelInfer with raw_input_contents vs the REST v2 JSON route (MNIST MLP), one server;
+ * 3. ten models served at once vs one (requests spread over the ten), two servers, rounds alternating.
+ * Every point is the best of `rounds` alternating rounds (the machine is shared).
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ModelRepository } from '@tuneserve/runtime';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+
+const GRPC_LOAD = join(import.meta.dirname, '..', 'grpc_load.py');
+
+export interface AnyModelOptions {
+  cli: string;
+  repoRoot: string;
+  dir: string;
+  /** Seconds per round and point. */
+  duration: number;
+  rounds: number;
+  /** A flat MNIST example (784 values). */
+  instance: number[];
+}
+
+interface Server {
+  url: string;
+  grpc?: string | undefined;
+  stop(): Promise<void>;
+}
+
+interface Point {
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
+function launch(cli: string, args: string[]): Promise<Server> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const m = /serving .* at (\S+)(?: \(gRPC (\S+)\))?/.exec(stderr);
+      if (m?.[1])
+        resolve({
+          url: m[1],
+          grpc: m[2],
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+    });
+    void exited.then(() => reject(new Error(`server exited early: ${stderr}`)));
+  });
+}
+
+type Request = { path: string; body: string | Buffer; type: string };
+
+async function http(base: string, requests: Request[], connections: number, seconds: number): Promise<Point> {
+  const result = await autocannon({
+    url: base,
+    connections,
+    duration: seconds,
+    requests: requests.map((r) => ({
+      method: 'POST',
+      path: r.path,
+      body: r.body,
+      headers: { 'content-type': r.type },
+    })),
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/**
+ * gRPC load from Python's grpcio (C core; the Debian peer the gRPC test uses): `connections` ModelInfer calls in
+ * flight, each answer sending the next. grpc-js as a load client spent ~12 ms per call on this machine, which
+ * measured the client instead of the server.
+ */
+function grpcLoad(
+  address: string,
+  protoDir: string,
+  model: string,
+  connections: number,
+  seconds: number,
+  values: number,
+): Promise<Point> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      '/usr/bin/python3',
+      [GRPC_LOAD, address, protoDir, model, String(connections), String(seconds), String(values)],
+      { timeout: (seconds + 60) * 1000 },
+      (err, stdout, stderr) => {
+        if (err)
+          return reject(
+            new Error(`gRPC load failed (install python3-grpcio python3-grpc-tools): ${stderr || err.message}`),
+          );
+        const r = JSON.parse(stdout) as { count: number; failed: number; p50: number; p99: number };
+        resolve({ rps: r.count / seconds, p50: r.p50, p99: r.p99, failed: r.failed });
+      },
+    );
+  });
+}
+
+const best = (a: Point | undefined, b: Point): Point => (a && a.rps >= b.rps ? a : b);
+const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
+
+/** Alternates the two sides for `rounds` rounds at each concurrency; keeps each side's best round. */
+async function pair(run: (side: 0 | 1, c: number) => Promise<Point>, concurrency: number[], rounds: number) {
+  const rows: { c: number; a: Point; b: Point }[] = [];
+  await run(0, 8);
+  await run(1, 8); // warm-up
+  for (const c of concurrency) {
+    let a: Point | undefined;
+    let b: Point | undefined;
+    for (let r = 0; r < rounds; r++) {
+      a = best(a, await run(0, c));
+      b = best(b, await run(1, c));
+    }
+    if (a && b) rows.push({ c, a, b });
+  }
+  return rows;
+}
+
+function print(title: string, names: [string, string], rows: { c: number; a: Point; b: Point }[]): void {
+  console.log(`\n${title}`);
+  console.log(
+    `${'c'.padEnd(6)}${`${names[0]} r/s`.padStart(14)}${`${names[1]} r/s`.padStart(14)}${'ratio'.padStart(8)}   ${'p50 ms'.padStart(13)}   ${'p99 ms'.padStart(13)}  failed`,
+  );
+  for (const { c, a, b } of rows) {
+    console.log(
+      `${String(c).padEnd(6)}${fmt(a.rps).padStart(14)}${fmt(b.rps).padStart(14)}${(b.rps / a.rps).toFixed(2).padStart(7)}x   ${`${a.p50.toFixed(1)}/${b.p50.toFixed(1)}`.padStart(13)}   ${`${a.p99.toFixed(1)}/${b.p99.toFixed(1)}`.padStart(13)}  ${a.failed}/${b.failed}`,
+    );
+  }
+}
+
+async function saveMlp(root: string, name: string): Promise<void> {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ units: 64, activation: 'relu', inputShape: [784] }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  await new ModelRepository(join(root, name)).saveVersion(model, {
+    name,
+    inputShape: [784],
+    labels: [...'0123456789'],
+  });
+  model.dispose();
+}
+
+/** A small photo classifier: 32x32 RGB in, a Dense 64 -> 10 head (the cost under test is the image path). */
+async function savePhotoModel(root: string): Promise<void> {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [32, 32, 3] }),
+      tf.layers.dense({ units: 64, activation: 'relu' }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  const labels = ['airplane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+  await new ModelRepository(join(root, 'photo')).saveVersion(model, {
+    name: 'photo',
+    inputShape: [32, 32, 3],
+    labels,
+    input: { kind: 'image', width: 32, height: 32, channels: 3, fit: 'fill', layout: 'hwc' },
+    output: { task: 'classification', labels },
+  });
+  model.dispose();
+}
+
+export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
+  const one = join(o.dir, 'any-one');
+  const ten = join(o.dir, 'any-ten');
+  await saveMlp(one, 'mnist');
+  await savePhotoModel(one);
+  for (let i = 0; i < 10; i++) await saveMlp(ten, `mnist${i}`);
+  const protoDir = join(o.repoRoot, 'packages', 'server', 'proto');
+  // A 32x32 photo-like PNG (noise, so the encoder cannot shrink it to nothing).
+  const noise = Buffer.from(Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 73 + (i >> 3) * 151) % 256));
+  const png = await sharp(noise, { raw: { width: 32, height: 32, channels: 3 } })
+    .png()
+    .toBuffer();
+  const numeric = JSON.stringify({ instances: [o.instance] });
+  const concurrency = [1, 8, 32];
+  console.log(
+    `\nany model (issue 16): PNG ${png.length} bytes 32x32; numeric body ${numeric.length} bytes; shared 2-core machine`,
+  );
+
+  const server = await launch(o.cli, ['--model-root', one, '--grpc-port', '0', '--samples', 'none']);
+  try {
+    const numericReq: Request = { path: '/v1/models/mnist:predict', body: numeric, type: 'application/json' };
+    const rawImage: Request = { path: '/api/models/photo/predict', body: png, type: 'image/png' };
+    const b64Image: Request = {
+      path: '/v1/models/photo:predict',
+      body: JSON.stringify({ instances: [{ b64: png.toString('base64') }] }),
+      type: 'application/json',
+    };
+    const image = await pair(
+      (side, c) => http(server.url, [side === 0 ? numericReq : rawImage], c, o.duration),
+      concurrency,
+      o.rounds,
+    );
+    print(
+      'image route (raw image/png body, labelled answer) vs numeric TF Serving route (MNIST MLP), one server',
+      ['numeric', 'image'],
+      image,
+    );
+    const b64 = await pair(
+      (side, c) => http(server.url, [side === 0 ? numericReq : b64Image], c, o.duration),
+      [32],
+      o.rounds,
+    );
+    print('TF Serving :predict with {"b64": PNG} vs numeric', ['numeric', 'b64'], b64);
+    const c32 = image.find((r) => r.c === 32);
+    const c8 = image.find((r) => r.c === 8);
+    if (c32)
+      console.log(
+        `target: image c=32 ${(c32.b.rps / c32.a.rps).toFixed(2)}x numeric (>= 0.5x) ${c32.b.rps / c32.a.rps >= 0.5 ? 'MET' : 'MISSED'}`,
+      );
+    if (c8)
+      console.log(`target: image c=8 p99 ${c8.b.p99.toFixed(1)} ms (<= 10 ms) ${c8.b.p99 <= 10 ? 'MET' : 'MISSED'}`);
+
+    if (server.grpc) {
+      const v2 = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784], data: o.instance }] });
+      const grpcAddress = server.grpc;
+      const rows = await pair(
+        (side, c) =>
+          side === 0
+            ? http(server.url, [{ path: '/v2/models/mnist/infer', body: v2, type: 'application/json' }], c, o.duration)
+            : grpcLoad(grpcAddress, protoDir, 'mnist', c, o.duration, 784),
+        concurrency,
+        o.rounds,
+      );
+      print(
+        'gRPC ModelInfer raw_input_contents (Python grpcio client) vs REST v2 JSON infer (autocannon), MNIST MLP',
+        ['REST v2', 'gRPC'],
+        rows,
+      );
+      const g32 = rows.find((r) => r.c === 32);
+      if (g32)
+        console.log(
+          `target: gRPC c=32 ${(g32.b.rps / g32.a.rps).toFixed(2)}x REST v2 JSON (>= 1.2x) ${g32.b.rps / g32.a.rps >= 1.2 ? 'MET' : 'MISSED'}`,
+        );
+    }
+  } finally {
+    await server.stop();
+  }
+
+  const single = await launch(o.cli, ['--model', join(one, 'mnist'), '--samples', 'none']);
+  const many = await launch(o.cli, ['--model-root', ten, '--samples', 'none']);
+  try {
+    const spread = Array.from({ length: 10 }, (_, i) => ({
+      path: `/v1/models/mnist${i}:predict`,
+      body: numeric,
+      type: 'application/json',
+    }));
+    const rows = await pair(
+      (side, c) =>
+        side === 0
+          ? http(
+              single.url,
+              [{ path: '/v1/models/mnist:predict', body: numeric, type: 'application/json' }],
+              c,
+              o.duration,
+            )
+          : http(many.url, spread, c, o.duration),
+      concurrency,
+      o.rounds,
+    );
+    print(
+      'ten models at once (requests spread over the ten) vs one model, TF Serving route',
+      ['1 model', '10 models'],
+      rows,
+    );
+    const m32 = rows.find((r) => r.c === 32);
+    if (m32)
+      console.log(
+        `target: 10 models c=32 ${(m32.b.rps / m32.a.rps).toFixed(2)}x one model's r/s (within noise of 1.0x)`,
+      );
+  } finally {
+    await single.stop();
+    await many.stop();
+  }
+}
