@@ -6,6 +6,7 @@
  * Every point is the best of `rounds` alternating rounds (the machine is shared).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelRepository } from '@tuneserve/runtime';
@@ -27,6 +28,7 @@ export interface AnyModelOptions {
 
 interface Server {
   url: string;
+  pid: number;
   grpc?: string | undefined;
   stop(): Promise<void>;
 }
@@ -36,6 +38,25 @@ interface Point {
   p50: number;
   p99: number;
   failed: number;
+  /** Server CPU per answered request (µs): independent of how fast the load client is. */
+  cpuUs?: number;
+}
+
+/** CPU milliseconds a process has used (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Runs a load and adds the server's CPU per answered request. */
+async function withCpu(pid: number, run: () => Promise<Point>, seconds: number): Promise<Point> {
+  const before = cpuMs(pid);
+  const point = await run();
+  return { ...point, cpuUs: ((cpuMs(pid) - before) * 1000) / Math.max(1, point.rps * seconds) };
 }
 
 function launch(cli: string, args: string[]): Promise<Server> {
@@ -55,6 +76,7 @@ function launch(cli: string, args: string[]): Promise<Server> {
       if (m?.[1])
         resolve({
           url: m[1],
+          pid: child.pid ?? 0,
           grpc: m[2],
           stop: async () => {
             child.kill('SIGTERM');
@@ -141,11 +163,11 @@ async function pair(run: (side: 0 | 1, c: number) => Promise<Point>, concurrency
 function print(title: string, names: [string, string], rows: { c: number; a: Point; b: Point }[]): void {
   console.log(`\n${title}`);
   console.log(
-    `${'c'.padEnd(6)}${`${names[0]} r/s`.padStart(14)}${`${names[1]} r/s`.padStart(14)}${'ratio'.padStart(8)}   ${'p50 ms'.padStart(13)}   ${'p99 ms'.padStart(13)}  failed`,
+    `${'c'.padEnd(6)}${`${names[0]} r/s`.padStart(14)}${`${names[1]} r/s`.padStart(14)}${'ratio'.padStart(8)}   ${'p50 ms'.padStart(13)}   ${'p99 ms'.padStart(13)}  ${'server CPU us/req'.padStart(17)}  failed`,
   );
   for (const { c, a, b } of rows) {
     console.log(
-      `${String(c).padEnd(6)}${fmt(a.rps).padStart(14)}${fmt(b.rps).padStart(14)}${(b.rps / a.rps).toFixed(2).padStart(7)}x   ${`${a.p50.toFixed(1)}/${b.p50.toFixed(1)}`.padStart(13)}   ${`${a.p99.toFixed(1)}/${b.p99.toFixed(1)}`.padStart(13)}  ${a.failed}/${b.failed}`,
+      `${String(c).padEnd(6)}${fmt(a.rps).padStart(14)}${fmt(b.rps).padStart(14)}${(b.rps / a.rps).toFixed(2).padStart(7)}x   ${`${a.p50.toFixed(1)}/${b.p50.toFixed(1)}`.padStart(13)}   ${`${a.p99.toFixed(1)}/${b.p99.toFixed(1)}`.padStart(13)}  ${`${(a.cpuUs ?? Number.NaN).toFixed(0)}/${(b.cpuUs ?? Number.NaN).toFixed(0)}`.padStart(17)}  ${a.failed}/${b.failed}`,
     );
   }
 }
@@ -213,7 +235,8 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
       type: 'application/json',
     };
     const image = await pair(
-      (side, c) => http(server.url, [side === 0 ? numericReq : rawImage], c, o.duration),
+      (side, c) =>
+        withCpu(server.pid, () => http(server.url, [side === 0 ? numericReq : rawImage], c, o.duration), o.duration),
       concurrency,
       o.rounds,
     );
@@ -223,7 +246,8 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
       image,
     );
     const b64 = await pair(
-      (side, c) => http(server.url, [side === 0 ? numericReq : b64Image], c, o.duration),
+      (side, c) =>
+        withCpu(server.pid, () => http(server.url, [side === 0 ? numericReq : b64Image], c, o.duration), o.duration),
       [32],
       o.rounds,
     );
@@ -242,9 +266,19 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
       const grpcAddress = server.grpc;
       const rows = await pair(
         (side, c) =>
-          side === 0
-            ? http(server.url, [{ path: '/v2/models/mnist/infer', body: v2, type: 'application/json' }], c, o.duration)
-            : grpcLoad(grpcAddress, protoDir, 'mnist', c, o.duration, 784),
+          withCpu(
+            server.pid,
+            () =>
+              side === 0
+                ? http(
+                    server.url,
+                    [{ path: '/v2/models/mnist/infer', body: v2, type: 'application/json' }],
+                    c,
+                    o.duration,
+                  )
+                : grpcLoad(grpcAddress, protoDir, 'mnist', c, o.duration, 784),
+            o.duration,
+          ),
         concurrency,
         o.rounds,
       );
@@ -273,14 +307,19 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
     }));
     const rows = await pair(
       (side, c) =>
-        side === 0
-          ? http(
-              single.url,
-              [{ path: '/v1/models/mnist:predict', body: numeric, type: 'application/json' }],
-              c,
-              o.duration,
-            )
-          : http(many.url, spread, c, o.duration),
+        withCpu(
+          side === 0 ? single.pid : many.pid,
+          () =>
+            side === 0
+              ? http(
+                  single.url,
+                  [{ path: '/v1/models/mnist:predict', body: numeric, type: 'application/json' }],
+                  c,
+                  o.duration,
+                )
+              : http(many.url, spread, c, o.duration),
+          o.duration,
+        ),
       concurrency,
       o.rounds,
     );

@@ -47,3 +47,22 @@ export function answers(schema: OutputSchema, out: Float32Array, count: number, 
   }
   return result;
 }
+
+/**
+ * Triton's classification extension of the v2 protocol: a requested output with parameter
+ * `classification: k` is answered as BYTES, k strings "score:index:label" per example, best first
+ * (what tritonclient's `InferRequestedOutput(name, class_count=k)` reads).
+ */
+export function classificationStrings(schema: OutputSchema, out: Float32Array, count: number, k: unknown): string[] {
+  if (schema.task !== 'classification')
+    throw new InvalidInputError('the classification parameter needs a classifier; this model is a regressor');
+  const top = readTopK(k, 'outputs[0].parameters.classification') ?? 1;
+  const size = out.length / count;
+  const strings: string[] = [];
+  for (let r = 0; r < count; r++) {
+    const row = out.subarray(r * size, (r + 1) * size);
+    for (const c of ranked(row, schema.labels, Math.min(top, size)))
+      strings.push(`${c.score}:${schema.labels.indexOf(c.label)}:${c.label}`);
+  }
+  return strings;
+}

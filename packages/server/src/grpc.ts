@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { inTargetUnits } from './answers.js';
+import { classificationStrings, inTargetUnits } from './answers.js';
 import type { ApiKeys } from './auth.js';
 import { predictWithDeadline, resolveIn, type ServingContext } from './context.js';
 import { HttpError, InvalidInputError, NotFoundError } from './errors.js';
@@ -56,7 +56,7 @@ interface InferRequest {
   model_version: string;
   id: string;
   inputs: InputTensor[];
-  outputs: { name: string }[];
+  outputs: { name: string; parameters?: Record<string, { int64_param?: number; parameter_choice?: string }> }[];
   raw_input_contents: Buffer[];
 }
 
@@ -109,6 +109,12 @@ function splitBytes(raw: Buffer, where: string): Buffer[] {
     at += length;
   }
   return items;
+}
+
+function lengthPrefix(length: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(length);
+  return b;
 }
 
 /** Typed values from little-endian bytes (copied: a gRPC buffer need not be aligned). */
@@ -285,8 +291,22 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
       }
       const batch = await requestBatch(ctx, served, req);
       const out = inTargetUnits(served.output, await predictWithDeadline(ctx, served, batch));
-      const tensor = { name: sig.outputName, datatype: 'FP32', shape: [batch.count, sig.outputSize] };
       const raw = req.raw_input_contents.length > 0;
+      const classes = req.outputs[0]?.parameters?.classification;
+      if (classes) {
+        // Triton's classification extension: BYTES "score:index:label", best first.
+        const strings = classificationStrings(served.output, out, batch.count, classes.int64_param);
+        const bytes = strings.map((t) => Buffer.from(t, 'utf8'));
+        const tensor = { name: sig.outputName, datatype: 'BYTES', shape: [batch.count, strings.length / batch.count] };
+        return {
+          model_name: model.name,
+          model_version: String(served.version),
+          id: req.id,
+          outputs: [raw ? tensor : { ...tensor, contents: { bytes_contents: bytes } }],
+          raw_output_contents: raw ? [Buffer.concat(bytes.flatMap((b) => [lengthPrefix(b.length), b]))] : [],
+        };
+      }
+      const tensor = { name: sig.outputName, datatype: 'FP32', shape: [batch.count, sig.outputSize] };
       return {
         model_name: model.name,
         model_version: String(served.version),

@@ -102,6 +102,8 @@ describe('KServe v2 gRPC with a real Python client', () => {
     const pixels = [...image(3), ...image(8)];
     const light = (await png(16, 16, 220)).toString('base64');
     const dark = (await png(16, 16, 30)).toString('base64');
+    const wineOutput = ((await rest('/v2/models/wine', undefined)) as unknown as { outputs: { name: string }[] })
+      .outputs[0]?.name;
     const results = await runClient([
       {
         method: 'ModelInfer',
@@ -155,8 +157,25 @@ describe('KServe v2 gRPC with a real Python client', () => {
           ],
         },
       },
+      {
+        method: 'ModelInfer',
+        metadata: auth,
+        request: {
+          model_name: 'wine',
+          inputs: [
+            { name: 'alcohol', datatype: 'FP32', shape: [1], contents: { fp32_contents: [14] } },
+            { name: 'colour', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [btoa('red')] } },
+          ],
+          outputs: [{ name: wineOutput, parameters: { classification: { int64_param: 2 } } }],
+        },
+      },
     ]);
-    const [contents, raw, wine, shade, price] = results;
+    const [contents, raw, wine, shade, price, labelled] = results;
+    expect(labelled?.code, labelled?.details).toBe('OK');
+    const strings = (
+      labelled?.response?.outputs?.[0] as { contents?: { bytes_contents?: string[] } } | undefined
+    )?.contents?.bytes_contents?.map((b) => Buffer.from(b, 'base64').toString('utf8'));
+    expect(strings?.map((t) => t.split(':').slice(1).join(':'))).toEqual(['1:fine', '0:cheap']);
     expect(contents?.code, contents?.details).toBe('OK');
     expect(contents?.response).toMatchObject({ model_name: 'mnist', model_version: '1', id: 'contents' });
     const restMnist = await rest('/v2/models/mnist/infer', {

@@ -108,6 +108,42 @@ describe('named features (tabular)', () => {
     expect(out[2]).toBeGreaterThan(0.99);
   });
 
+  it('KServe v2 classification extension (Triton\'s): BYTES "score:index:label", best first', async () => {
+    const meta = (await http(`${server.url}/v2/models/wine`)).json() as { outputs: { name: string }[] };
+    const output = meta.outputs[0]?.name ?? '';
+    const res = await post('/v2/models/wine/infer', {
+      inputs: [
+        { name: 'alcohol', datatype: 'FP32', shape: [2], data: [14, 12] },
+        { name: 'colour', datatype: 'BYTES', shape: [2], data: ['red', 'white'] },
+      ],
+      outputs: [{ name: output, parameters: { classification: 2 } }],
+    });
+    expect(res.status, res.text).toBe(200);
+    const tensor = (res.json() as { outputs: { datatype: string; shape: number[]; data: string[] }[] }).outputs[0];
+    expect([tensor?.datatype, tensor?.shape]).toEqual(['BYTES', [2, 2]]);
+    expect(tensor?.data.map((d) => d.split(':').slice(1).join(':'))).toEqual([
+      '1:fine',
+      '0:cheap',
+      '0:cheap',
+      '1:fine',
+    ]);
+    expect(Number(tensor?.data[0]?.split(':')[0])).toBeGreaterThan(0.99);
+    const regressor = await post('/v2/models/price/infer', {
+      inputs: [
+        { name: 'alcohol', datatype: 'FP32', shape: [1], data: [14] },
+        { name: 'colour', datatype: 'BYTES', shape: [1], data: ['red'] },
+      ],
+      outputs: [
+        {
+          name: ((await http(`${server.url}/v2/models/price`)).json() as { outputs: { name: string }[] }).outputs[0]
+            ?.name,
+          parameters: { classification: 1 },
+        },
+      ],
+    });
+    expect(regressor.status).toBe(400);
+  });
+
   it('missing, extra, mistyped and unknown-category fields get 400 naming the field', async () => {
     const cases: [unknown, RegExp][] = [
       [{ instances: [{ alcohol: 13 }] }, /colour/],

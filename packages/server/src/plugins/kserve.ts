@@ -4,7 +4,7 @@
  */
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
 import type { FastifyPluginAsync } from 'fastify';
-import { inTargetUnits } from '../answers.js';
+import { classificationStrings, inTargetUnits } from '../answers.js';
 import { predictWithDeadline, resolveIn, type ServingContext } from '../context.js';
 import { HttpError, InvalidInputError, NotFoundError, NotReadyError } from '../errors.js';
 import { schemaKserveInputs } from '../raw-input.js';
@@ -124,7 +124,11 @@ export const kservePlugin: FastifyPluginAsync<{ ctx: ServingContext; version: st
               inputs: { type: 'array' },
               outputs: {
                 type: 'array',
-                items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+                items: {
+                  type: 'object',
+                  required: ['name'],
+                  properties: { name: { type: 'string' }, parameters: { type: 'object' } },
+                },
               },
             },
           },
@@ -133,7 +137,11 @@ export const kservePlugin: FastifyPluginAsync<{ ctx: ServingContext; version: st
       },
       async (req) => {
         const { model, served } = find(req.params);
-        const body = req.body as { id?: string; inputs: unknown; outputs?: { name: string }[] };
+        const body = req.body as {
+          id?: string;
+          inputs: unknown;
+          outputs?: { name: string; parameters?: { classification?: unknown } }[];
+        };
         const sig = served.signature;
         for (const out of body.outputs ?? []) {
           if (out.name !== sig.outputName) {
@@ -146,13 +154,24 @@ export const kservePlugin: FastifyPluginAsync<{ ctx: ServingContext; version: st
           (await schemaKserveInputs(served, body.inputs, ctx.maxInstances, { maxPixels: ctx.maxImagePixels })) ??
           parseKserveInput(body.inputs, sig, ctx.maxInstances);
         const out = inTargetUnits(served.output, await predictWithDeadline(ctx, served, batch));
+        const classes = body.outputs?.[0]?.parameters?.classification;
+        const output =
+          classes === undefined
+            ? { name: sig.outputName, shape: [batch.count, sig.outputSize], datatype: 'FP32', data: Array.from(out) }
+            : (() => {
+                const data = classificationStrings(served.output, out, batch.count, classes);
+                return {
+                  name: sig.outputName,
+                  shape: [batch.count, data.length / batch.count],
+                  datatype: 'BYTES',
+                  data,
+                };
+              })();
         return {
           model_name: model.name,
           model_version: String(served.version),
           id: body.id ?? req.id,
-          outputs: [
-            { name: sig.outputName, shape: [batch.count, sig.outputSize], datatype: 'FP32', data: Array.from(out) },
-          ],
+          outputs: [output],
         };
       },
     );
