@@ -26,6 +26,7 @@ import { staticPlugin } from './plugins/static.js';
 import { tfServingPlugin } from './plugins/tfserving.js';
 import { RouteTable } from './route-policy.js';
 import type { SampleSource, StudySource } from './sources.js';
+import { StudyFeed } from './study-feed.js';
 
 export const SERVER_VERSION = '0.1.0';
 export const MiB = 1024 * 1024;
@@ -88,8 +89,10 @@ export interface ServerOptions {
   webRoot?: string;
   study?: StudySource;
   samples?: SampleSource;
-  /** How often /api/study/events checks the study (default 1000 ms). */
+  /** How often /api/study/events checks the study (default 1000 ms), once per server however many streams. */
   studyPollMs?: number;
+  /** Event streams: most open at once (default 100; beyond: 503), heartbeat period (default 15 s). */
+  eventStreams?: { max?: number; heartbeatMs?: number };
   /** pino logger settings (default: JSON logs at info on stdout). */
   logger?: { level?: string; stream?: NodeJS.WritableStream };
   /** Include Node's default process metrics in /metrics (default true). */
@@ -252,12 +255,25 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   await app.register(referencePlugin, { ctx });
   await app.register(tfServingPlugin, { ctx });
   await app.register(kservePlugin, { ctx, version: SERVER_VERSION, modelControl: options.modelControl ?? false });
-  await app.register(apiPlugin, {
-    ctx,
-    study: options.study,
-    samples: options.samples,
-    studyPollMs: options.studyPollMs ?? 1000,
-  });
+  const heartbeatMs = options.eventStreams?.heartbeatMs ?? 15_000;
+  const feed = options.study
+    ? new StudyFeed({
+        source: options.study,
+        pollMs: options.studyPollMs ?? 1000,
+        maxStreams: options.eventStreams?.max ?? 100,
+        heartbeatMs,
+        // A healthy reader takes each frame at once; 1 MiB unsent is a reader that stopped (or a study of MiBs).
+        maxBufferedBytes: MiB,
+        stallMs: 2 * heartbeatMs,
+        onError: (message) => app.log.warn(message),
+        onCount: (open) => metrics.eventStreams.set(open),
+        onDrop: () => {
+          metrics.eventStreamsDropped.inc();
+          app.log.info('dropped an event stream whose reader stopped reading');
+        },
+      })
+    : undefined;
+  await app.register(apiPlugin, { ctx, feed, samples: options.samples, study: options.study });
   await app.register(labelledPlugin, { ctx });
   await app.register(metricsPlugin, { metrics, open: options.metricsOpen ?? false });
   await app.register(staticPlugin, { webRoot: options.webRoot, ctx });

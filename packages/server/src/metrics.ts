@@ -10,9 +10,21 @@ export class ServerMetrics {
   readonly examples: Counter<'model'>;
   readonly modelVersion: Gauge<'model'>;
   readonly loadedVersions: Gauge<'model'>;
+  readonly eventStreams: Gauge;
+  readonly eventStreamsDropped: Counter;
 
   constructor(defaultMetrics = true) {
     const registers = [this.registry];
+    this.eventStreams = new Gauge({
+      name: 'tuneserve_event_streams',
+      help: 'Open /api/study/events streams',
+      registers,
+    });
+    this.eventStreamsDropped = new Counter({
+      name: 'tuneserve_event_streams_dropped_total',
+      help: 'Event streams dropped because their reader stopped reading',
+      registers,
+    });
     this.requests = new Counter({
       name: 'tuneserve_http_requests_total',
       help: 'HTTP requests by method, route and status code',

@@ -35,6 +35,7 @@ export interface ServeOptions {
   rateLimit: number;
   rateWindowMs: number;
   maxAuthFailures: number;
+  maxEventStreams: number;
   /** Hop count or proxy addresses/CIDRs whose X-Forwarded-For is believed; 0 or unset: none. */
   trustProxy?: number | string[];
   corsOrigin: string[];
@@ -201,6 +202,14 @@ export const SERVE_TABLE: readonly AnySpec[] = [
     10,
     0,
     'wrong API keys one client address may send per minute before it gets 429 (0: no limit)',
+  ),
+  int(
+    'maxEventStreams',
+    '--max-event-streams <n>',
+    'MAX_EVENT_STREAMS',
+    100,
+    1,
+    'most open /api/study/events streams (beyond: 503); one shared poll of the study feeds them all',
   ),
   spec({
     key: 'trustProxy',

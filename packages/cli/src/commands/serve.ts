@@ -115,6 +115,7 @@ export async function toServerOptions(
     metricsOpen: o.metricsOpen,
     rateLimit: { max: o.rateLimit, windowMs: o.rateWindowMs },
     authFailureLimit: { max: o.maxAuthFailures },
+    eventStreams: { max: o.maxEventStreams },
     ...(o.trustProxy !== undefined && o.trustProxy !== 0 ? { trustProxy: o.trustProxy } : {}),
     corsOrigins: o.corsOrigin,
     ...(o.tlsCert && o.tlsKey

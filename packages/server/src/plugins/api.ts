@@ -3,25 +3,26 @@
  * as server-sent events that fire whenever the study changes).
  */
 
-import type { ServerResponse } from 'node:http';
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
 import type { FastifyPluginAsync } from 'fastify';
 import { defaultModel, resolveIn, type ServingContext } from '../context.js';
-import { InvalidInputError, NotFoundError } from '../errors.js';
+import { HttpError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ServedModel } from '../model/registry.js';
 import type { SampleSource, StudySource } from '../sources.js';
+import type { StudyFeed } from '../study-feed.js';
 
 export interface ApiOptions {
   ctx: ServingContext;
   study?: StudySource | undefined;
+  /** The study's event stream, shared by every /api/study/events client. */
+  feed?: StudyFeed | undefined;
   samples?: SampleSource | undefined;
-  studyPollMs: number;
 }
 
 const tags = ['web'];
 const config = { auth: 'key' as const };
 
-export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, samples, studyPollMs }) => {
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, feed, samples }) => {
   const describe = (model: ServedModel) => {
     const served = resolveIn(model, {});
     return {
@@ -105,53 +106,28 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
   });
 
   // Open event streams are ended when the server closes, so shutdown never waits on them.
-  const streams = new Set<ServerResponse>();
-  app.addHook('preClose', async () => {
-    for (const res of streams) res.end();
-  });
+  app.addHook('preClose', async () => feed?.close());
   app.get(
     '/api/study/events',
     { config, schema: { tags, summary: 'Server-sent events: `event: study` with the study each time it changes' } },
     async (req, reply) => {
-      if (!study) throw new NotFoundError('no tuning study is available');
+      if (!feed) throw new NotFoundError('no tuning study is available');
+      if (feed.size >= feed.maxStreams) {
+        reply.header('retry-after', '5');
+        throw new HttpError(503, `too many open event streams (at most ${feed.maxStreams}); retry later`);
+      }
       reply.hijack();
       const res = reply.raw;
+      // The security headers and request id set so far, which a hijacked reply would otherwise lose.
+      for (const [name, value] of Object.entries(reply.getHeaders()))
+        if (value !== undefined) res.setHeader(name, value);
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
         connection: 'keep-alive',
-        'x-request-id': req.id,
       });
       // HEAD: the headers say what a GET would stream; there is no body to wait for.
-      if (req.method === 'HEAD') {
-        res.end();
-        return;
-      }
-      streams.add(res);
-      let last = '';
-      let timer: NodeJS.Timeout | undefined;
-      let stopped = false;
-      const stop = () => {
-        stopped = true;
-        clearTimeout(timer);
-        streams.delete(res);
-      };
-      const tick = async () => {
-        try {
-          const current = await study.getStudy();
-          const text = current ? JSON.stringify(current) : '';
-          if (text && text !== last && !stopped) {
-            last = text;
-            res.write(`event: study\ndata: ${text}\n\n`);
-          }
-        } catch (e) {
-          req.log.warn({ err: (e as Error).message }, 'study source failed');
-        }
-        if (!stopped) timer = setTimeout(tick, studyPollMs);
-      };
-      res.on('close', stop);
-      res.write(': connected\n\n');
-      await tick();
+      if (req.method === 'HEAD' || !feed.subscribe(res)) res.end();
     },
   );
 };
