@@ -25,12 +25,40 @@ export async function buildProgram(only?: string): Promise<Command> {
     .configureOutput({
       outputError: (text, write) => write(`tuneserve: ${text.trim().replace(/^error: /, '')} (see --help)\n`),
     });
+  program.hook('preAction', (_program, command) => capBudgets(command));
   const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
   for (const name of names) {
     const register = await COMMANDS[name]!();
     register(program);
   }
   return program;
+}
+
+/**
+ * TUNESERVE_QUICK=1 caps every tuning and training budget (smoke runs, the docs test): the commands run their
+ * whole path on a few hundred examples in seconds. Flags above a cap are lowered, and the command says so.
+ */
+const QUICK_CAPS: Record<string, number> = {
+  limitSamples: 300,
+  maxTrials: 2,
+  executionsPerTrial: 1,
+  epochs: 1,
+  maxEpochs: 2,
+  top: 1,
+};
+
+function capBudgets(command: Command): void {
+  if (!['1', 'true'].includes(process.env.TUNESERVE_QUICK ?? '')) return;
+  const capped: string[] = [];
+  for (const [key, cap] of Object.entries(QUICK_CAPS)) {
+    const value = command.getOptionValue(key) as unknown;
+    const known = command.options.some((o) => o.attributeName() === key);
+    if (known && (typeof value !== 'number' || value > cap)) {
+      command.setOptionValue(key, cap);
+      capped.push(`${key}=${cap}`);
+    }
+  }
+  if (capped.length > 0) process.stderr.write(`tuneserve: TUNESERVE_QUICK: ${capped.join(', ')}\n`);
 }
 
 /** Runs the CLI and returns the process exit code: 0 ok, 2 bad input, 1 anything else. */

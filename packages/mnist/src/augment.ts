@@ -2,7 +2,7 @@
  * Training-time augmentation: every epoch sees each image moved by a random whole-pixel offset of up to `maxShift`
  * pixels in each direction (zero fill). A dense network has no notion of neighbouring pixels, so a digit one pixel
  * off is a new input to it; shifted copies teach it what a CNN's weight sharing gives for free, and its validation
- * loss keeps falling for many more epochs instead of turning up after a few (measured in docs/benchmarks-pipeline.md).
+ * loss keeps falling for many more epochs instead of turning up after a few (measured in docs/benchmarks-changelog.md, Pipeline).
  */
 import * as tf from '@tensorflow/tfjs';
 

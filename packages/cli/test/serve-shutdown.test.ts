@@ -6,9 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDir, image, writeModel } from './fixtures.js';
+// The server's test models: a softmax whose answer is known from the lit pixel.
+import { freshDir, image, writeModel } from '../../server/test/fixtures.js';
+import { BIN } from './cli-helpers.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'cli', 'dist', 'bin.js');
 let root: string;
 
 beforeAll(async () => {
