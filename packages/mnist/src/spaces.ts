@@ -57,8 +57,7 @@ export class DefaultHyperModel extends HyperModel {
     const architecture = this.cnn ? hp.choice('architecture', ['mlp', 'cnn']) : hp.fixed('architecture', 'mlp');
     const optimizer = hp.choice('optimizer', ['adam', 'rmsprop']) as OptimizerName;
     const mlp = hp.conditionalScope('architecture', 'mlp', () =>
-      // Ranges from the measured studies: the best MLPs were 640-1024 units wide with dropout 0.3-0.5 at 5e-4 to
-      // 1.5e-3; every draw above 4e-3 scored low or diverged, and no draw without dropout came near the best.
+      // Ranges where the measured studies found the good MLPs (figures: docs/pipeline.md, search spaces).
       buildMlp({
         learningRate: hp.float('learning_rate', { minValue: 2e-4, maxValue: 3e-3, sampling: 'log', default: 1e-3 }),
         units: new Array(hp.int('layers', { minValue: 1, maxValue: 3, default: 2 })).fill(
@@ -88,7 +87,7 @@ export class DefaultHyperModel extends HyperModel {
 
   /**
    * Batch size is tuned here, through fit, as Keras Tuner's docs suggest. MLPs train on shifted images (see
-   * augment.ts): without them the best MLPs' validation loss turned up after ~8 epochs and they stopped at ~98.3%.
+   * augment.ts; why, with figures: docs/pipeline.md).
    */
   override fit(
     hp: HyperParameters,

@@ -1,7 +1,15 @@
 /** The dashboard's study math: which trial is best, the running best, the hyperparameter columns. */
 import type { StudyJson, TrialJson } from '@tuneserve/client';
 import { describe, expect, it } from 'vitest';
-import { bestTrial, hpPoints, hyperparameterNames, runningBest, scored } from '../src/dashboard/study-math.js';
+import {
+  bestTrial,
+  formatDuration,
+  formatValue,
+  hpPoints,
+  hyperparameterNames,
+  runningBest,
+  scored,
+} from '../src/dashboard/study-math.js';
 
 const trial = (
   trialId: string,
@@ -64,5 +72,20 @@ describe('study math', () => {
       ],
       categories: ['adam', 'sgd'],
     });
+  });
+});
+
+describe('table formatting', () => {
+  it('formats values and durations', () => {
+    expect(formatValue(null)).toBe('–');
+    expect(formatValue(64)).toBe('64');
+    expect(formatValue(0.123456)).toBe('0.1235');
+    expect(formatValue(0.00012)).toBe('1.20e-4');
+    expect(formatValue('adam')).toBe('adam');
+    expect(formatValue(true)).toBe('true');
+    expect(formatDuration(null)).toBe('–');
+    expect(formatDuration(250.4)).toBe('250 ms');
+    expect(formatDuration(12_340)).toBe('12.3 s');
+    expect(formatDuration(185_000)).toBe('3 min 5 s');
   });
 });
