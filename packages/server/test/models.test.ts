@@ -3,7 +3,7 @@
  * failed request), a YAML model config with version policies and labels, the KServe v2 repository
  * extension (index, load, unload), /api/models, and metrics that carry the model name.
  */
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModelConfig } from '../src/index.js';
@@ -69,6 +69,11 @@ describe('many models', () => {
 
     await rm(join(root, 'beta'), { recursive: true });
     await until(async () => (await predictDigit(server.url, 'beta', 1)).status === 404, 'beta to go');
+    // The root itself unreadable (moved away and back): the loaded models stay, nothing is dropped.
+    await rename(root, `${root}.away`);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await predictDigit(server.url, 'alpha', 6)).toEqual({ status: 200, digit: 6 });
+    await rename(`${root}.away`, root);
     expect(await predictDigit(server.url, 'alpha', 4)).toEqual({ status: 200, digit: 4 });
 
     const models = (await http(`${server.url}/api/models`)).json() as {

@@ -66,6 +66,8 @@ export class ModelRegistry {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private closed = false;
+  /** The root could not be read on the last scan (logged once). */
+  private rootMissing = false;
   private readonly fixed: Map<string, ModelSpec>;
 
   constructor(private readonly options: RegistryOptions) {
@@ -196,14 +198,17 @@ export class ModelRegistry {
     };
   }
 
-  /** Model folders under the root (valid names only; fixed models take precedence over a folder of the same name). */
-  private async onDisk(): Promise<string[]> {
+  /**
+   * Model folders under the root (valid names only; fixed models take precedence over a folder of the same name);
+   * undefined when the root itself cannot be read, which must not be taken for "every model was removed".
+   */
+  private async listRoot(): Promise<string[] | undefined> {
     if (!this.options.root) return [];
     let names: string[];
     try {
       names = await readdir(this.options.root);
     } catch {
-      return [];
+      return undefined;
     }
     const found: string[] = [];
     for (const name of names) {
@@ -217,10 +222,21 @@ export class ModelRegistry {
     return found;
   }
 
-  /** One pass over the model root: add new model folders, drop vanished ones. */
+  private async onDisk(): Promise<string[]> {
+    return (await this.listRoot()) ?? [];
+  }
+
+  /** One pass over the model root: add new model folders, drop vanished ones (not when the root is unreadable). */
   private async scan(): Promise<void> {
     if (!this.options.root) return;
-    const present = new Set(await this.onDisk());
+    const listed = await this.listRoot();
+    if (listed === undefined) {
+      if (!this.rootMissing) this.options.log('model root cannot be read; keeping the loaded models', '*');
+      this.rootMissing = true;
+      return;
+    }
+    this.rootMissing = false;
+    const present = new Set(listed);
     for (const name of present) {
       if (this.closed) return;
       if (!this.models.has(name) && !this.unloaded.has(name)) await this.add(this.specUnderRoot(name));
