@@ -2,7 +2,8 @@
  * Micro-batching: requests that arrive while the event loop is busy are coalesced into one
  * `predict` call of up to `maxBatchSize` examples. With `maxWaitMs` 0 (TF Serving's recommended
  * start, batch_timeout_micros 0) a batch closes at the end of the current event-loop turn; a positive
- * value waits that long for company. A single request larger than the batch size runs on its own.
+ * value waits that long for company. A single request of the batch size or more runs on its own, in model calls of at
+ * most the batch size, one per event-loop turn, so health probes and other requests are answered in between.
  */
 import type { Batch } from '../tensor-input.js';
 import type { Inference } from './inference.js';
@@ -33,7 +34,11 @@ export class Batcher {
   predict(batch: Batch): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
       const item = { batch, resolve, reject };
-      if (batch.count >= this.options.maxBatchSize) {
+      if (batch.count > this.options.maxBatchSize) {
+        this.runInSlices(batch, resolve, reject);
+        return;
+      }
+      if (batch.count === this.options.maxBatchSize) {
         this.run([item]);
         return;
       }
@@ -88,6 +93,31 @@ export class Batcher {
       item.resolve(output.subarray(offset, offset + size));
       offset += size;
     }
+  }
+
+  /**
+   * A request larger than a batch: one model call per slice of at most maxBatchSize examples, the next slice after
+   * the event loop has served the I/O that arrived meanwhile (setImmediate runs after the poll phase).
+   */
+  private runInSlices(batch: Batch, resolve: (out: Float32Array) => void, reject: (err: unknown) => void): void {
+    const exampleSize = batch.values.length / batch.count;
+    const output = new Float32Array(batch.count * this.outputSize);
+    let done = 0;
+    const next = () => {
+      const rows = Math.min(this.options.maxBatchSize, batch.count - done);
+      try {
+        const part = this.infer([batch.values.subarray(done * exampleSize, (done + rows) * exampleSize)], rows);
+        output.set(part.subarray(0, rows * this.outputSize), done * this.outputSize);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.onBatch(rows);
+      done += rows;
+      if (done < batch.count) setImmediate(next);
+      else resolve(output);
+    };
+    next();
   }
 
   /** Rejects whatever is still queued (used when the version is torn down). */
