@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiKeys } from './auth.js';
+import { AuthFailureGuard } from './auth-guard.js';
 import type { ServingContext } from './context.js';
 import { Deadlines } from './deadlines.js';
 import { HttpError } from './errors.js';
@@ -170,6 +171,11 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   const specs = namedModels(options);
   const metrics = new ServerMetrics(options.defaultMetrics ?? true);
   const keys = new ApiKeys(options.apiKeys ?? [], options.apiKeyHashes ?? []);
+  // One count of failed keys per address for HTTP and gRPC alike.
+  const guard = new AuthFailureGuard({
+    max: options.authFailureLimit?.max ?? 10,
+    windowMs: options.authFailureLimit?.windowMs ?? 60_000,
+  });
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   // Request ids: this process's random prefix and a counter (unique per run, no random draw per request).
   const idPrefix = randomBytes(6).toString('hex');
@@ -244,7 +250,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   await app.register(securityPlugin, {
     keys,
     routes,
-    authFailures: { max: options.authFailureLimit?.max ?? 10, windowMs: options.authFailureLimit?.windowMs ?? 60_000 },
+    guard,
     corsOrigins: options.corsOrigins ?? [],
     rateLimitMax: options.rateLimit?.max ?? 0,
     rateLimitWindowMs: options.rateLimit?.windowMs ?? 60_000,
@@ -300,6 +306,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
         grpcServer = await startGrpcServer(options.grpcPort, host, {
           ctx,
           keys,
+          guard,
           version: SERVER_VERSION,
           maxMessageBytes: options.bodyLimit ?? MiB,
           tls: options.https,

@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { classificationStrings, inTargetUnits } from './answers.js';
 import type { ApiKeys } from './auth.js';
+import type { AuthFailureGuard } from './auth-guard.js';
 import { predictWithDeadline, resolveIn, type ServingContext } from './context.js';
 import { HttpError, InvalidInputError, NotFoundError } from './errors.js';
 import type { ServedVersion } from './model/manager.js';
@@ -66,6 +67,8 @@ type Values = { numbers: ArrayLike<number>; bytes?: undefined } | { bytes: Buffe
 export interface GrpcOptions {
   ctx: ServingContext;
   keys: ApiKeys;
+  /** The HTTP server's count of failed keys per address: a guesser's budget is shared by both protocols. */
+  guard: AuthFailureGuard;
   version: string;
   /** Largest message accepted, in bytes (the HTTP body limit). */
   maxMessageBytes: number;
@@ -109,6 +112,14 @@ function splitBytes(raw: Buffer, where: string): Buffer[] {
     at += length;
   }
   return items;
+}
+
+/** The client address of a gRPC peer ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000"), as HTTP's req.ip spells it. */
+function peerAddress(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, '');
+  const v6 = /^\[(.*)\]:\d+$/.exec(bare);
+  if (v6?.[1]) return v6[1];
+  return bare.replace(/:\d+$/, '');
 }
 
 function lengthPrefix(length: number): Buffer {
@@ -333,8 +344,19 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
     const handler = methods[name];
     implementation[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       if (!open && keys.enabled) {
+        const address = peerAddress(call.getPeer());
+        const tooMany = (ms: number) =>
+          callback({
+            code: grpc.status.RESOURCE_EXHAUSTED,
+            details: `too many failed API keys from this address; retry in ${Math.ceil(ms / 1000)} s`,
+          });
+        const blocked = options.guard.blockedFor(address);
+        if (blocked > 0) return tooMany(blocked);
         const key = presentedKey(call.metadata);
         if (!key || !keys.matches(key)) {
+          // As over HTTP: only a presented, wrong key counts as a guess.
+          const nowBlocked = key ? options.guard.fail(address) : 0;
+          if (nowBlocked > 0) return tooMany(nowBlocked);
           callback({
             code: grpc.status.UNAUTHENTICATED,
             details: key

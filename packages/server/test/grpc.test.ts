@@ -43,8 +43,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-function runClient(calls: unknown[]): Promise<CallResult[]> {
-  const plan = JSON.stringify({ address, proto: PROTO_DIR, calls });
+function runClient(calls: unknown[], at = address): Promise<CallResult[]> {
+  const plan = JSON.stringify({ address: at, proto: PROTO_DIR, calls });
   return new Promise((resolve, reject) => {
     const child = execFile(
       PYTHON,
@@ -273,5 +273,33 @@ describe('KServe v2 gRPC with a real Python client', () => {
     expect(bad[1]?.details).toMatch(/shape \[1,784\] needs 784 values, got 3/);
     expect(bad[2]?.details).toMatch(/at most 8/);
     expect(bad[7]?.details).toMatch(/colour/);
+  });
+
+  it('wrong keys over gRPC count toward the same per-address limit as HTTP', async () => {
+    const root = await freshDir('grpc-guard');
+    await writeModel(join(root, 'mnist', '1'), 'identity');
+    const guarded = await start({
+      modelRoot: root,
+      pollIntervalMs: 0,
+      grpcPort: 0,
+      apiKeys: [KEY],
+      authFailureLimit: { max: 2, windowMs: 60_000 },
+    });
+    try {
+      const call = (key: string) => ({
+        method: 'ModelReady',
+        request: { name: 'mnist' },
+        metadata: [['x-api-key', key]],
+      });
+      const codes = (await runClient([call('guess-1'), call('guess-2'), call(KEY)], guarded.grpcAddress())).map(
+        (r) => r.code,
+      );
+      expect(codes).toEqual(['UNAUTHENTICATED', 'RESOURCE_EXHAUSTED', 'RESOURCE_EXHAUSTED']);
+      // The same address is refused over HTTP too, the right key included.
+      const res = await http(`${guarded.url}/api/models`, { headers: { 'x-api-key': KEY } });
+      expect(res.status).toBe(429);
+    } finally {
+      await guarded.close();
+    }
   });
 });

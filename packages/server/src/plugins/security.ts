@@ -11,7 +11,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
 import { ApiKeys, sha256 } from '../auth.js';
-import { AuthFailureGuard, type FailureLimit } from '../auth-guard.js';
+import type { AuthFailureGuard } from '../auth-guard.js';
 import { HttpError } from '../errors.js';
 import type { RoutePolicy, RouteTable } from '../route-policy.js';
 
@@ -21,8 +21,8 @@ export interface SecurityOptions {
   /** Requests per window per verified key (or per client address without one); 0 turns rate limiting off. */
   rateLimitMax: number;
   rateLimitWindowMs: number;
-  /** Failed authentications per client address per window before it is refused with 429. */
-  authFailures: FailureLimit;
+  /** Failed authentications per client address (shared with the gRPC server): past its limit, 429. */
+  guard: AuthFailureGuard;
   https: boolean;
   /** Receives every route the app registers, with its declared auth. */
   routes: RouteTable;
@@ -120,7 +120,7 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
   }
 
   // Key check (only when keys are set: without keys there is nothing to check, and no hook to run per request).
-  const guard = new AuthFailureGuard(opts.authFailures);
+  const guard = opts.guard;
   if (opts.keys.enabled) {
     app.addHook('onRequest', (req, reply, done) => {
       if (!needsKey(req)) return done();
