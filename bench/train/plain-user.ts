@@ -5,17 +5,17 @@
  * Usage: node plain-user.js <samples> <epochs>
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadMnist } from '@tuneserve/mnist';
+import { loadDataset } from '@tuneserve/data';
 import { initBackend } from '@tuneserve/runtime';
 
 const samples = Number(process.argv[2] ?? 60_000);
 const epochs = Number(process.argv[3] ?? 6);
 
 await initBackend();
-const data = await loadMnist();
-const n = Math.min(samples, data.trainFull.count);
-const x = tf.tensor2d(data.trainFull.images.subarray(0, n * 784), [n, 784]);
-const y = tf.tensor1d(data.trainFull.labels.subarray(0, n), 'float32');
+const full = (await loadDataset('mnist')).trainFull();
+const n = Math.min(samples, full.count);
+const x = tf.tensor2d(full.x.subarray(0, n * 784), [n, 784]);
+const y = tf.tensor1d(full.y.subarray(0, n), 'float32');
 
 const model = tf.sequential({
   layers: [

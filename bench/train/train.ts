@@ -12,7 +12,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { loadMnist, toTensors } from '@tuneserve/mnist';
+import { loadDataset } from '@tuneserve/data';
 import { type BackendInfo, describeBackend, initBackend, setBlasThreads } from '@tuneserve/runtime';
 import { otherLoad } from './load.js';
 
@@ -290,9 +290,9 @@ async function main(): Promise<void> {
   console.log(describeBackend(accelInfo));
   const hasAccel = accelInfo.accelerator === 'openblas';
   const configs = hasAccel ? [STOCK, PURE, ACCEL] : [STOCK, PURE];
-  const data = await loadMnist();
-  const { x: xAll, y: yAll } = toTensors(data.trainFull);
-  const yFloat = yAll.toFloat();
+  const full = (await loadDataset('mnist')).trainFull();
+  const xAll = tf.tensor2d(full.x, [full.count, 784]);
+  const yFloat = tf.tensor1d(full.y, 'float32');
 
   // MLP
   console.log(
@@ -314,7 +314,7 @@ async function main(): Promise<void> {
   // PyTorch, same data, same models
   const torchMissing = withTorch ? ensureTorch() : 'skipped (--no-torch)';
   const torchLabel = torchMissing ? 'PyTorch' : `PyTorch ${torchVersion()} (${TORCH_THREADS} threads)`;
-  const peerData = torchMissing ? undefined : writePeerData(data.trainFull.images, data.trainFull.labels);
+  const peerData = torchMissing ? undefined : writePeerData(full.x, Int32Array.from(full.y));
   const torchRun = (model: 'mlp' | 'cnn', samples: number): FitResult => {
     if (!peerData) return { ...emptyResult(torchLabel), error: torchMissing };
     const script = fileURLToPath(new URL('../torch_peer.py', import.meta.url));

@@ -2,7 +2,7 @@
  * Training progress for the CLI: a live bar with ETA on a TTY, one plain line per epoch otherwise
  * (CI logs, pipes, files).
  */
-import type { FitListener, Phase } from '@tuneserve/mnist';
+import type { FitListener, Phase } from '@tuneserve/pipeline';
 import cliProgress from 'cli-progress';
 
 const PHASE_TITLES: Record<Phase, string> = {

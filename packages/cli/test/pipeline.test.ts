@@ -7,7 +7,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { limitSamples, loadMnist } from '@tuneserve/mnist';
+import { loadDataset } from '@tuneserve/data';
+import { limitSamples } from '@tuneserve/pipeline';
 import { loadLayersModel } from '@tuneserve/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/program.js';
@@ -80,12 +81,12 @@ describe('tune -> trials -> train -> evaluate', () => {
     expect(await readFile(join(dir, 'report.html'), 'utf8')).toContain('<svg');
 
     const model = await loadLayersModel(dir);
-    const test = limitSamples(await loadMnist(), 500).test;
+    const test = limitSamples(await loadDataset('mnist'), 500).test;
     const predicted = tf.tidy(() =>
-      Array.from((model.predict(tf.tensor2d(test.images, [500, 784])) as tf.Tensor).argMax(-1).dataSync()),
+      Array.from((model.predict(tf.tensor2d(test.x, [500, 784])) as tf.Tensor).argMax(-1).dataSync()),
     );
     model.dispose();
-    const accuracy = predicted.filter((p, i) => p === test.labels[i]).length / 500;
+    const accuracy = predicted.filter((p, i) => p === test.y[i]).length / 500;
     expect(accuracy).toBeGreaterThan(0.5); // chance is 0.1
 
     const evaluated = await runCli(['evaluate', '--model', join('models', 'mnist'), '--json', ...SMALL], cwd);
@@ -193,7 +194,7 @@ describe('bad input: a clear message and exit code 2', () => {
         [['tune', '--pruner', 'lazy'], /--pruner must be one of none, median, asha/],
         [['tune', '--space', 'huge', ...SMALL], /unknown search space "huge"/],
         [['tune', '--space', 'nope.js', ...SMALL], /search space file .*nope\.js does not exist/],
-        [['tune', '--data-dir', join(empty, 'missing'), '--space', 'seed'], /does not exist/],
+        [['tune', '--data-dir', join(empty, 'missing'), '--space', 'seed'], /missing.*(does not exist|not a data set)/],
         [['tune', '--space', 'seed', '--objective', 'val_fancy', ...SMALL], /val_fancy/],
         [['train', '--project-name', 'ghost'], /no study "ghost"/],
         [['trials', '--directory', empty], /no study "mnist"/],

@@ -25,11 +25,16 @@ export interface ModelMetadataJson {
   output?: OutputSchema;
   hyperparameters?: Record<string, HpValue>;
   training?: Record<string, unknown>;
+  /** Classification: accuracy, confusion matrix, per-class metrics. Regression: mae, rmse, r2 (target units). */
   testMetrics?: {
     loss: number;
-    accuracy: number;
+    accuracy?: number;
     confusionMatrix?: number[][];
-    perClass?: { label: string; precision: number; recall: number }[];
+    perClass?: { label: string; precision: number; recall: number; f1?: number; support?: number }[];
+    mae?: number;
+    rmse?: number;
+    r2?: number;
+    [key: string]: unknown;
   };
   backend?: string;
   tuneserveVersion: string;

@@ -1,61 +1,73 @@
 /**
- * Named search spaces for MNIST: `seed` (exactly the reference's) and `default` (wider: MLP or CNN,
- * depth, width, dropout, optimizer, log-scaled learning rate, batch size), plus user files that export
- * a build function or a HyperModel.
+ * MNIST's named search spaces, registered with the pipeline: `seed` (exactly the reference's), `default` (wider: MLP or
+ * CNN, depth, width, dropout, optimizer, log-scaled learning rate, batch size, shifted images for MLPs) and `mlp` (the
+ * default without the CNN branch). They size their models from the data (any flat square grayscale images with
+ * classes, e.g. Fashion-MNIST), and `auto` picks `default` for such data.
  */
-import { access, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
-import { type BuildFn, HyperModel, HyperParameters } from '@tuneserve/tuner';
-import { shiftedBatches } from './augment.js';
-import { buildCnn, buildMlp, canTrainConvolutions, type OptimizerName } from './models.js';
+import type * as tf from '@tensorflow/tfjs';
+import {
+  buildCnn,
+  buildMlp,
+  canTrainConvolutions,
+  headFor,
+  imageDims,
+  type OptimizerName,
+  PipelineHyperModel,
+  registerSpace,
+  type SpaceContext,
+  type TrainingSettings,
+} from '@tuneserve/pipeline';
+import type { HyperParameters } from '@tuneserve/tuner';
+import { shiftAugmentation } from './augment.js';
 
-export interface SearchSpace {
-  name: string;
-  description: string;
-  hypermodel: HyperModel;
-  /** The batch size a configuration trains with: its own when the space tunes it, else the fallback. */
-  batchSize(values: Record<string, unknown>, fallback: number): number;
-  /** The shift augmentation (pixels) a configuration trains with: its `augment_shift` value, else 0. */
-  augmentShift(values: Record<string, unknown>): number;
-}
-
-/** An unknown space name, or a space file that cannot be loaded or exports nothing usable. */
-export class SearchSpaceError extends Error {
-  override name = 'SearchSpaceError';
-}
+/** The MNIST layout: 28x28 digits, for the spaces' defaults when no data is at hand. */
+export const MNIST_CONTEXT: SpaceContext = {
+  inputShape: [784],
+  input: { kind: 'image', width: 28, height: 28, channels: 1, fit: 'fill', layout: 'flat', invert: true },
+  output: { task: 'classification', labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] },
+};
 
 /** The reference system's build_model: units in {16, 32, 48, 64}, optimizer in {rmsprop, adam}. */
-export class SeedHyperModel extends HyperModel {
-  constructor() {
+export class SeedHyperModel extends PipelineHyperModel {
+  constructor(readonly context: SpaceContext = MNIST_CONTEXT) {
     super({ name: 'seed' });
   }
 
   override build(hp: HyperParameters): tf.LayersModel {
     const units = hp.int('units', { minValue: 16, maxValue: 64, step: 16 });
     const optimizer = hp.choice('optimizer', ['rmsprop', 'adam']) as OptimizerName;
-    return buildMlp({ units: [units], optimizer });
+    return buildMlp({
+      units: [units],
+      optimizer,
+      inputShape: this.context.inputShape,
+      head: headFor(this.context.output),
+    });
   }
 }
 
 export const BATCH_SIZES = [64, 128, 256];
 
+/** Pixels an MLP's training images move (each way, every epoch): the measured gain came at 2 on 28x28 digits. */
+export const MLP_AUGMENT_SHIFT = 2;
+
 /**
  * The wider space. `architecture` is a conditional choice: the CNN branch exists only when the backend can
  * train convolutions (with stock wasm it cannot), so the space still runs, MLP only, everywhere.
  */
-export class DefaultHyperModel extends HyperModel {
+export class DefaultHyperModel extends PipelineHyperModel {
   readonly cnn: boolean;
+  readonly context: SpaceContext;
 
-  constructor(options: { cnn?: boolean } = {}) {
+  constructor(options: { cnn?: boolean; context?: SpaceContext } = {}) {
     super({ name: 'default' });
     this.cnn = options.cnn ?? canTrainConvolutions();
+    this.context = options.context ?? MNIST_CONTEXT;
   }
 
   override build(hp: HyperParameters): tf.LayersModel {
     const architecture = this.cnn ? hp.choice('architecture', ['mlp', 'cnn']) : hp.fixed('architecture', 'mlp');
     const optimizer = hp.choice('optimizer', ['adam', 'rmsprop']) as OptimizerName;
+    const head = headFor(this.context.output);
     const mlp = hp.conditionalScope('architecture', 'mlp', () =>
       // Ranges where the measured studies found the good MLPs (figures: docs/pipeline.md, search spaces).
       buildMlp({
@@ -65,9 +77,12 @@ export class DefaultHyperModel extends HyperModel {
         ),
         dropout: hp.float('dropout', { minValue: 0.2, maxValue: 0.5, step: 0.1, default: 0.3 }),
         optimizer,
+        inputShape: this.context.inputShape,
+        head,
       }),
     );
     if (mlp) return mlp;
+    const image = imageDims(this.context) ?? [28, 28, 1];
     const cnn = hp.conditionalScope('architecture', 'cnn', () =>
       buildCnn({
         filters: [hp.choice('filters_1', [16, 32], { default: 32 }), hp.choice('filters_2', [32, 64], { default: 64 })],
@@ -79,6 +94,9 @@ export class DefaultHyperModel extends HyperModel {
         learningRate: hp.float('cnn_learning_rate', { minValue: 3e-4, maxValue: 3e-3, sampling: 'log', default: 1e-3 }),
         dropout: hp.float('cnn_dropout', { minValue: 0.25, maxValue: 0.5, step: 0.25, default: 0.25 }),
         optimizer,
+        image,
+        flatInput: this.context.inputShape.length === 1,
+        head,
       }),
     );
     if (!cnn) throw new Error(`unknown architecture ${String(architecture)}`);
@@ -86,196 +104,45 @@ export class DefaultHyperModel extends HyperModel {
   }
 
   /**
-   * Batch size is tuned here, through fit, as Keras Tuner's docs suggest. MLPs train on shifted images (see
-   * augment.ts; why, with figures: docs/pipeline.md).
+   * Batch size is tuned through fit, as Keras Tuner's docs suggest. MLPs train on shifted images (see augment.ts;
+   * why, with figures: docs/pipeline.md). The shift is a fixed value of the MLP branch, so an MLP given without it
+   * (`train --hp`, older studies) trains as tuning does.
    */
-  override fit(
-    hp: HyperParameters,
-    model: tf.LayersModel,
-    x: Parameters<HyperModel['fit']>[2],
-    y: Parameters<HyperModel['fit']>[3],
-    args: tf.ModelFitArgs,
-  ): ReturnType<HyperModel['fit']> {
-    const batchSize = hp.choice('batch_size', BATCH_SIZES, { default: 128 });
+  override declareTraining(hp: HyperParameters): TrainingSettings {
+    const batchSize = hp.choice('batch_size', BATCH_SIZES, { default: 128 }) as number;
     const shift = hp.conditionalScope('architecture', 'mlp', () => hp.fixed('augment_shift', MLP_AUGMENT_SHIFT));
-    // Shifts need flat square images ([n, side * side], as MNIST's 784); anything else trains as it is.
-    const [count = 0, size = 0] = x instanceof tf.Tensor && x.rank === 2 ? x.shape : [];
-    const side = Math.round(Math.sqrt(size));
-    if (typeof shift !== 'number' || shift <= 0 || side * side !== size || size === 0 || !(y instanceof tf.Tensor)) {
-      return super.fit(hp, model, x, y, { ...args, batchSize });
-    }
-    const { epochs, validationData, callbacks, verbose } = args;
-    return model.fitDataset(
-      shiftedBatches({
-        images: (x as tf.Tensor).dataSync() as Float32Array,
-        labels: Float32Array.from(y.dataSync()),
-        count,
-        rows: side,
-        cols: side,
-        batchSize,
-        maxShift: shift,
-      }),
-      {
-        epochs: epochs ?? 1,
-        validationBatchSize: batchSize,
-        ...(validationData ? { validationData: validationData as [tf.Tensor, tf.Tensor] } : {}),
-        ...(callbacks ? { callbacks } : {}),
-        ...(verbose !== undefined ? { verbose: verbose === 0 ? 0 : 1 } : {}),
-      },
-    );
+    const image = imageDims(this.context);
+    // Shifts need single-channel images stored flat (as MNIST's 784); anything else trains as it is.
+    const shiftable = image !== undefined && image[2] === 1 && this.context.inputShape.length === 1;
+    if (typeof shift !== 'number' || shift <= 0 || !shiftable) return { batchSize };
+    return { batchSize, augmentation: shiftAugmentation(image[0], image[1], shift) };
   }
 }
 
-/** Pixels an MLP's training images move (each way, every epoch): the measured gain came at 2 on 28x28 digits. */
-export const MLP_AUGMENT_SHIFT = 2;
-
-function tunedBatchSize(values: Record<string, unknown>, fallback: number): number {
-  const b = values.batch_size;
-  return typeof b === 'number' && Number.isInteger(b) && b > 0 ? b : fallback;
+/** Flat single-channel images with classes: the data these spaces were made for. */
+function digitLike(context: SpaceContext): boolean {
+  const image = imageDims(context);
+  return (
+    context.output.task === 'classification' && context.inputShape.length === 1 && image !== undefined && image[2] === 1
+  );
 }
 
-function tunedAugmentShift(values: Record<string, unknown>): number {
-  const s = values.augment_shift;
-  return typeof s === 'number' && Number.isInteger(s) && s > 0 ? s : 0;
-}
+export const MNIST_SPACE_NAMES = ['default', 'mlp', 'seed'] as const;
 
-export const SPACE_NAMES = ['default', 'mlp', 'seed'] as const;
-
-/** A named space or a .js/.mjs/.ts file exporting `buildModel`, a default build function, or a HyperModel. */
-export async function resolveSpace(nameOrFile: string, options: { cnn?: boolean } = {}): Promise<SearchSpace> {
-  if (nameOrFile === 'seed') {
-    return {
-      name: 'seed',
-      description: 'the reference: Dense(units in 16..64 step 16, relu) -> Dense(10), optimizer rmsprop|adam',
-      hypermodel: new SeedHyperModel(),
-      batchSize: (_v, fallback) => fallback,
-      augmentShift: () => 0,
-    };
-  }
-  if (nameOrFile === 'default' || nameOrFile === 'mlp') {
-    const hypermodel = new DefaultHyperModel(nameOrFile === 'mlp' ? { cnn: false } : options);
-    return {
-      name: nameOrFile,
-      description: `${hypermodel.cnn ? 'MLP or CNN' : nameOrFile === 'mlp' ? 'MLP only' : 'MLP only (this backend cannot train CNNs)'}, layers, units, dropout, optimizer, log learning rate, batch size`,
-      hypermodel,
-      batchSize: tunedBatchSize,
-      augmentShift: tunedAugmentShift,
-    };
-  }
-  if (!/\.(m?js|ts|mts)$/.test(nameOrFile)) {
-    throw new SearchSpaceError(
-      `unknown search space "${nameOrFile}": use ${SPACE_NAMES.join(', ')}, or a .js/.ts file exporting buildModel`,
-    );
-  }
-  return loadSpaceFile(resolve(nameOrFile));
-}
-
-async function loadSpaceFile(file: string): Promise<SearchSpace> {
-  try {
-    await access(file);
-  } catch {
-    throw new SearchSpaceError(`search space file ${file} does not exist`);
-  }
-  const mod = await importModule(file);
-  const exported = mod.buildModel ?? mod.hypermodel ?? mod.default;
-  let hypermodel: HyperModel;
-  if (exported instanceof HyperModel) hypermodel = exported;
-  else if (typeof exported === 'function' && exported.prototype instanceof HyperModel) {
-    hypermodel = new (exported as new () => HyperModel)();
-  } else if (typeof exported === 'function') {
-    const build = exported as BuildFn;
-    hypermodel = new (class extends HyperModel {
-      override build(hp: HyperParameters) {
-        return build(hp);
-      }
-    })({ name: basename(file) });
-  } else {
-    throw new SearchSpaceError(
-      `${file} exports no buildModel function, HyperModel or default export (found: ${Object.keys(mod).join(', ') || 'nothing'})`,
-    );
-  }
-  return {
-    name: file,
-    description: `user space from ${basename(file)}`,
-    hypermodel,
-    batchSize: tunedBatchSize,
-    augmentShift: tunedAugmentShift,
-  };
-}
-
-async function importModule(file: string): Promise<Record<string, unknown>> {
-  if (!/\.m?ts$/.test(file)) return importOrExplain(file);
-  // Node 20 cannot import TypeScript: transpile next to the original so its relative imports still resolve.
-  const { default: ts } = await import('typescript').catch(() => {
-    throw new SearchSpaceError(`${file}: loading a .ts space needs the typescript package; compile it to .js instead`);
+/** Registers `seed`, `default` and `mlp` with the pipeline (idempotent). */
+export function registerMnistSpaces(): void {
+  registerSpace('default', {
+    description:
+      'MLP or CNN, layers, units, dropout, optimizer, log learning rate, batch size (shifted images for MLPs)',
+    create: (context, options) => new DefaultHyperModel({ ...options, context }),
+    prefers: digitLike,
   });
-  const { readFile } = await import('node:fs/promises');
-  const out = ts.transpileModule(await readFile(file, 'utf8'), {
-    fileName: file,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  registerSpace('mlp', {
+    description: 'MLP only: layers, units, dropout, optimizer, log learning rate, batch size, shifted images',
+    create: (context) => new DefaultHyperModel({ cnn: false, context }),
   });
-  const tmp = join(dirname(file), `.${basename(file, extname(file))}.${process.pid}.tuneserve.mjs`);
-  await writeFile(tmp, out.outputText);
-  try {
-    return await importOrExplain(tmp, file);
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
-
-async function importOrExplain(path: string, shownAs = path): Promise<Record<string, unknown>> {
-  try {
-    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new SearchSpaceError(`cannot load search space ${shownAs}: ${(err as Error).message}`);
-  }
-}
-
-/**
- * HyperParameters holding exactly `values` for a space: builds once to discover the space and rejects names
- * the space does not declare or values outside their ranges (for `train --hp`).
- */
-export async function hyperparametersFor(
-  space: SearchSpace,
-  values: Record<string, unknown>,
-): Promise<HyperParameters> {
-  const hp = new HyperParameters();
-  hp.values = { ...(values as HyperParameters['values']) };
-  const model = await space.hypermodel.build(hp);
-  model.dispose();
-  // batch_size is declared in fit(); register it the same way for spaces that tune it.
-  if (space.hypermodel instanceof DefaultHyperModel) {
-    if ('batch_size' in values) hp.choice('batch_size', BATCH_SIZES, { default: 128 });
-    // Fixed, so an MLP given without it (`train --hp`, or a study from before it existed) trains as tuning does.
-    hp.conditionalScope('architecture', 'mlp', () => hp.fixed('augment_shift', MLP_AUGMENT_SHIFT));
-  }
-  for (const [name, value] of Object.entries(values)) {
-    if (!hp.has(name)) {
-      throw new SearchSpaceError(
-        `hyperparameter "${name}" is not part of the ${space.name} space (it has: ${hp.space.map((h) => h.name).join(', ')})`,
-      );
-    }
-    if (hp.values[name] !== value || !onGrid(hp, name, value)) {
-      throw new SearchSpaceError(
-        `hyperparameter ${name}=${JSON.stringify(value)} is not a valid value in the ${space.name} space` +
-          ` (or is inactive for the other values)`,
-      );
-    }
-  }
-  return hp;
-}
-
-/** Stepped numbers and choices must be one of the space's values (a tiny tolerance for float steps). */
-function onGrid(hp: HyperParameters, name: string, value: unknown): boolean {
-  const def = hp.getHyperParameter(name);
-  if (!def) return false;
-  const { kind, step } = def.toConfig() as { kind: string; step?: number | null };
-  if (kind === 'Float' && (step === null || step === undefined)) return true;
-  return def
-    .gridValues()
-    .some((v) =>
-      typeof v === 'number' && typeof value === 'number'
-        ? Math.abs(v - value) <= 1e-9 * Math.max(1, Math.abs(v))
-        : v === value,
-    );
+  registerSpace('seed', {
+    description: 'the reference: Dense(units in 16..64 step 16, relu) -> Dense(classes), optimizer rmsprop|adam',
+    create: (context) => new SeedHyperModel(context),
+  });
 }

@@ -1,15 +1,15 @@
 /** Shift augmentation: exact pixel moves, every image once per pass with its own label, a new draw every pass. */
 import * as tf from '@tensorflow/tfjs';
+import { type Dataset, loadDataset } from '@tuneserve/data';
+import { augmentedBatches, buildMlp, fitModel, limitSamples } from '@tuneserve/pipeline';
 import { initBackend } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { shiftedBatches, shiftImage } from '../src/augment.js';
-import { fitModel, limitSamples, loadMnist, type MnistData } from '../src/index.js';
-import { buildMlp } from '../src/models.js';
+import { shiftAugmentation, shiftImage } from '../src/augment.js';
 
-let data: MnistData;
+let data: Dataset;
 beforeAll(async () => {
   await initBackend({ log: false });
-  data = limitSamples(await loadMnist(), 1000);
+  data = limitSamples(await loadDataset('mnist'), 1000);
 });
 
 /** A 3x4 image with distinct values 1..12, row-major. */
@@ -31,7 +31,7 @@ describe('shiftImage', () => {
   });
 });
 
-describe('shiftedBatches', () => {
+describe('shift augmentation in augmented batches', () => {
   // Pixel p of image i holds 100 (i + 1) + p + 1: every value names its image and its place in it.
   const count = 10;
   const images = new Float32Array(count * 12);
@@ -39,7 +39,14 @@ describe('shiftedBatches', () => {
   const labels = Float32Array.from({ length: count }, (_, i) => i % 3);
 
   async function pass(maxShift: number): Promise<{ x: number[][]; y: number[] }> {
-    const dataset = shiftedBatches({ images, labels, count, rows: 3, cols: 4, batchSize: 4, maxShift });
+    const dataset = augmentedBatches({
+      x: images,
+      y: labels,
+      count,
+      exampleShape: [12],
+      batchSize: 4,
+      augmentation: shiftAugmentation(3, 4, maxShift),
+    });
     const x: number[][] = [];
     const y: number[] = [];
     const sizes: number[] = [];
@@ -90,16 +97,22 @@ describe('shiftedBatches', () => {
   });
 });
 
-describe('fitModel with augmentShift', () => {
+describe('fitModel with shift augmentation', () => {
   it('trains from shifted batches with validation and leaves no tensor behind', async () => {
-    const model = buildMlp({ units: [32], optimizer: 'adam' });
-    await fitModel(model, data.train, { epochs: 1, batchSize: 64, augmentShift: 2 }); // creates Adam's slots
+    const model = buildMlp({
+      units: [32],
+      optimizer: 'adam',
+      inputShape: [784],
+      head: { task: 'classification', classes: 10 },
+    });
+    const augmentation = shiftAugmentation(28, 28, 2);
+    await fitModel(model, data.train, { epochs: 1, batchSize: 64, augmentation }); // creates Adam's slots
     const before = tf.memory().numTensors;
     const history = await fitModel(model, data.train, {
       epochs: 2,
       batchSize: 64,
       validation: data.val,
-      augmentShift: 2,
+      augmentation,
     });
     expect(history.val_loss).toHaveLength(2);
     expect(history.val_acc?.[1]).toBeGreaterThan(0.5); // well above chance on a small subset

@@ -2,10 +2,25 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import {
+  hyperparametersFor,
+  resolveSpace as resolveFor,
+  type SearchSpace,
+  SearchSpaceError,
+} from '@tuneserve/pipeline';
 import { initBackend } from '@tuneserve/runtime';
 import { HyperParameters } from '@tuneserve/tuner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hyperparametersFor, resolveSpace, SearchSpaceError } from '../src/index.js';
+import { MNIST_CONTEXT, registerMnistSpaces } from '../src/index.js';
+
+registerMnistSpaces();
+const resolveSpace = (name: string, options: { cnn?: boolean } = {}) => resolveFor(name, MNIST_CONTEXT, options);
+/** The batch size a configuration trains with (its own when the space tunes it, else the fallback). */
+const batchSizeOf = (space: SearchSpace, hp: HyperParameters, fallback: number) =>
+  space.trainingSettings(hp).batchSize ?? fallback;
+/** Pixels the configuration's images are shifted by (0: no augmentation). */
+const shiftOf = (space: SearchSpace, hp: HyperParameters) =>
+  Number(/up to (\d+) px/.exec(space.trainingSettings(hp).augmentation?.description ?? '')?.[1] ?? 0);
 
 let dir: string;
 beforeAll(async () => {
@@ -29,7 +44,7 @@ describe('search spaces', () => {
     expect(model.layers.map((l) => l.getClassName())).toEqual(['Dense', 'Dense']);
     expect(model.outputs[0]?.shape).toEqual([null, 10]);
     model.dispose();
-    expect(space.batchSize({ batch_size: 32 }, 128)).toBe(128);
+    expect(batchSizeOf(space, await hyperparametersFor(space, { units: 32 }), 128)).toBe(128);
   });
 
   it('default/mlp build MLPs from their values and tune the batch size', async () => {
@@ -47,11 +62,12 @@ describe('search spaces', () => {
     expect(dense.map((l) => (l.getConfig() as { units: number }).units)).toEqual([256, 256, 10]);
     expect(model.layers.filter((l) => l.getClassName() === 'Dropout')).toHaveLength(2);
     model.dispose();
-    expect(space.batchSize(hp.values, 128)).toBe(256);
+    expect(batchSizeOf(space, hp, 128)).toBe(256);
     expect(hp.values.architecture).toBe('mlp');
-    expect(space.augmentShift(hp.values)).toBe(2); // fixed in the MLP branch, so added when not given
+    expect(shiftOf(space, hp)).toBe(2); // fixed in the MLP branch, so added when not given
+    expect(hp.values.augment_shift).toBe(2);
     const shifted = await hyperparametersFor(space, { ...hp.values, augment_shift: 2 });
-    expect(space.augmentShift(shifted.values)).toBe(2);
+    expect(shiftOf(space, shifted)).toBe(2);
     await expect(hyperparametersFor(space, { ...hp.values, augment_shift: 3 })).rejects.toThrow(/augment_shift=3/);
   });
 
@@ -62,21 +78,22 @@ describe('search spaces', () => {
       Array.from({ length: 64 }, (_, i) => i % 10),
       'float32',
     );
-    const fitted: Record<string, unknown>[] = [];
+    const fitted: HyperParameters[] = [];
     for (const architecture of ['mlp', 'cnn']) {
       const hp = new HyperParameters();
       hp.values = { architecture };
       const model = await space.hypermodel.build(hp);
       const history = (await space.hypermodel.fit(hp, model, x, y, { epochs: 1, verbose: 0 })) as tf.History;
       expect(history.history.loss).toHaveLength(1);
-      fitted.push({ ...hp.values });
+      fitted.push(hp);
       model.dispose();
     }
-    expect(fitted[0]?.augment_shift).toBe(2);
-    expect(space.augmentShift(fitted[0] ?? {})).toBe(2);
-    expect(fitted[1]?.augment_shift).toBeUndefined();
-    expect(space.augmentShift(fitted[1] ?? {})).toBe(0);
-    expect((await resolveSpace('seed')).augmentShift({ augment_shift: 2 })).toBe(0);
+    expect(fitted[0]?.values.augment_shift).toBe(2);
+    expect(shiftOf(space, fitted[0]!)).toBe(2);
+    expect(fitted[1]?.values.augment_shift).toBeUndefined();
+    expect(shiftOf(space, fitted[1]!)).toBe(0);
+    const seed = await resolveSpace('seed');
+    expect(shiftOf(seed, await hyperparametersFor(seed, { units: 16 }))).toBe(0);
     tf.dispose([x, y]);
   });
 

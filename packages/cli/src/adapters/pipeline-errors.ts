@@ -1,18 +1,18 @@
 /** Maps the libraries' typed input errors to UsageError (exit 2) and makes Ctrl-C a clean stop. */
+import { DataError } from '@tuneserve/data';
 import {
-  IdxFormatError,
-  MnistDataError,
+  ModelDataMismatchError,
   SearchSpaceError,
   StudyNotFoundError,
   TunerUnavailableError,
-} from '@tuneserve/mnist';
+} from '@tuneserve/pipeline';
 import { BackendError, ModelFileError } from '@tuneserve/runtime';
 import { HyperParameterError, ObjectiveError, StorageError } from '@tuneserve/tuner';
 import { UsageError } from '../errors.js';
 
 const INPUT_ERRORS = [
-  IdxFormatError,
-  MnistDataError,
+  DataError,
+  ModelDataMismatchError,
   SearchSpaceError,
   StudyNotFoundError,
   TunerUnavailableError,

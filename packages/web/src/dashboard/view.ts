@@ -214,7 +214,11 @@ function renderModel(model: ServedModel): void {
     ['Input shape', JSON.stringify(m.inputShape)],
   ];
   if (m.testMetrics) {
-    entries.push(['Test accuracy', `${(m.testMetrics.accuracy * 100).toFixed(2)}%`]);
+    const { accuracy, mae, rmse, r2 } = m.testMetrics;
+    if (accuracy !== undefined) entries.push(['Test accuracy', `${(accuracy * 100).toFixed(2)}%`]);
+    if (mae !== undefined && rmse !== undefined && r2 !== undefined) {
+      entries.push(['Test MAE / RMSE / R²', `${mae.toFixed(4)} / ${rmse.toFixed(4)} / ${r2.toFixed(4)}`]);
+    }
     entries.push(['Test loss', m.testMetrics.loss.toFixed(4)]);
   }
   if (m.hyperparameters) {

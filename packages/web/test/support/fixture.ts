@@ -7,14 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadMnist, type MnistData, type Split, slice, toTensors } from '@tuneserve/mnist';
+import { type Dataset, loadDataset, type Split } from '@tuneserve/data';
 import { initBackend, ModelRepository } from '@tuneserve/runtime';
 import { type Sample, type SampleSource, type StudySource, startServer, type TuneServer } from '@tuneserve/server';
 import { type HyperParameters, loadStudy, RandomSearch } from '@tuneserve/tuner';
 
 export interface Workspace {
   dir: string;
-  mnist: MnistData;
+  mnist: Dataset;
   modelRoot: string;
   /** Test accuracy of the trained model on the first 1000 test images. */
   accuracy: number;
@@ -23,12 +23,14 @@ export interface Workspace {
 
 const LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
+/** The first n examples of a split. */
+function slice(split: Split, start: number, end: number): Split {
+  return { x: split.x.subarray(start * 784, end * 784), y: split.y.subarray(start, end), count: end - start };
+}
+
 /** x float32 and y as float32 labels: TF.js's sparse crossentropy floors its targets, which needs floats. */
 function tensors(split: Split): { x: tf.Tensor2D; y: tf.Tensor1D } {
-  const { x, y } = toTensors(split);
-  const yf = y.toFloat();
-  y.dispose();
-  return { x, y: yf };
+  return { x: tf.tensor2d(split.x, [split.count, 784]), y: tf.tensor1d(split.y, 'float32') };
 }
 
 function mlp(units: number, learningRate: number): tf.Sequential {
@@ -47,14 +49,14 @@ function mlp(units: number, learningRate: number): tf.Sequential {
 export async function prepareWorkspace(): Promise<Workspace> {
   await initBackend({ log: false });
   const dir = await mkdtemp(join(tmpdir(), 'tuneserve-web-'));
-  const mnist = await loadMnist();
+  const mnist = await loadDataset('mnist');
   const train = tensors(slice(mnist.train, 0, 8000));
   const model = mlp(64, 0.003);
   await model.fit(train.x, train.y, { epochs: 2, batchSize: 128, shuffle: true, verbose: 0 });
   const test = tensors(slice(mnist.test, 0, 1000));
   const [lossT, accT] = model.evaluate(test.x, test.y) as tf.Scalar[];
   const predicted = tf.tidy(() => (model.predict(test.x) as tf.Tensor2D).argMax(-1).dataSync());
-  const truth = mnist.test.labels.subarray(0, 1000);
+  const truth = mnist.test.y.subarray(0, 1000);
   const confusionMatrix = LABELS.map(() => LABELS.map(() => 0));
   for (let i = 0; i < truth.length; i++) confusionMatrix[truth[i]!]![predicted[i]!]!++;
   const accuracy = (await accT!.data())[0]!;
@@ -106,14 +108,14 @@ export async function runTinyStudy(ws: Workspace): Promise<TinyStudy> {
 }
 
 export function sampleSource(split: Split): SampleSource {
-  const size = split.rows * split.cols;
+  const size = 784;
   return {
     size: split.count,
     sample(index: number): Sample {
       return {
         index,
-        label: split.labels[index]!,
-        instances: Array.from(split.images.subarray(index * size, (index + 1) * size)),
+        label: split.y[index]!,
+        instances: Array.from(split.x.subarray(index * size, (index + 1) * size)),
       };
     },
   };

@@ -3,6 +3,7 @@
  * that renders to SVG in Node without a browser or canvas) and one self-contained report.html.
  */
 import type * as vl from 'vega-lite';
+import type { Evaluation, RegressionMetrics } from './metrics.js';
 import type { History } from './training.js';
 
 export interface ReportTrial {
@@ -23,13 +24,7 @@ export interface ReportInput {
   bestEpoch?: number;
   retrainEpochs: number;
   hyperparameters: Record<string, number | string | boolean>;
-  test: {
-    loss: number;
-    accuracy: number;
-    confusionMatrix: number[][];
-    perClass: { label: string; precision: number; recall: number }[];
-  };
-  labels: string[];
+  test: Evaluation;
 }
 
 export interface Report {
@@ -158,6 +153,42 @@ function confusionChart(matrix: number[][], labels: string[]): vl.TopLevelSpec {
   };
 }
 
+/** Regression: every test example as a point (actual, predicted) with the y = x diagonal a perfect model lies on. */
+function predictedVsActualChart(test: RegressionMetrics): vl.TopLevelSpec {
+  const target = test.target;
+  const values = Array.from(test.actual, (actual, i) => ({ actual, predicted: test.predicted[i] }));
+  const lo = Math.min(...test.actual, ...test.predicted);
+  const hi = Math.max(...test.actual, ...test.predicted);
+  return {
+    title: `Predicted vs actual ${target} (test set, ${test.count} examples)`,
+    width: 360,
+    height: 360,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'point', filled: true, opacity: 0.6, size: 30 },
+        encoding: {
+          x: { field: 'actual', type: 'quantitative', title: `actual ${target}`, scale: { domain: [lo, hi] } },
+          y: { field: 'predicted', type: 'quantitative', title: `predicted ${target}`, scale: { domain: [lo, hi] } },
+        },
+      },
+      {
+        data: {
+          values: [
+            { actual: lo, predicted: lo },
+            { actual: hi, predicted: hi },
+          ],
+        },
+        mark: { type: 'line', color: '#d62728', strokeDash: [4, 4] },
+        encoding: {
+          x: { field: 'actual', type: 'quantitative' },
+          y: { field: 'predicted', type: 'quantitative' },
+        },
+      },
+    ],
+  };
+}
+
 function pointsToArray(points: { step: number; value: number }[]): number[] {
   const out: number[] = [];
   for (const p of points) out[p.step] = p.value;
@@ -194,11 +225,12 @@ export async function buildReport(input: ReportInput): Promise<Report> {
       curvesChart('', input.bestEpochHistory, input.bestEpoch),
     );
   }
-  await chart(
-    'confusion-matrix.svg',
-    'Test confusion matrix',
-    confusionChart(input.test.confusionMatrix, input.labels),
-  );
+  const test = input.test;
+  if (test.task === 'classification') {
+    await chart('confusion-matrix.svg', 'Test confusion matrix', confusionChart(test.confusionMatrix, test.labels));
+  } else {
+    await chart('predicted-vs-actual.svg', 'Predicted vs actual (test set)', predictedVsActualChart(test));
+  }
 
   const hpNames = [...new Set(input.trials.flatMap((t) => Object.keys(t.hyperparameters)))];
   const trialRows = input.trials
@@ -209,9 +241,20 @@ export async function buildReport(input: ReportInput): Promise<Report> {
         `<td>${t.durationMs === null ? '–' : (t.durationMs / 1000).toFixed(1)}</td></tr>`,
     )
     .join('\n');
-  const perClassRows = input.test.perClass
-    .map((c) => `<tr><td>${escapeHtml(c.label)}</td><td>${fmt(c.precision)}</td><td>${fmt(c.recall)}</td></tr>`)
-    .join('\n');
+  const perClassSection =
+    test.task === 'classification'
+      ? `<section><h2>Per-class precision, recall and F1 (test set)</h2>
+<table><thead><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead><tbody>${test.perClass
+          .map(
+            (c) =>
+              `<tr><td>${escapeHtml(c.label)}</td><td>${fmt(c.precision)}</td><td>${fmt(c.recall)}</td><td>${fmt(c.f1)}</td><td>${c.support}</td></tr>`,
+          )
+          .join('\n')}</tbody></table></section>`
+      : '';
+  const headline =
+    test.task === 'classification'
+      ? `Test accuracy <strong>${(test.accuracy * 100).toFixed(2)}%</strong> · test loss ${fmt(test.loss)}`
+      : `Test MAE <strong>${fmt(test.mae)}</strong> · RMSE ${fmt(test.rmse)} · R² ${fmt(test.r2)} (${escapeHtml(test.target)})`;
   const hpList = Object.entries(input.hyperparameters)
     .map(([k, v]) => `<li><code>${escapeHtml(k)}</code> = ${escapeHtml(String(v))}</li>`)
     .join('');
@@ -224,15 +267,14 @@ table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding
 th{background:#f3f3f3}tr.best{background:#fff5cc}section{margin:2rem 0}.big{font-size:1.4rem}
 </style></head><body>
 <h1>${escapeHtml(input.title)}</h1>
-<p class="big">Test accuracy <strong>${(input.test.accuracy * 100).toFixed(2)}%</strong> · test loss ${fmt(input.test.loss)}</p>
+<p class="big">${headline}</p>
 <p>Hyperparameters:</p><ul>${hpList}</ul>
 <p>Best epoch ${input.bestEpoch ?? '–'} · retrained on train+val for ${input.retrainEpochs} epochs.</p>
 ${sections.join('\n')}
 <section><h2>Trials${input.objective ? ` (objective ${escapeHtml(input.objective.name)}, ${input.objective.direction})` : ''}</h2>
 <table><thead><tr><th>trial</th><th>status</th><th>score</th>${hpNames.map((n) => `<th>${escapeHtml(n)}</th>`).join('')}<th>seconds</th></tr></thead>
 <tbody>${trialRows || '<tr><td colspan="4">no tuning study (fixed hyperparameters)</td></tr>'}</tbody></table></section>
-<section><h2>Per-class precision and recall (test set)</h2>
-<table><thead><tr><th>label</th><th>precision</th><th>recall</th></tr></thead><tbody>${perClassRows}</tbody></table></section>
+${perClassSection}
 </body></html>
 `;
   return { files };

@@ -1,25 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
+import { type Dataset, loadDataset } from '@tuneserve/data';
 import { initBackend } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildReferenceModel,
+  buildMlp,
   buildReport,
-  DIGIT_LABELS,
+  type ClassificationMetrics,
   evaluateModel,
   findBestEpoch,
   fitModel,
   limitSamples,
-  loadMnist,
-  type MnistData,
   rankTrials,
   retrainEpochs,
   toTensors,
 } from '../src/index.js';
 
-let data: MnistData;
+const DIGIT_LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+const digits = { task: 'classification' as const, labels: DIGIT_LABELS };
+/** The reference system's fixed model: Dense(64, relu) -> Dense(10, softmax), rmsprop. */
+const buildReferenceModel = () =>
+  buildMlp({ units: [64], optimizer: 'rmsprop', inputShape: [784], head: { task: 'classification', classes: 10 } });
+
+let data: Dataset;
 beforeAll(async () => {
   await initBackend({ log: false });
-  data = limitSamples(await loadMnist(), 1500);
+  data = limitSamples(await loadDataset('mnist'), 1500);
 });
 
 describe('training and evaluation', () => {
@@ -49,13 +54,11 @@ describe('training and evaluation', () => {
 
   it('evaluates like model.evaluate and builds a consistent confusion matrix', async () => {
     const model = buildReferenceModel();
-    const history = await fitModel(model, data.trainFull, { epochs: 2, batchSize: 128 });
+    const history = await fitModel(model, data.trainFull(), { epochs: 2, batchSize: 128 });
     expect(history.loss).toHaveLength(2);
-    const ev = evaluateModel(model, data.test, DIGIT_LABELS, 256);
-    const { x, y } = toTensors(data.test);
-    const [loss, acc] = (model.evaluate(x, y.toFloat(), { batchSize: 256 }) as tf.Scalar[]).map(
-      (t) => t.dataSync()[0]!,
-    );
+    const ev = evaluateModel(model, data.test, digits, 256) as ClassificationMetrics;
+    const { x, y } = toTensors(data.test, [784]);
+    const [loss, acc] = (model.evaluate(x, y, { batchSize: 256 }) as tf.Scalar[]).map((t) => t.dataSync()[0]!);
     tf.dispose([x, y]);
     model.dispose();
     expect(ev.loss).toBeCloseTo(loss!, 3);
@@ -131,8 +134,15 @@ describe('training and evaluation', () => {
       bestEpoch: 2,
       retrainEpochs: 2,
       hyperparameters: { units: 64 },
-      test: { loss: 0.2, accuracy: 0.9, confusionMatrix: confusion, perClass: [] },
-      labels: DIGIT_LABELS,
+      test: {
+        task: 'classification',
+        count: 1000,
+        loss: 0.2,
+        accuracy: 0.9,
+        confusionMatrix: confusion,
+        labels: DIGIT_LABELS,
+        perClass: [],
+      },
     });
     expect(Object.keys(report.files).sort()).toEqual([
       'best-epoch.svg',

@@ -1,11 +1,11 @@
 /**
- * The reference's post-tuning steps: find the best epoch with early stopping on val_loss, retrain a fresh model
- * on train+val for floor(1.2 x best epoch) epochs, and evaluate on the test set.
+ * The reference's post-tuning steps over any data set: find the best epoch with early stopping on val_loss, retrain
+ * a fresh model on train+val for floor(1.2 x best epoch) epochs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { shiftedBatches } from './augment.js';
-import type { Split } from './data.js';
-import { toTensors } from './tensors.js';
+import { type Augmentation, augmentedBatches } from './augment.js';
+import type { Split } from './dataset.js';
+import { modelInputShape, toTensors } from './tensors.js';
 
 export type Phase = 'best-epoch' | 'retrain' | 'train';
 
@@ -26,17 +26,17 @@ export interface FitSettings {
   validation?: Split;
   /** Stop when val_loss has not improved for this many epochs (needs validation). */
   patience?: number;
-  /** Train on images shifted by up to this many pixels, drawn afresh every epoch (0 or unset: as they are). */
-  augmentShift?: number;
+  /** Train on transformed examples, drawn afresh every epoch (unset: as they are). */
+  augmentation?: Augmentation;
 }
 
-/** Trains `model` on `split`; returns the per-epoch history (loss, acc, val_loss, val_acc). */
+/** Trains `model` on `split`; returns the per-epoch history (loss, acc, val_loss, val_acc, ...). */
 export async function fitModel(model: tf.LayersModel, split: Split, s: FitSettings): Promise<History> {
   const phase = s.phase ?? 'train';
-  const shift = s.augmentShift ?? 0;
-  // Augmented training reads batches from a dataset built on the raw arrays; only plain training needs x/y tensors.
-  const train = shift > 0 ? undefined : fitTensors(split);
-  const val = s.validation ? fitTensors(s.validation) : undefined;
+  const shape = modelInputShape(model);
+  // Augmented training reads batches built from the raw arrays; only plain training needs x/y tensors.
+  const train = s.augmentation ? undefined : toTensors(split, shape);
+  const val = s.validation ? toTensors(s.validation, shape) : undefined;
   const batchesPerEpoch = Math.ceil(split.count / s.batchSize);
   let best = Number.POSITIVE_INFINITY;
   let wait = 0;
@@ -74,14 +74,13 @@ export async function fitModel(model: tf.LayersModel, split: Split, s: FitSettin
     const result = train
       ? await model.fit(train.x, train.y, { ...common, batchSize: s.batchSize, shuffle: true })
       : await model.fitDataset(
-          shiftedBatches({
-            images: split.images,
-            labels: Float32Array.from(split.labels),
+          augmentedBatches({
+            x: split.x,
+            y: split.y,
             count: split.count,
-            rows: split.rows,
-            cols: split.cols,
+            exampleShape: shape,
             batchSize: s.batchSize,
-            maxShift: shift,
+            augmentation: s.augmentation as Augmentation,
           }),
           { ...common, validationBatchSize: s.batchSize },
         );
@@ -91,14 +90,6 @@ export async function fitModel(model: tf.LayersModel, split: Split, s: FitSettin
   } finally {
     tf.dispose([...(train ? [train.x, train.y] : []), ...(val ? [val.x, val.y] : [])]);
   }
-}
-
-/** TF.js's sparse categorical crossentropy floors its targets and so needs float32 labels. */
-function fitTensors(split: Split): { x: tf.Tensor2D; y: tf.Tensor1D } {
-  const { x, y } = toTensors(split);
-  const yFloat = y.toFloat();
-  y.dispose();
-  return { x, y: yFloat };
 }
 
 export interface BestEpochResult {
@@ -113,12 +104,12 @@ export async function findBestEpoch(
   model: tf.LayersModel,
   train: Split,
   val: Split,
-  o: { maxEpochs?: number; patience?: number; batchSize: number; augmentShift?: number; listener?: FitListener },
+  o: { maxEpochs?: number; patience?: number; batchSize: number; augmentation?: Augmentation; listener?: FitListener },
 ): Promise<BestEpochResult> {
   const history = await fitModel(model, train, {
     epochs: o.maxEpochs ?? 100,
     batchSize: o.batchSize,
-    ...(o.augmentShift ? { augmentShift: o.augmentShift } : {}),
+    ...(o.augmentation ? { augmentation: o.augmentation } : {}),
     patience: o.patience ?? 10,
     validation: val,
     phase: 'best-epoch',
@@ -134,55 +125,4 @@ export async function findBestEpoch(
 /** floor(1.2 x best epoch), at least 1: the reference trains slightly past the best epoch on the larger set. */
 export function retrainEpochs(bestEpoch: number): number {
   return Math.max(1, Math.floor(bestEpoch * 1.2));
-}
-
-export interface Evaluation {
-  count: number;
-  loss: number;
-  accuracy: number;
-  /** confusionMatrix[true][predicted]. */
-  confusionMatrix: number[][];
-  perClass: { label: string; precision: number; recall: number }[];
-}
-
-/** Test loss (sparse categorical crossentropy, Keras' 1e-7 clipping), accuracy, per-class precision/recall. */
-export function evaluateModel(model: tf.LayersModel, split: Split, labels?: string[], batchSize = 1000): Evaluation {
-  const size = split.rows * split.cols;
-  const outputShape = model.outputs[0]?.shape;
-  const classes = Number(outputShape?.[outputShape.length - 1] ?? 10);
-  const names = labels ?? Array.from({ length: classes }, (_, i) => String(i));
-  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < split.count; start += batchSize) {
-    const n = Math.min(batchSize, split.count - start);
-    const probs = tf.tidy(() => {
-      const x = tf.tensor2d(split.images.subarray(start * size, (start + n) * size), [n, size]);
-      return (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
-    });
-    for (let i = 0; i < n; i++) {
-      const truth = split.labels[start + i]!;
-      const row = probs.subarray(i * classes, (i + 1) * classes);
-      let predicted = 0;
-      for (let c = 1; c < classes; c++) if (row[c]! > row[predicted]!) predicted = c;
-      const p = Math.min(Math.max(row[truth] ?? 0, 1e-7), 1 - 1e-7);
-      lossSum -= Math.log(p);
-      if (predicted === truth) correct++;
-      const confusionRow = confusion[truth];
-      if (confusionRow) confusionRow[predicted]!++;
-    }
-  }
-  const perClass = names.map((label, c) => {
-    const tp = confusion[c]?.[c] ?? 0;
-    const actual = confusion[c]?.reduce((a, b) => a + b, 0) ?? 0;
-    const predicted = confusion.reduce((a, row) => a + (row[c] ?? 0), 0);
-    return { label, precision: predicted ? tp / predicted : 0, recall: actual ? tp / actual : 0 };
-  });
-  return {
-    count: split.count,
-    loss: lossSum / split.count,
-    accuracy: correct / split.count,
-    confusionMatrix: confusion,
-    perClass,
-  };
 }

@@ -1,8 +1,10 @@
-/** `tune`: runs a hyperparameter search over a search space on the MNIST train/val splits. */
+/** `tune`: runs a hyperparameter search over a search space on a data set's train/val splits. */
 import * as tf from '@tensorflow/tfjs';
 import * as tuner from '@tuneserve/tuner';
-import type { MnistData } from './data.js';
-import type { SearchSpace } from './spaces.js';
+import type { Dataset } from './dataset.js';
+import { TunerUnavailableError } from './errors.js';
+import { withSeed } from './random.js';
+import type { SearchSpace } from './space.js';
 import { toTensors } from './tensors.js';
 
 export const TUNER_KINDS = ['bayesian', 'random', 'grid', 'hyperband'] as const;
@@ -12,28 +14,32 @@ export type PrunerKind = (typeof PRUNER_KINDS)[number];
 
 export interface TuneOptions {
   space: SearchSpace;
-  tuner: TunerKind;
-  maxTrials: number;
-  executionsPerTrial: number;
-  epochs: number;
-  batchSize: number;
-  objective: string;
-  directory: string;
-  projectName: string;
-  overwrite: boolean;
+  data: Dataset;
+  /** Default 'bayesian'. */
+  tuner?: TunerKind;
+  /** Default 10. */
+  maxTrials?: number;
+  /** Models trained per trial, averaged (default 1). */
+  executionsPerTrial?: number;
+  /** Epochs per execution (default 10). */
+  epochs?: number;
+  /** When the space does not tune it (default 32). */
+  batchSize?: number;
+  /** Default: val_accuracy for classification, val_loss for regression. */
+  objective?: string;
+  /** The study lives in <directory>/<projectName> (defaults 'tuning' and the data set's name). */
+  directory?: string;
+  projectName?: string;
+  /** Start afresh instead of resuming (default false). */
+  overwrite?: boolean;
   seed?: number;
   storage?: string;
-  pruner: PrunerKind;
-  data: MnistData;
+  /** Default 'none'. */
+  pruner?: PrunerKind;
   verbose?: 0 | 1 | 2;
   log?: (line: string) => void;
   /** Runs once the study is open (after --overwrite cleared it), before the first trial. */
   beforeSearch?: () => Promise<void>;
-}
-
-/** A tuner kind this build of @tuneserve/tuner does not provide. */
-export class TunerUnavailableError extends Error {
-  override name = 'TunerUnavailableError';
 }
 
 function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
@@ -42,8 +48,27 @@ function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
   return undefined;
 }
 
+type Resolved = Required<Omit<TuneOptions, 'seed' | 'storage' | 'verbose' | 'log' | 'beforeSearch'>> & TuneOptions;
+
+function withDefaults(o: TuneOptions): Resolved {
+  return {
+    tuner: 'bayesian',
+    maxTrials: 10,
+    executionsPerTrial: 1,
+    epochs: 10,
+    batchSize: 32,
+    objective: defaultObjective(o.data),
+    directory: 'tuning',
+    projectName: o.data.name,
+    overwrite: false,
+    pruner: 'none',
+    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+  } as Resolved;
+}
+
 /** Creates the tuner for the options without running anything (also used to read results back). */
-export function createTuner(o: Omit<TuneOptions, 'data' | 'batchSize' | 'epochs'> & { epochs?: number }): tuner.Tuner {
+export function createTuner(options: TuneOptions): tuner.Tuner {
+  const o = withDefaults(options);
   if (!tuner.isTunerKind(o.tuner)) {
     throw new TunerUnavailableError(`the ${o.tuner} tuner is not available in @tuneserve/tuner`);
   }
@@ -69,23 +94,32 @@ export interface TuneResult {
   seconds: number;
 }
 
-/** Searches on train (50k) with val (10k) as validation data; resumes the study unless overwrite. */
-export async function runTune(o: TuneOptions): Promise<TuneResult> {
+/** The objective a task optimises unless told otherwise (Keras Tuner's usual choices). */
+export function defaultObjective(data: Pick<Dataset, 'task'>): string {
+  return data.task === 'classification' ? 'val_accuracy' : 'val_loss';
+}
+
+/**
+ * Searches on train with val as validation data; resumes the study unless overwrite. With a seed, the whole run
+ * (draws, initial weights, shuffles, dropout, augmentation) is reproducible: see random.ts.
+ */
+export async function runTune(options: TuneOptions): Promise<TuneResult> {
+  return withSeed(options.seed, () => search(withDefaults(options)));
+}
+
+async function search(o: Resolved): Promise<TuneResult> {
   const t0 = performance.now();
   const search = createTuner(o);
-  const train = toTensors(o.data.train);
-  const val = toTensors(o.data.val);
-  // TF.js's sparse categorical crossentropy needs float labels.
-  const yTrain = train.y.toFloat();
-  const yVal = val.y.toFloat();
+  const train = toTensors(o.data.train, o.data.inputShape);
+  const val = toTensors(o.data.val, o.data.inputShape);
   try {
     // Opening the study applies `overwrite` (it clears the project folder), so files kept beside it come after.
     await search.getBestHyperparameters(1);
     await o.beforeSearch?.();
-    await search.search(train.x, yTrain, {
+    await search.search(train.x, train.y, {
       epochs: o.epochs,
       batchSize: o.batchSize,
-      validationData: [val.x, yVal],
+      validationData: [val.x, val.y],
       ...(o.verbose !== undefined ? { verbose: o.verbose } : {}),
     });
     const trials = await search.oracle.getBestTrials(3);
@@ -94,7 +128,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {
-    tf.dispose([train.x, train.y, val.x, val.y, yTrain, yVal]);
+    tf.dispose([train.x, train.y, val.x, val.y]);
     await search.close();
   }
 }

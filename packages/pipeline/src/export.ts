@@ -1,12 +1,16 @@
 /** Trains a chosen configuration the reference's way and publishes it as the next model version. */
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import type { InputSchema, OutputSchema } from '@tuneserve/client';
 import { type BackendInfo, ModelRepository } from '@tuneserve/runtime';
-import type { MnistData } from './data.js';
+import type { Augmentation } from './augment.js';
+import type { Dataset } from './dataset.js';
+import { evaluateModel } from './evaluate.js';
+import { type Evaluation, metricsSummary } from './metrics.js';
+import { withSeed } from './random.js';
+import { modelInputShape } from './tensors.js';
 import {
   type BestEpochResult,
-  type Evaluation,
-  evaluateModel,
   type FitListener,
   findBestEpoch,
   fitModel,
@@ -16,12 +20,10 @@ import {
 
 export type HpValues = Record<string, number | string | boolean>;
 
-export const DIGIT_LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-
 export interface FinalTrainingOptions {
   /** Builds a fresh, compiled model of the chosen configuration (called twice: best-epoch search and retrain). */
   build: () => tf.LayersModel | Promise<tf.LayersModel>;
-  data: MnistData;
+  data: Dataset;
   batchSize: number;
   /** Best-epoch search bounds (the reference: at most 100 epochs, patience 10 on val_loss). */
   maxEpochs?: number;
@@ -34,8 +36,10 @@ export interface FinalTrainingOptions {
    * returned, after its best epoch + patience epochs on train).
    */
   retrain?: 'fresh' | 'continue';
-  /** Shift augmentation of the configuration's training (both phases), in pixels; 0 or unset: none. */
-  augmentShift?: number;
+  /** The configuration's training augmentation (both phases); unset: none. */
+  augmentation?: Augmentation;
+  /** Makes the run reproducible (initial weights, shuffles, dropout, augmentation): see random.ts. */
+  seed?: number;
   listener?: FitListener;
 }
 
@@ -49,11 +53,17 @@ export interface FinalTrainingResult {
 }
 
 /** Best epoch (early stopping on val_loss) -> model on train+val for floor(1.2 x best) epochs -> test metrics. */
-export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTrainingResult> {
+export function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTrainingResult> {
+  return withSeed(o.seed, () => trainFinal(o));
+}
+
+async function trainFinal(o: FinalTrainingOptions): Promise<FinalTrainingResult> {
   const t0 = performance.now();
   let bestEpoch: BestEpochResult | undefined;
   let epochs = o.fixedEpochs;
   let searched: tf.LayersModel | undefined;
+  const augmentation = o.augmentation ? { augmentation: o.augmentation } : {};
+  const listener = o.listener ? { listener: o.listener } : {};
   if (epochs === undefined) {
     const probe = await o.build();
     try {
@@ -61,8 +71,8 @@ export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTra
         batchSize: o.batchSize,
         maxEpochs: o.maxEpochs ?? 100,
         patience: o.patience ?? 10,
-        ...(o.augmentShift ? { augmentShift: o.augmentShift } : {}),
-        ...(o.listener ? { listener: o.listener } : {}),
+        ...augmentation,
+        ...listener,
       });
     } catch (err) {
       probe.dispose();
@@ -74,14 +84,14 @@ export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTra
   }
   const model = searched ?? (await o.build());
   try {
-    const retrainHistory = await fitModel(model, o.data.trainFull, {
+    const retrainHistory = await fitModel(model, o.data.trainFull(), {
       epochs,
       batchSize: o.batchSize,
       phase: 'retrain',
-      ...(o.augmentShift ? { augmentShift: o.augmentShift } : {}),
-      ...(o.listener ? { listener: o.listener } : {}),
+      ...augmentation,
+      ...listener,
     });
-    const evaluation = evaluateModel(model, o.data.test, DIGIT_LABELS);
+    const evaluation = evaluateModel(model, o.data.test, o.data.output);
     return {
       model,
       ...(bestEpoch ? { bestEpoch } : {}),
@@ -96,10 +106,22 @@ export async function trainFinalModel(o: FinalTrainingOptions): Promise<FinalTra
   }
 }
 
+/**
+ * The data's input schema as this model takes it: images stored flat (MNIST MLPs, and CNNs that reshape inside)
+ * have layout 'flat', image models with a [h, w, c] input 'hwc'.
+ */
+export function inputSchemaFor(model: tf.LayersModel, input: InputSchema): InputSchema {
+  if (input.kind !== 'image') return input;
+  return { ...input, layout: modelInputShape(model).length === 1 ? 'flat' : 'hwc' };
+}
+
 export interface ExportOptions {
   modelsDir: string;
   name: string;
   hyperparameters: HpValues;
+  /** The data's preprocessing and output, stored so the model is used exactly as it was trained. */
+  input: InputSchema;
+  output: OutputSchema;
   backend?: BackendInfo;
   /** Extra facts for metadata.training (e.g. the study it came from). */
   training?: Record<string, unknown>;
@@ -112,14 +134,14 @@ export async function exportModel(
   o: ExportOptions,
 ): Promise<{ version: number; dir: string }> {
   const repo = new ModelRepository(join(o.modelsDir, o.name));
-  const inputShape = (result.model.inputs[0]?.shape ?? [null, 784]).slice(1).map(Number);
-  const { loss, accuracy, confusionMatrix, perClass } = result.evaluation;
   return repo.saveVersion(
     result.model,
     {
       name: o.name,
-      inputShape,
-      labels: DIGIT_LABELS,
+      inputShape: modelInputShape(result.model),
+      labels: o.output.task === 'classification' ? o.output.labels : [o.output.target],
+      input: inputSchemaFor(result.model, o.input),
+      output: o.output,
       hyperparameters: o.hyperparameters,
       training: {
         ...o.training,
@@ -130,7 +152,7 @@ export async function exportModel(
         retrainHistory: result.retrainHistory,
         seconds: Math.round(result.seconds * 10) / 10,
       },
-      testMetrics: { loss, accuracy, confusionMatrix, perClass },
+      testMetrics: metricsSummary(result.evaluation),
       ...(o.backend ? { backend: o.backend.name } : {}),
     },
     o.extraFiles ?? {},

@@ -2,18 +2,39 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadStudy, rankTrials as rankByObjective, type StudyView } from '@tuneserve/tuner';
+import type { SplitRecord, Task } from './dataset.js';
+import { StudyNotFoundError } from './errors.js';
 
-/** No study under the given directory/project/storage. */
-export class StudyNotFoundError extends Error {
-  override name = 'StudyNotFoundError';
+/** The data a study was tuned on, as the user named it (`--data` and the flags that shape it). */
+export interface DataSpec {
+  /** 'mnist', an IDX folder, a .csv/.tsv file or an image folder (as given). */
+  path: string;
+  target?: string;
+  features?: string[];
+  task?: Task;
+  valSplit?: number;
+  testSplit?: number;
+  seed?: number;
+  imageSize?: { width: number; height: number };
+  impute?: 'mean' | 'most-frequent';
+  /** Only the first n examples of each split (tests and smoke runs). */
+  limitSamples?: number;
 }
 
-/** Settings of the tune run, kept beside the study so `train` rebuilds models from the same space. */
+/** Settings of the tune run, kept beside the study so `train` and `evaluate` reuse its space, data and split. */
 export interface PipelineInfo {
+  /** The space that was tuned (`auto` already resolved), or a space file. */
   space: string;
   batchSize: number;
   epochs: number;
   tuner: string;
+  objective?: string;
+  /** The run's seed (also seeds `train` unless it is given another). */
+  seed?: number;
+  data?: DataSpec;
+  /** The exact split, so `train` and `evaluate` see the same test set. */
+  split?: SplitRecord;
+  /** Studies from before data specs: an MNIST-format folder and a sample limit. */
   dataDir?: string;
   limitSamples?: number;
 }

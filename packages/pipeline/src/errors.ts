@@ -1,0 +1,21 @@
+/** Typed errors of the pipeline; the CLI turns each into one line and exit code 2. */
+
+/** An unknown space name, or a space file that cannot be loaded or exports nothing usable. */
+export class SearchSpaceError extends Error {
+  override name = 'SearchSpaceError';
+}
+
+/** No study under the given directory/project/storage. */
+export class StudyNotFoundError extends Error {
+  override name = 'StudyNotFoundError';
+}
+
+/** A tuner kind this build of @tuneserve/tuner does not provide. */
+export class TunerUnavailableError extends Error {
+  override name = 'TunerUnavailableError';
+}
+
+/** A model whose input or output does not fit the data it is given (another schema, another number of classes). */
+export class ModelDataMismatchError extends Error {
+  override name = 'ModelDataMismatchError';
+}
