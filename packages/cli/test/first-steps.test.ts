@@ -108,6 +108,6 @@ describe('help', () => {
   it('tune --help names every built-in space', async () => {
     const help = await runCli(['tune', '--help'], cwd);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/--space <name\|file>\s+default, mlp, seed, or a/);
+    expect(help.stdout).toMatch(/--space <name\|file>\s+auto, tabular, image, default, mlp, seed, or a/);
   });
 });

@@ -126,7 +126,6 @@ export async function tune(
     const data = preloaded ?? (await loadData(spec));
     // The backend before the space: the default spaces ask the active backend whether it can train convolutions.
     const backend = await initBackend();
-    log(data.summary);
     const space = await resolveSpace(o.space, spaceContext(data)).catch(toUsageError);
     const projectName = o.projectName ?? nameForData(spec.path);
     // A study keeps one search space: resuming it with another would mix two searches in one history.
@@ -134,6 +133,7 @@ export async function tune(
     if (previous && previous.space !== space.name) {
       throw new UsageError(otherSpace(o, projectName, space.name, `holds a study of space "${previous.space}"`));
     }
+    log(data.summary);
     const objective = o.objective ?? defaultObjective(data);
     log(
       `tuning space "${space.name}" (${space.description}) with ${o.tuner}, objective ${objective}: ${o.maxTrials} trials x ${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} examples (backend ${backend.name})`,
