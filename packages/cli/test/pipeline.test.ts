@@ -133,7 +133,7 @@ describe('bad input: a clear message and exit code 2', () => {
     const other = await tuneWith('12', 'seeded-c');
     expect(again).toEqual(first);
     expect(other).not.toEqual(first);
-  });
+  }, 300_000);
 
   it("--retrain continue keeps training the best-epoch search's model, as the reference's code does", async () => {
     const run = await runCli(

@@ -128,9 +128,10 @@ export function formatEvaluation(dir: string, r: Evaluation): string {
     ),
     '',
     'confusion matrix (rows: true label, columns: predicted)',
-    `${' '.repeat(width)} ${r.labels.map((l) => l.padStart(width)).join('')}`,
+    `${' '.repeat(width)} ${r.labels.map((l) => l.padStart(width)).join(' ')}`,
     ...r.confusionMatrix.map(
-      (row, i) => `${(r.labels[i] ?? String(i)).padStart(width)} ${row.map((n) => String(n).padStart(width)).join('')}`,
+      (row, i) =>
+        `${(r.labels[i] ?? String(i)).padStart(width)} ${row.map((n) => String(n).padStart(width)).join(' ')}`,
     ),
   ];
   return `${lines.join('\n')}\n`;
