@@ -176,7 +176,7 @@ describe('a colour image folder with three classes', () => {
 
 describe('up --data and bad data', () => {
   it('up tunes on the quick budget, trains and exports under the data name', async () => {
-    const args = ['up', '--data', 'flowers.csv', '--no-serve', '--max-trials', '2', '--seed', '4'];
+    const args = ['up', '--data', 'flowers.csv', '--no-serve', '--max-trials', '1', '--epochs', '5', '--seed', '4'];
     const out = await cli([...args, '--models-dir', 'up-models', '--directory', 'up-tuning']);
     expect(out).toMatch(/tuning space "tabular"/);
     expect(out).toMatch(/exported flowers version 1 to .*up-models/);
