@@ -1,5 +1,5 @@
 /**
- * The library example in docs/pipeline.md (the ```ts example block), run exactly as written: a user's own Dataset
+ * The library example in docs/pipeline.md (the ```ts block marked for this test), run exactly as written: a user's own Dataset
  * built from arrays and their own HyperModel, tuned, trained and exported. The snippet is read from the doc, so the
  * doc cannot drift from what works. It runs as a separate Node process against the built packages (`npm test`
  * builds them first), the way a user would run it.
