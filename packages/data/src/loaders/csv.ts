@@ -122,8 +122,8 @@ async function readParallel(
   reader.allocate = (columns, source, bytesPerRow) => {
     const width = columns.length;
     // Generous estimates: untouched pages of the shared buffer are never committed.
-    const rowsA = Math.ceil((boundary / bytesPerRow) * 1.3) + 1024;
-    const rowsB = Math.ceil(((size - boundary) / bytesPerRow) * 1.3) + 1024;
+    const rowsA = Math.ceil((boundary / bytesPerRow) * 1.1) + 1024;
+    const rowsB = Math.ceil(((size - boundary) / bytesPerRow) * 1.1) + 1024;
     const buffer = new SharedArrayBuffer((rowsA + rowsB) * width * 4);
     const data: RangeJob = {
       file,
@@ -137,7 +137,8 @@ async function readParallel(
       offset: rowsA * width,
       length: rowsB * width,
     };
-    const worker = new Worker(url, { workerData: data });
+    // A small young generation: the worker's garbage is short-lived strings, and its heap counts against the load's memory.
+    const worker = new Worker(url, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     const result = new Promise<RangeResult>((resolve) => {
       worker.on('message', (m: RangeResult | { progress: number }) => {
         if ('progress' in m) {
