@@ -18,7 +18,9 @@
  * Commands that serve (`npm start`, `tuneserve up` without --no-serve, `tuneserve serve`, `node …bin.js up|serve`)
  * run in the background until they print their URL; port 8080 in commands and snippets becomes a free port
  * (PORT and TUNESERVE_URL point to it too).
- * `npm ci` is not run (the session shares the suite's install); `npm test` is not run (it is this suite).
+ * `npm ci` is not run (the session shares the suite's install); `npm test` is not run (it is this suite);
+ * `npm start` runs what it runs after its build, `node packages/cli/dist/bin.js up` (`npm test` built the
+ * workspace first, and rebuilding here would rewrite packages/web/dist under the browser tests running alongside).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -328,7 +330,9 @@ function check(block: Block): void {
 async function runShell(session: Session, block: Block): Promise<void> {
   for (const command of commands(block.body)) {
     if (/^npm test\b/.test(command.trim())) continue; // the suite itself
-    const line = command.replace(/^\s*npm ci( [^&;]*)?(&&|;)\s*/, ''); // the session shares the suite's install
+    const line = command
+      .replace(/^\s*npm ci( [^&;]*)?(&&|;)\s*/, '') // the session shares the suite's install
+      .replace(/\bnpm start\b/, 'node packages/cli/dist/bin.js up'); // built by pretest; see the header
     if (/^\s*npm ci\b/.test(line)) continue;
     const { code, output } = await session.run(line);
     expect(code, `${where(block)}: \`${command}\` exited with ${code}:\n${output.slice(-3000)}`).toBe(0);
