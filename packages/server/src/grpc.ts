@@ -14,7 +14,7 @@ import type { AuthFailureGuard } from './auth-guard.js';
 import { predictWithDeadline, resolveIn, type ServingContext } from './context.js';
 import { HttpError, InvalidInputError, NotFoundError } from './errors.js';
 import type { ServedVersion } from './model/manager.js';
-import { decodeImages, schemaColumns } from './raw-input.js';
+import { decodeImages, schemaColumns, v2Inputs } from './raw-input.js';
 import type { Batch } from './tensor-input.js';
 
 const PROTO = fileURLToPath(new URL('../proto/grpc_predict_v2.proto', import.meta.url));
@@ -271,17 +271,7 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
       const { name, version } = req as ModelRef;
       const { model, served } = find(name, version);
       const sig = served.signature;
-      const input = served.input;
-      const inputs =
-        input.kind === 'image'
-          ? [{ name: sig.inputName, datatype: 'BYTES', shape: [-1] }]
-          : input.kind === 'tabular'
-            ? input.features.map((f) => ({
-                name: f.name,
-                datatype: f.type === 'number' ? 'FP32' : 'BYTES',
-                shape: [-1],
-              }))
-            : [{ name: sig.inputName, datatype: 'FP32', shape: [-1, ...sig.exampleShape] }];
+      const inputs = v2Inputs(served);
       return {
         name: model.name,
         versions: model.versions.versions().map(String),

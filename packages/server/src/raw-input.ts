@@ -166,3 +166,13 @@ export async function schemaKserveInputs(
   }
   return schemaColumns(served, columns, maxInstances, limits);
 }
+
+/** How a model's inputs look over KServe v2 (REST and gRPC): BYTES images, one tensor per feature, or the plain tensor. */
+export function v2Inputs(served: ServedVersion): { name: string; datatype: string; shape: number[] }[] {
+  const input = served.input;
+  const sig = served.signature;
+  if (input.kind === 'image') return [{ name: sig.inputName, datatype: 'BYTES', shape: [-1] }];
+  if (input.kind === 'tabular')
+    return input.features.map((f) => ({ name: f.name, datatype: f.type === 'number' ? 'FP32' : 'BYTES', shape: [-1] }));
+  return [{ name: sig.inputName, datatype: 'FP32', shape: [-1, ...sig.exampleShape] }];
+}

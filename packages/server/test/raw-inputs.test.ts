@@ -95,6 +95,20 @@ describe('named features (tabular)', () => {
     expect((await post('/v1/models/price:classify', { examples: [{ alcohol: 1, colour: 'red' }] })).status).toBe(400);
   });
 
+  it('KServe v2 metadata describes the raw inputs: one tensor per feature, BYTES images', async () => {
+    const wine = (await http(`${server.url}/v2/models/wine`)).json() as {
+      inputs: { name: string; datatype: string }[];
+    };
+    expect(wine.inputs.map((i) => [i.name, i.datatype])).toEqual([
+      ['alcohol', 'FP32'],
+      ['colour', 'BYTES'],
+    ]);
+    const shade = (await http(`${server.url}/v2/models/shade`)).json() as {
+      inputs: { datatype: string; shape: number[] }[];
+    };
+    expect(shade.inputs.map((i) => [i.datatype, i.shape])).toEqual([['BYTES', [-1]]]);
+  });
+
   it('KServe v2: one input tensor per feature', async () => {
     const res = await post('/v2/models/wine/infer', {
       inputs: [

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { classificationStrings, inTargetUnits } from '../answers.js';
 import { predictWithDeadline, resolveIn, type ServingContext } from '../context.js';
 import { HttpError, InvalidInputError, NotFoundError, NotReadyError } from '../errors.js';
-import { schemaKserveInputs } from '../raw-input.js';
+import { schemaKserveInputs, v2Inputs } from '../raw-input.js';
 import { parseKserveInput } from '../tensor-input.js';
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } } };
@@ -99,7 +99,7 @@ export const kservePlugin: FastifyPluginAsync<{ ctx: ServingContext; version: st
           name: model.name,
           versions: model.versions.versions().map(String),
           platform: 'tensorflowjs_layers',
-          inputs: [{ name: sig.inputName, datatype: 'FP32', shape: [-1, ...sig.exampleShape] }],
+          inputs: v2Inputs(served),
           outputs: [{ name: sig.outputName, datatype: 'FP32', shape: [-1, sig.outputSize] }],
         };
       },

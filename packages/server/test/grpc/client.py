@@ -38,6 +38,15 @@ def raw_entry(entry):
     return out
 
 
+def split_bytes(raw):
+    items, at = [], 0
+    while at < len(raw):
+        (length,) = struct.unpack_from("<I", raw, at)
+        items.append(raw[at + 4:at + 4 + length].decode("utf-8"))
+        at += 4 + length
+    return items
+
+
 def main():
     plan = json.load(sys.stdin)
     with tempfile.TemporaryDirectory() as out_dir:
@@ -53,11 +62,17 @@ def main():
             metadata = [tuple(pair) for pair in call.get("metadata", [])]
             try:
                 response = getattr(stub, method)(request, metadata=metadata, timeout=20)
-                raw = [list(struct.unpack(f"<{len(r) // 4}f", r)) for r in getattr(response, "raw_output_contents", [])]
+                raw, raw_bytes = [], []
+                for i, r in enumerate(getattr(response, "raw_output_contents", [])):
+                    if response.outputs[i].datatype == "BYTES":
+                        raw_bytes.append(split_bytes(r))
+                    else:
+                        raw.append(list(struct.unpack(f"<{len(r) // 4}f", r)))
                 results.append({
                     "code": "OK",
                     "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
                     "raw_fp32": raw,
+                    "raw_bytes": raw_bytes,
                 })
             except grpc.RpcError as err:
                 results.append({"code": err.code().name, "details": err.details()})
