@@ -1,25 +1,18 @@
 /** What `train` needs from a finished `tune`: the best configurations and how the study was run. */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LoadOptions } from '@tuneserve/data';
 import { loadStudy, rankTrials as rankByObjective, type StudyView } from '@tuneserve/tuner';
-import type { SplitRecord, Task } from './dataset.js';
+import type { SplitRecord } from './dataset.js';
 import { StudyNotFoundError } from './errors.js';
 
-/** The data a study was tuned on, as the user named it (`--data` and the flags that shape it). */
-export interface DataSpec {
+/** The data a study was tuned on, as the user named it: `--data` and the load options its flags set. */
+export type DataSpec = Omit<LoadOptions, 'split' | 'onProgress'> & {
   /** 'mnist', an IDX folder, a .csv/.tsv file or an image folder (as given). */
   path: string;
-  target?: string;
-  features?: string[];
-  task?: Task;
-  valSplit?: number;
-  testSplit?: number;
-  seed?: number;
-  imageSize?: { width: number; height: number };
-  impute?: 'mean' | 'most-frequent';
   /** Only the first n examples of each split (tests and smoke runs). */
   limitSamples?: number;
-}
+};
 
 /** Settings of the tune run, kept beside the study so `train` and `evaluate` reuse its space, data and split. */
 export interface PipelineInfo {
