@@ -13,6 +13,8 @@ export function limitSamples(data: Dataset, n: number): Dataset {
     val: cap(data.val),
     test: cap(data.test),
     trainFull: () => cap(data.trainFull()),
-    summary: `${data.summary} (first ${n} examples of each split)`,
+    summary: [data.train, data.val, data.test].some((s) => s.count > n)
+      ? `${data.summary} (first ${n} examples of each split)`
+      : data.summary,
   };
 }
