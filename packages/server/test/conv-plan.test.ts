@@ -4,7 +4,7 @@
  * parts; decline what it does not reproduce; and leave no tensor behind.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type HostGemm, hostGemm, initBackend } from '@tuneserve/runtime';
+import { type HostConv, type HostGemm, hostConv, hostGemm, initBackend } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
 import { hostConvPlan } from '../src/model/conv-plan.js';
@@ -78,7 +78,13 @@ describe('hostConvPlan', () => {
   it('matches execute within 1e-5 with the same argmax, for growing batches that arrive in parts', () => {
     if (hasSystem('openblas')) expect(hostGemm(), 'OpenBLAS is installed, so the addon must load').toBeDefined();
     const before = tf.memory().numTensors;
-    for (const gemm of [hostGemm(), reference]) {
+    // the addon's convolution and pooling, OpenBLAS with the JavaScript im2col and pooling, and no addon at all
+    const setups: [HostGemm | undefined, HostConv | undefined][] = [
+      [hostGemm(), hostConv()],
+      [hostGemm(), undefined],
+      [reference, undefined],
+    ];
+    for (const [gemm, native] of setups) {
       if (!gemm) continue;
       for (const [model, classes] of [
         [winner(), 10],
@@ -90,7 +96,7 @@ describe('hostConvPlan', () => {
           w.write(value);
           value.dispose();
         }
-        const plan = hostConvPlan(model, gemm);
+        const plan = hostConvPlan(model, gemm, native);
         expect(plan).toBeDefined();
         const width = model.inputs[0]!.shape.slice(1).reduce((a, b) => a! * b!, 1)!;
         for (const rows of gemm === reference ? [1, 3, 20] : [1, 5, 70, 3, 200]) {

@@ -125,6 +125,8 @@ export interface AcceleratorStatus {
 export const ADDON_PATH = fileURLToPath(new URL('../../native/build/tuneserve_blas.node', import.meta.url));
 
 let cached: AcceleratorStatus | undefined;
+/** The thread count last given to the addon (the host inference paths run on one and restore it). */
+let blasThreads = 1;
 
 /** TUNESERVE_BLAS_THREADS as a thread count: unset or invalid means one per available core. */
 export function blasThreadsFromEnv(value: string | undefined): number {
@@ -146,6 +148,7 @@ export function loadAccelerator(): AcceleratorStatus {
       // TUNESERVE_BLAS_THREADS=1 when one process per core already runs (several tuning workers on one machine).
       const threads = blasThreadsFromEnv(process.env.TUNESERVE_BLAS_THREADS);
       addon.setThreads(threads);
+      blasThreads = threads;
       cached = {
         loaded: true,
         reason: `OpenBLAS addon loaded${threads > 1 ? `, up to ${threads} BLAS threads for large GEMMs` : ''}`,
@@ -168,6 +171,7 @@ export function setBlasThreads(threads: number): boolean {
     throw new RangeError(`BLAS threads must be an integer >= 1, got ${threads}`);
   const status = loadAccelerator();
   status.addon?.setThreads(threads);
+  if (status.loaded) blasThreads = threads;
   return status.loaded;
 }
 
@@ -182,4 +186,43 @@ export function hostGemm(): HostGemm | undefined {
   const blas = loadAccelerator().addon;
   if (!blas) return undefined;
   return (ws, m, n, k, a, b, c) => blas.sgemm(ws, false, false, m, n, k, a, k, 0, b, n, 0, c, n, 0, 1, 1, 0);
+}
+
+/** Convolution kernels on plain Float32Arrays (offsets in floats; geometry as the addon's im2col takes it). */
+export interface HostConv {
+  /** y[P, co] = relu?(im2col(x) @ w[K, co] + bias) for NHWC images; bias -1 for none. */
+  conv2d(
+    ws: Float32Array,
+    x: number,
+    w: number,
+    y: number,
+    geometry: Int32Array,
+    co: number,
+    bias: number,
+    relu: boolean,
+  ): void;
+  /** y = window maxima of NHWC images (padding never wins; an all-padding window gives 0). */
+  maxPool(ws: Float32Array, x: number, y: number, geometry: Int32Array): void;
+}
+
+/**
+ * The addon's fused convolution and max pool for host inference paths; undefined when the addon is not loaded. The
+ * convolution runs on the calling thread only: a server overlaps requests itself, and splitting each batch across
+ * threads cost more CPU per request under load (bench:serve, CNN at c=32: 176 -> 110 µs per request on one thread).
+ */
+export function hostConv(): HostConv | undefined {
+  const blas = loadAccelerator().addon;
+  if (!blas) return undefined;
+  return {
+    conv2d: (ws, x, w, y, geometry, co, bias, relu) => {
+      const threads = blasThreads;
+      if (threads > 1) blas.setThreads(1);
+      try {
+        blas.conv2d(ws as unknown as ArrayBufferLike, x, w, y, -1, geometry, co, bias, relu);
+      } finally {
+        if (threads > 1) blas.setThreads(threads);
+      }
+    },
+    maxPool: (ws, x, y, geometry) => blas.maxPool(ws as unknown as ArrayBufferLike, x, y, -1, geometry),
+  };
 }

@@ -8,7 +8,7 @@
  * Any other layer (or channels-first data, dilation, other activations) means no plan.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { HostGemm } from '@tuneserve/runtime';
+import type { HostConv, HostGemm } from '@tuneserve/runtime';
 import { finishLayer, type HostLayer, type HostPlan } from './dense-plan.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -45,9 +45,10 @@ const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /**
  * The host plan for a Sequential conv/pool/dense stack, or undefined for any other model (including plain Dense
  * stacks, which hostDensePlan serves). The workspace holds the weights, then for `capacity` rows the input, every
- * step's output and one im2col scratch matrix; it grows when a larger batch comes.
+ * step's output and one im2col scratch matrix; it grows when a larger batch comes. With `native` (the OpenBLAS addon)
+ * convolutions (im2col, product, bias and relu band by band, in cache) and max pooling run in C on the same workspace.
  */
-export function hostConvPlan(model: tf.LayersModel, gemm: HostGemm): HostPlan | undefined {
+export function hostConvPlan(model: tf.LayersModel, gemm: HostGemm, native?: HostConv): HostPlan | undefined {
   if (model.getClassName() !== 'Sequential' || model.inputs.length !== 1 || model.outputs.length !== 1)
     return undefined;
   const inputShape = model.inputs[0]?.shape.slice(1);
@@ -181,7 +182,12 @@ export function hostConvPlan(model: tf.LayersModel, gemm: HostGemm): HostPlan | 
     x = weightCount;
     for (const step of steps) {
       const out = x + rows * step.inSize;
-      if (step.kind === 'conv') {
+      if (step.kind === 'conv' && native) {
+        const { layer } = step;
+        native.conv2d(ws, x, layer.kernel, out, geometry(step.info, rows), layer.units, layer.bias ?? -1, layer.relu);
+      } else if (step.kind === 'max' && native) {
+        native.maxPool(ws, x, out, geometry(step.info, rows));
+      } else if (step.kind === 'conv') {
         const p = step.info.outHeight * step.info.outWidth;
         im2col(ws, x, scratch, step.info, rows);
         gemm(ws, rows * p, step.layer.units, step.layer.inputs, scratch, step.layer.kernel, out);
@@ -196,6 +202,24 @@ export function hostConvPlan(model: tf.LayersModel, gemm: HostGemm): HostPlan | 
     }
     return ws.slice(x, x + rows * outputSize);
   };
+}
+
+/** The addon's geometry for `rows` images: batch, inH, inW, inC, outH, outW, fH, fW, strideH, strideW, padTop, padLeft. */
+function geometry(c: ConvInfo, rows: number): Int32Array {
+  return Int32Array.from([
+    rows,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+  ]);
 }
 
 /** cols[rows*outH*outW, fh*fw*ci] from `rows` NHWC images at `src` (zeros where a window covers padding). */

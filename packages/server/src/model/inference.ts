@@ -3,7 +3,7 @@
  * the TF.js Dense plan, or the model's own graph, whichever is the fastest that computes this model.
  */
 import * as tf from '@tensorflow/tfjs';
-import { hostGemm } from '@tuneserve/runtime';
+import { hostConv, hostGemm } from '@tuneserve/runtime';
 import { hostConvPlan } from './conv-plan.js';
 import { denseInferencePlan, hostDensePlan } from './dense-plan.js';
 
@@ -23,7 +23,7 @@ export function chooseInference(
   const gemm = options.host === false ? undefined : hostGemm();
   const host = gemm ? hostDensePlan(model, gemm) : undefined;
   if (host) return { path: 'host-dense', run: host };
-  const conv = gemm ? hostConvPlan(model, gemm) : undefined;
+  const conv = gemm ? hostConvPlan(model, gemm, hostConv()) : undefined;
   if (conv) return { path: 'host-conv', run: conv };
   const [output] = model.outputs;
   if (!output || model.outputs.length !== 1) throw new Error('the model must have exactly one output');
