@@ -293,6 +293,9 @@ esac`,
     );
     expect(script).toContain('--restart unless-stopped --network tuneserve -p 443:443');
     expect(script).not.toMatch(/-p \d+:8080/);
+    // Only Caddy reaches the server, so one proxy hop is trusted (limits see clients, not the proxy).
+    expect(script).toContain('echo "TRUST_PROXY=1" >> /etc/tuneserve/server.env');
+    expect(userDataScript(plain)).not.toContain('TRUST_PROXY');
     expect(() => new cdk.TuneserveStack(new cdk.App(), 'Bad', { domainName: "x'; rm -rf /" })).toThrow(
       /not a DNS name/,
     );

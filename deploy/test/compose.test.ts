@@ -46,7 +46,8 @@ describe('compose.yaml', () => {
     const server = service('server');
     expect(server.build).toBe('.');
     expect(server.profiles).toBeUndefined();
-    expect(server.ports?.map(withDefaults)).toEqual(['8080:8080']);
+    // Published on the host's loopback unless BIND says otherwise, as `tuneserve up` binds without keys.
+    expect(server.ports?.map(withDefaults)).toEqual(['127.0.0.1:8080:8080']);
     expect(server.environment?.PORT).toBe('8080');
     expect(server.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:8080/v2/health/ready');
     expect(server.restart).toBe('unless-stopped');

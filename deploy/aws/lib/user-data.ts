@@ -80,6 +80,9 @@ export function serverUserData(options: ServerUserDataOptions): ec2.UserData {
     '  echo "To serve without keys on purpose, deploy with --parameters AllowOpenApi=true." >&2',
     '  exit 1',
     'fi',
+    // Behind Caddy the server's only peer is the proxy (its port is not published), so trusting one hop is safe
+    // and lets rate limits and the failed-key lock-out see each client instead of Caddy's address.
+    ...(options.domainName ? ['echo "TRUST_PROXY=1" >> /etc/tuneserve/server.env'] : []),
     'docker network inspect tuneserve >/dev/null 2>&1 || docker network create tuneserve',
     'docker pull "$IMAGE"',
     'docker rm -f tuneserve >/dev/null 2>&1 || true',
