@@ -187,7 +187,10 @@ describe('tuneserve query against a real server', () => {
       [['--url', server.url, '--image', join(ws.dir, 'missing.png')], /cannot read image .*missing\.png: no such file/],
       [['--url', server.url, '--image', notImage], /cannot read image .*notes\.png/],
       [['--url', server.url, '--image', blank], /blank\.png is blank/],
-      [['--url', server.url, '--random', '--index', '3'], /choose one of --random, --index, --image, --features and --csv/],
+      [
+        ['--url', server.url, '--random', '--index', '3'],
+        /choose one of --random, --index, --image, --features and --csv/,
+      ],
       [['--url', bare.url, '--random'], /has no test digits to send \(HTTP 404\).*--image/],
     ];
     for (let i = 0; i < cases.length; i += 2) {
