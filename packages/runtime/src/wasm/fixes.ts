@@ -6,11 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import { installConvBiasActGradient } from './conv.js';
 import { installReluGradient } from './elementwise.js';
+import { fixState, setFixState } from './fix-state.js';
 import { REPLACED_KERNELS, replacementKernels } from './kernels.js';
 import { installUserApi } from './user-api.js';
 
 let stock: Map<string, tf.KernelConfig> | undefined;
-let state: { on: boolean; blas?: BlasAddon } = { on: false };
 
 function stockKernels(): Map<string, tf.KernelConfig> {
   if (!stock) {
@@ -25,12 +25,13 @@ function stockKernels(): Map<string, tf.KernelConfig> {
 
 /** Registers the replacements (with the addon when given) or restores the stock kernels. */
 export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
+  const state = fixState();
   if (state.on === on && state.blas === blas) return;
   const originals = stockKernels();
   if (on && blas) installReluGradient();
   if (on) {
     installConvBiasActGradient();
-    installUserApi(() => state.on && tf.getBackend() === 'wasm');
+    installUserApi(() => fixState().on && tf.getBackend() === 'wasm');
   }
   const replacements = new Map(
     on
@@ -55,14 +56,10 @@ export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
       tf.registerKernel(original);
     }
   }
-  state = { on, blas };
+  setFixState({ on, blas });
 }
 
 export function wasmFixesState(): { on: boolean; accelerated: boolean } {
+  const state = fixState();
   return { on: state.on, accelerated: state.blas !== undefined };
-}
-
-/** The native addon the active fixes use, if any (the fused optimizers run their loops in it). */
-export function activeAddon(): BlasAddon | undefined {
-  return state.on ? state.blas : undefined;
 }

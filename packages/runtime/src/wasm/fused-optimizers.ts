@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackend } from './backend-access.js';
-import { activeAddon } from './fixes.js';
+import { activeAddon } from './fix-state.js';
 
 interface Slot {
   originalName: string;
