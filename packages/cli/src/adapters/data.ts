@@ -15,6 +15,8 @@ export interface DataFlags {
   target?: string;
   task?: Task;
   features?: string[];
+  categorical?: string[];
+  channels?: 1 | 3;
   valSplit?: number;
   testSplit?: number;
   imageSize?: { width: number; height: number };
@@ -42,11 +44,19 @@ function imageSize(value: string): { width: number; height: number } {
   return { width, height };
 }
 
-function columnList(value: string): string[] {
-  const names = value.split(',').map((n) => n.trim());
-  if (names.some((n) => n === ''))
-    throw new InvalidArgumentError(`--features must be a comma-separated list, got "${value}"`);
-  return names;
+function columnList(flag: string): (value: string) => string[] {
+  return (value) => {
+    const names = value.split(',').map((n) => n.trim());
+    if (names.some((n) => n === ''))
+      throw new InvalidArgumentError(`${flag} must be a comma-separated list, got "${value}"`);
+    return names;
+  };
+}
+
+function channels(value: string): 1 | 3 {
+  if (value.trim() === '1') return 1;
+  if (value.trim() === '3') return 3;
+  throw new InvalidArgumentError(`--channels must be 1 (grayscale) or 3 (RGB), got "${value}"`);
 }
 
 /** --data and its shaping flags. `recorded`: say in the help that the study's data is the default. */
@@ -62,7 +72,17 @@ export function addDataOptions(cmd: Command, o: { recorded?: boolean } = {}): Co
       'classification|regression (default: inferred from the target)',
       oneOf('--task', ['classification', 'regression'] as const),
     )
-    .option('--features <a,b,c>', 'table columns to use as inputs (default: all but the target)', columnList)
+    .option(
+      '--features <a,b,c>',
+      'table columns to use as inputs (default: all but the target)',
+      columnList('--features'),
+    )
+    .option(
+      '--categorical <a,b>',
+      'table columns to read as categories even when their values look numeric',
+      columnList('--categorical'),
+    )
+    .option('--channels <n>', 'image channels: 1 (grayscale) or 3 (RGB) (default: from the images)', channels)
     .option(
       '--val-split <fraction>',
       'validation fraction when the data brings no split (default 0.1)',
@@ -95,6 +115,8 @@ export function dataSpecFrom(o: DataFlags, seed?: number): DataSpec | undefined 
     path,
     ...(o.target !== undefined ? { target: o.target } : {}),
     ...(o.features !== undefined ? { features: o.features } : {}),
+    ...(o.categorical !== undefined ? { categorical: o.categorical } : {}),
+    ...(o.channels !== undefined ? { channels: o.channels } : {}),
     ...(o.task !== undefined ? { task: o.task } : {}),
     ...(o.valSplit !== undefined ? { valSplit: o.valSplit } : {}),
     ...(o.testSplit !== undefined ? { testSplit: o.testSplit } : {}),
