@@ -90,7 +90,7 @@ describe('tuneserve query against a real server', () => {
 
   it('--index N sends that test digit; --format json gives the full answer', async () => {
     const index = 0;
-    const truth = ws.mnist.test.labels[index]!;
+    const truth = ws.mnist.test.y[index]!;
     const run = await query('--url', server.url, '--index', String(index), '--format', 'json');
     expect(run.code, run.stderr).toBe(0);
     const answer = JSON.parse(run.stdout) as {
@@ -129,7 +129,7 @@ describe('tuneserve query against a real server', () => {
 
     // A real test digit (a 7) as a large light-on-dark JPEG: same answer as sending it raw.
     const seven = join(ws.dir, 'seven.jpg');
-    const pixels = Buffer.from(ws.mnist.test.images.subarray(0, 784).map((v) => Math.round(v * 255)));
+    const pixels = Buffer.from(ws.mnist.test.x.subarray(0, 784).map((v) => Math.round(v * 255)));
     await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
       .resize(224, 224, { kernel: 'lanczos3' })
       .jpeg({ quality: 95 })
