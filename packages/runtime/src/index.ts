@@ -13,3 +13,4 @@ export { METADATA_JSON, type ModelMetadata, ModelRepository } from './model/repo
 export { type HostConv, type HostGemm, hostConv, hostGemm, setBlasThreads } from './native/accelerator.js';
 export { createOptimizer, DEFAULT_LEARNING_RATES, OPTIMIZER_NAMES, type OptimizerName } from './optimizers.js';
 export { TUNESERVE_VERSION } from './version.js';
+export { geometry as addonGeometry } from './wasm/conv.js';

@@ -152,10 +152,13 @@ function geometryKey(c: ConvInfo): string {
 /** im2col matrices of recent training-time Conv2D forward passes, for Conv2DBackpropFilter on the same input. */
 const colsCache = new ForwardCache(4);
 
-/** Geometry array shared with the native addon (conv and pool infos have the same fields). */
-export function geometry(c: ConvInfo): Int32Array {
+/**
+ * Geometry array shared with the native addon (conv and pool infos have the same fields): batch, inH, inW, inC,
+ * outH, outW, fH, fW, strideH, strideW, padTop, padLeft. `batch` overrides the info's (the server plans per example).
+ */
+export function geometry(c: ConvInfo, batch = c.batchSize): Int32Array {
   return Int32Array.from([
-    c.batchSize,
+    batch,
     c.inHeight,
     c.inWidth,
     c.inChannels,

@@ -8,7 +8,7 @@
  * Any other layer (or channels-first data, dilation, other activations) means no plan.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { HostConv, HostGemm } from '@tuneserve/runtime';
+import { addonGeometry, type HostConv, type HostGemm } from '@tuneserve/runtime';
 import { finishLayer, type HostLayer, type HostPlan } from './dense-plan.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -184,9 +184,18 @@ export function hostConvPlan(model: tf.LayersModel, gemm: HostGemm, native?: Hos
       const out = x + rows * step.inSize;
       if (step.kind === 'conv' && native) {
         const { layer } = step;
-        native.conv2d(ws, x, layer.kernel, out, geometry(step.info, rows), layer.units, layer.bias ?? -1, layer.relu);
+        native.conv2d(
+          ws,
+          x,
+          layer.kernel,
+          out,
+          addonGeometry(step.info, rows),
+          layer.units,
+          layer.bias ?? -1,
+          layer.relu,
+        );
       } else if (step.kind === 'max' && native) {
-        native.maxPool(ws, x, out, geometry(step.info, rows));
+        native.maxPool(ws, x, out, addonGeometry(step.info, rows));
       } else if (step.kind === 'conv') {
         const p = step.info.outHeight * step.info.outWidth;
         im2col(ws, x, scratch, step.info, rows);
@@ -202,24 +211,6 @@ export function hostConvPlan(model: tf.LayersModel, gemm: HostGemm, native?: Hos
     }
     return ws.slice(x, x + rows * outputSize);
   };
-}
-
-/** The addon's geometry for `rows` images: batch, inH, inW, inC, outH, outW, fH, fW, strideH, strideW, padTop, padLeft. */
-function geometry(c: ConvInfo, rows: number): Int32Array {
-  return Int32Array.from([
-    rows,
-    c.inHeight,
-    c.inWidth,
-    c.inChannels,
-    c.outHeight,
-    c.outWidth,
-    c.filterHeight,
-    c.filterWidth,
-    c.strideHeight,
-    c.strideWidth,
-    c.padInfo.top,
-    c.padInfo.left,
-  ]);
 }
 
 /** cols[rows*outH*outW, fh*fw*ci] from `rows` NHWC images at `src` (zeros where a window covers padding). */
