@@ -3,37 +3,10 @@
  * CLI). The server knows nothing of tuning or of MNIST: it only sees these small interfaces.
  */
 
-export type HpValue = number | string | boolean;
+import type { StudyJson } from '@tuneserve/client';
 
-/** One point of a per-epoch metric curve. */
-export interface MetricPoint {
-  step: number;
-  value: number;
-}
-
-/** A trial as the dashboard sees it (GET /api/study). */
-export interface TrialJson {
-  trialId: string;
-  status: string; // RUNNING | COMPLETED | PRUNED | FAILED | INVALID | ...
-  hyperparameters: Record<string, HpValue>;
-  score: number | null;
-  bestStep: number | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  durationMs: number | null;
-  /** Per-epoch metric curves of the trial (e.g. loss, val_loss, acc, val_acc), averaged over executions. */
-  metrics: Record<string, MetricPoint[]>;
-  message?: string;
-}
-
-/** The study as the dashboard sees it. */
-export interface StudyJson {
-  name: string;
-  tuner: string;
-  objective: { name: string; direction: 'min' | 'max' };
-  maxTrials: number | null;
-  trials: TrialJson[];
-}
+// The study's wire types are the client package's (one declaration); re-exported for the server's users.
+export type { HpValue, MetricPoint, StudyJson, TrialJson } from '@tuneserve/client';
 
 export interface StudySource {
   /** The current state of the study, or undefined when none exists yet. */

@@ -5,34 +5,22 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { StudyJson, TrialJson } from '@tuneserve/client';
 import { meanOverExecutions } from './engine/metrics.js';
-import type { HpValue } from './hyperparameters/index.js';
 import type { Direction } from './objective.js';
 import { openStorage } from './storage/registry.js';
 import type { EpochMetric } from './storage/types.js';
 import type { TrialStatus } from './trial.js';
 
-export interface StudyTrialView {
-  trialId: string;
+/** A trial of the wire type (packages/client) plus its final metrics, which the CLI's table shows. */
+export interface StudyTrialView extends TrialJson {
   status: TrialStatus;
-  hyperparameters: Record<string, HpValue>;
-  score: number | null;
-  bestStep: number | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  durationMs: number | null;
   /** Final metrics (best epoch of each execution, averaged). */
   finalMetrics: Record<string, number>;
-  /** Per-epoch curves averaged over executions. */
-  metrics: Record<string, { step: number; value: number }[]>;
-  message?: string;
 }
 
-export interface StudyView {
-  name: string;
-  tuner: string;
+export interface StudyView extends Omit<StudyJson, 'trials' | 'objective'> {
   objective: { name: string; direction: Direction };
-  maxTrials: number | null;
   trials: StudyTrialView[];
 }
 

@@ -4,9 +4,10 @@
  * works in p-space, GridSearch enumerates `gridValues()`. A hyperparameter is identified by its
  * name and the conditions (parent name + allowed parent values) it was declared under.
  */
+import type { HpValue } from '@tuneserve/client';
 import { HyperParameterError } from '../errors.js';
 
-export type HpValue = number | string | boolean;
+export type { HpValue };
 export type Sampling = 'linear' | 'log' | 'reverse_log';
 export type HpKind = 'Int' | 'Float' | 'Choice' | 'Boolean' | 'Fixed';
 
