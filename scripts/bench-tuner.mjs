@@ -1,6 +1,6 @@
-// `npm run bench:tuner [-- options]`: the search-quality benchmark (BayesianOptimization vs
-// RandomSearch on Branin and Hartmann-6), or with `--workers 1,2` the distributed wall-time
-// benchmark on PostgreSQL. Builds what it runs first.
+// `npm run bench:tuner [-- options]`: the tuner benchmark sections of bench/tuner (search quality,
+// suggestion cost, ...; see bench/tuner/tuner.ts), or with `--workers 1,2` the distributed
+// wall-time benchmark on PostgreSQL. Builds what it runs first.
 import { execFileSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
