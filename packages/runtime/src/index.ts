@@ -8,9 +8,16 @@ export {
 } from './backend.js';
 export { BOOLEAN_WORDS, booleanEnv, parseBoolean } from './env.js';
 export { BackendError, ModelFileError } from './errors.js';
+export {
+  chooseInference,
+  type Inference,
+  type InferencePath,
+} from './inference/choose.js';
+export { hostConvPlan } from './inference/conv-plan.js';
+export { type DensePlan, denseInferencePlan, type HostPlan, hostDensePlan } from './inference/dense-plan.js';
+export { type LatencyOptions, type LatencyResult, measureLatency } from './inference/latency.js';
 export { copyModel, type LoadLimits, loadLayersModel, saveLayersModel } from './model/files.js';
 export { METADATA_JSON, type ModelMetadata, ModelRepository } from './model/repository.js';
 export { type HostConv, type HostGemm, hostConv, hostGemm, setBlasThreads } from './native/accelerator.js';
 export { createOptimizer, DEFAULT_LEARNING_RATES, OPTIMIZER_NAMES, type OptimizerName } from './optimizers.js';
 export { TUNESERVE_VERSION } from './version.js';
-export { geometry as addonGeometry } from './wasm/conv.js';

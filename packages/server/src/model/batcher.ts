@@ -5,8 +5,9 @@
  * value waits that long for company. A single request of the batch size or more runs on its own, in model calls of at
  * most the batch size, one per event-loop turn, so health probes and other requests are answered in between.
  */
+
+import type { Inference } from '@tuneserve/runtime';
 import type { Batch } from '../tensor-input.js';
-import type { Inference } from './inference.js';
 
 export interface BatchingOptions {
   maxBatchSize: number;

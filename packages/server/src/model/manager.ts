@@ -10,11 +10,11 @@
 import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputSchema, OutputSchema } from '@tuneserve/client';
+import { chooseInference, type Inference, type InferencePath } from '@tuneserve/runtime';
 import { NotReadyError } from '../errors.js';
 import type { Batch } from '../tensor-input.js';
 import { Batcher, type BatchingOptions } from './batcher.js';
 import { selectVersions, type VersionPolicy } from './config.js';
-import { chooseInference, type Inference, type InferencePath } from './inference.js';
 import { type LoadedModelFiles, loadModelDir, type ModelSignature } from './load.js';
 
 export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';

@@ -3,7 +3,7 @@
  * the TF.js Dense plan, or the model's own graph, whichever is the fastest that computes this model.
  */
 import * as tf from '@tensorflow/tfjs';
-import { hostConv, hostGemm } from '@tuneserve/runtime';
+import { hostConv, hostGemm } from '../native/accelerator.js';
 import { hostConvPlan } from './conv-plan.js';
 import { denseInferencePlan, hostDensePlan } from './dense-plan.js';
 

@@ -12,7 +12,7 @@
  * Any other model gets no plan and keeps `execute`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { HostGemm } from '@tuneserve/runtime';
+import type { HostGemm } from '../native/accelerator.js';
 
 type FusedActivation = 'linear' | 'relu';
 interface DenseStep {

@@ -4,11 +4,17 @@
  * parts; decline what it does not reproduce; and leave no tensor behind.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type HostConv, type HostGemm, hostConv, hostGemm, initBackend } from '@tuneserve/runtime';
+import {
+  chooseInference,
+  type HostConv,
+  type HostGemm,
+  hostConv,
+  hostConvPlan,
+  hostGemm,
+  initBackend,
+} from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
-import { hostConvPlan } from '../src/model/conv-plan.js';
-import { chooseInference } from '../src/model/inference.js';
 
 beforeAll(async () => {
   await initBackend({ log: false });

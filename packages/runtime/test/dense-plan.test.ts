@@ -3,11 +3,16 @@
  * within float32 rounding of softmax), decline other models, and leave no tensor behind.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type HostGemm, hostGemm, initBackend } from '@tuneserve/runtime';
+import {
+  chooseInference,
+  denseInferencePlan,
+  type HostGemm,
+  hostDensePlan,
+  hostGemm,
+  initBackend,
+} from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
-import { denseInferencePlan, hostDensePlan } from '../src/model/dense-plan.js';
-import { chooseInference } from '../src/model/inference.js';
 
 beforeAll(async () => {
   await initBackend({ log: false });

@@ -8,7 +8,8 @@
  * Any other layer (or channels-first data, dilation, other activations) means no plan.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addonGeometry, type HostConv, type HostGemm } from '@tuneserve/runtime';
+import type { HostConv, HostGemm } from '../native/accelerator.js';
+import { geometry as addonGeometry } from '../wasm/conv.js';
 import { finishLayer, type HostLayer, type HostPlan } from './dense-plan.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
