@@ -65,13 +65,21 @@ export interface TrialJson {
   durationMs: number | null;
   metrics: Record<string, MetricPoint[]>;
   message?: string;
+  /**
+   * Multi-objective studies: the trial's value of each objective, in `StudyJson.objectives` order
+   * (raw, each in its own direction); null when one is missing. `score` is the first of them.
+   */
+  values?: number[] | null;
 }
 
 /** GET /api/study */
 export interface StudyJson {
   name: string;
   tuner: string;
+  /** The objective trials are ranked by; in a multi-objective study, the first (primary) one. */
   objective: { name: string; direction: 'min' | 'max' };
+  /** Present when the study searches for a Pareto front over 2+ objectives (trials carry `values`). */
+  objectives?: { name: string; direction: 'min' | 'max' }[];
   maxTrials: number | null;
   trials: TrialJson[];
 }

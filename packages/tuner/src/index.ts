@@ -1,4 +1,4 @@
-export { type RankableTrial, rankTrials } from '@tuneserve/client';
+export { dominates, type ParetoTrial, paretoFront, type RankableTrial, rankTrials } from '@tuneserve/client';
 export {
   type CheckpointState,
   hasCheckpoint,
@@ -56,6 +56,8 @@ export {
   type ObjectiveInput,
   type ObjectiveSpec,
   objectiveFromSpec,
+  paretoObjectives,
+  scoreOf,
   toObjective,
 } from './objective.js';
 export {

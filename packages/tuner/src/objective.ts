@@ -137,30 +137,66 @@ export class DefaultObjective extends Objective {
   }
 }
 
-/** Keras Tuner's scalarization: sum of min objectives minus sum of max objectives, minimized. */
+/**
+ * Several objectives searched for their Pareto front (Optuna's multi-objective studies; Keras
+ * Tuner summed them instead). It acts as its FIRST objective wherever one number is needed (a
+ * trial's score, the best epoch of an execution, single-objective views, pruning), so code that
+ * knows one objective keeps working; `values` gives every objective's value for Pareto ranking.
+ */
 export class MultiObjective extends Objective {
   readonly objectives: Objective[];
 
   constructor(objectives: Objective[]) {
-    super('multi_objective', 'min');
-    if (objectives.length === 0) throw new ObjectiveError('A list objective needs at least one entry.');
+    const first = objectives[0];
+    if (!first) throw new ObjectiveError('A list objective needs at least one entry.');
+    super(first.name, first.direction);
+    const names = new Set<string>();
+    for (const o of objectives) {
+      if (names.has(o.name)) throw new ObjectiveError(`The objective '${o.name}' is listed twice.`);
+      names.add(o.name);
+    }
     this.objectives = objectives;
   }
 
-  override getValue(metrics: Record<string, number>): number | undefined {
-    if (typeof metrics.multi_objective === 'number') return metrics.multi_objective;
-    let total = 0;
+  /** Each objective's value (raw, in its own direction), or undefined when one is missing. */
+  values(metrics: Record<string, number>): number[] | undefined {
+    const out: number[] = [];
     for (const o of this.objectives) {
       const v = o.getValue(metrics);
       if (v === undefined) return undefined;
-      total += o.direction === 'min' ? v : -v;
+      out.push(v);
     }
-    return total;
+    return out;
   }
 
   override toSpec(): ObjectiveSpec {
     return this.objectives.map((o) => ({ name: o.name, direction: o.direction }));
   }
+}
+
+/** The objectives of a Pareto search (2+), or undefined for a single objective. */
+export function paretoObjectives(objective: Objective): Objective[] | undefined {
+  return objective instanceof MultiObjective && objective.objectives.length > 1 ? objective.objectives : undefined;
+}
+
+/**
+ * A trial's score, and in a multi-objective study its values, read from its metrics. Studies
+ * written before Pareto search stored a list objective's scalarised sum as the score; reading the
+ * score back from the metrics makes their trials rank like new ones.
+ */
+export function scoreOf(
+  rec: { score: number | null; metrics: Record<string, number> },
+  objective: Objective,
+): { score: number | null; values?: number[] | null } {
+  const objectives = paretoObjectives(objective);
+  if (!objectives) return { score: rec.score };
+  const values = objectives.map((o) => o.getValue(rec.metrics));
+  const complete = values.every((v) => v !== undefined && Number.isFinite(v));
+  const primary = objective.getValue(rec.metrics);
+  return {
+    score: rec.score === null || primary === undefined ? null : primary,
+    values: complete ? (values as number[]) : null,
+  };
 }
 
 export type ObjectiveInput = string | Objective | (string | Objective)[] | undefined | null;

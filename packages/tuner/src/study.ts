@@ -1,13 +1,14 @@
 /**
  * Read-only view of a study for the CLI and the dashboard: trials with their values, status,
- * score, times and per-epoch curves averaged over executions. Opening never creates or changes
+ * score (and each objective's value in a multi-objective study), times and per-epoch curves
+ * averaged over executions. Opening never creates or changes
  * anything, so it is safe beside a running search.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { StudyJson, TrialJson } from '@tuneserve/client';
 import { meanOverExecutions } from './engine/metrics.js';
-import type { Direction } from './objective.js';
+import { type Direction, objectiveFromSpec, paretoObjectives, scoreOf } from './objective.js';
 import { openStorage } from './storage/registry.js';
 import type { EpochMetric } from './storage/types.js';
 import type { TrialStatus } from './trial.js';
@@ -49,13 +50,13 @@ export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | 
     if (!study) return undefined;
     const [trials, rows] = await Promise.all([storage.listTrials(), storage.listMetrics()]);
     const curves = averageCurves(rows);
-    const objective = Array.isArray(study.objective)
-      ? { name: 'multi_objective', direction: 'min' as const }
-      : study.objective;
+    const objective = objectiveFromSpec(study.objective);
+    const objectives = paretoObjectives(objective);
     return {
       name: options.projectName,
       tuner: study.tuner,
-      objective,
+      objective: { name: objective.name, direction: objective.direction },
+      ...(objectives ? { objectives: objectives.map((o) => ({ name: o.name, direction: o.direction })) } : {}),
       maxTrials: study.maxTrials,
       trials: trials.map((t) => {
         const end = t.endedAt ?? (t.status === 'RUNNING' ? Date.now() : null);
@@ -63,7 +64,7 @@ export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | 
           trialId: t.trialId,
           status: t.status,
           hyperparameters: t.values,
-          score: t.score,
+          ...scoreOf(t, objective),
           bestStep: t.bestStep,
           startedAt: t.startedAt === null ? null : new Date(t.startedAt).toISOString(),
           endedAt: t.endedAt === null ? null : new Date(t.endedAt).toISOString(),

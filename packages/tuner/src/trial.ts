@@ -14,8 +14,13 @@ export interface Trial {
   trialId: string;
   hyperparameters: HyperParameters;
   status: TrialStatus;
-  /** The objective's value of the final (best-epoch, execution-averaged) metrics. */
+  /**
+   * The objective's value of the final (best-epoch, execution-averaged) metrics; in a
+   * multi-objective study, the first objective's value.
+   */
   score: number | null;
+  /** Multi-objective studies: each objective's value (objective order), null when one is missing. */
+  values?: number[] | null;
   /** The epoch the score was taken at (mean of the executions' best epochs). */
   bestStep: number | null;
   /** Final metrics: each execution's best-epoch metrics, averaged. */
@@ -31,7 +36,14 @@ export interface Trial {
   userData: Record<string, unknown>;
 }
 
-/** What runTrial may return: the objective as a number, or a metrics record that contains it. */
-export type TrialResult = number | Record<string, number> | { metrics: Record<string, number>; bestStep?: number };
+/**
+ * What runTrial may return: the objective as a number (in a multi-objective study, one number per
+ * objective, in order), or a metrics record that contains it.
+ */
+export type TrialResult =
+  | number
+  | number[]
+  | Record<string, number>
+  | { metrics: Record<string, number>; bestStep?: number };
 
 export type HpValues = Record<string, HpValue>;

@@ -12,6 +12,7 @@ export function studySourceFor(at: { directory: string; projectName: string; sto
         name: view.name,
         tuner: view.tuner,
         objective: view.objective,
+        ...(view.objectives ? { objectives: view.objectives } : {}),
         maxTrials: view.maxTrials,
         trials: view.trials.map(({ finalMetrics: _final, ...trial }) => trial),
       };

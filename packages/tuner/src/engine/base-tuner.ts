@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SearchDisplay, type Verbosity } from '../display.js';
 import { FailedTrialError, FatalError, TooManyFailedTrialsError, TrialLostError } from '../errors.js';
 import type { HyperParameters } from '../hyperparameters/index.js';
+import { type Objective, paretoObjectives } from '../objective.js';
 import type { HpValues, Trial, TrialResult } from '../trial.js';
 import type { Oracle, OracleOptions } from './oracle.js';
 
@@ -171,7 +172,7 @@ export abstract class BaseTuner {
         : await this.oracle.endTrial(trial.trialId, {
             ...common,
             status: 'COMPLETED',
-            ...normalizeResult(result, this.oracle.objective.name),
+            ...normalizeResult(result, this.oracle.objective),
           });
     await this.options.onTrialEnd?.(ended);
     return ended;
@@ -272,7 +273,7 @@ export abstract class BaseTuner {
     }, this.options.heartbeatIntervalMs ?? 5000);
     beat.unref();
     try {
-      const { metrics, bestStep } = normalizeResult(await this.runTrial(trial, ...args), this.oracle.objective.name);
+      const { metrics, bestStep } = normalizeResult(await this.runTrial(trial, ...args), this.oracle.objective);
       const status = this.pruned.delete(trial.trialId) ? 'PRUNED' : 'COMPLETED';
       return await this.oracle.endTrial(trial.trialId, {
         status,
@@ -334,12 +335,24 @@ export abstract class BaseTuner {
   }
 }
 
-/** runTrial's result as metrics (+ best step): a number is the objective's value. */
+/**
+ * runTrial's result as metrics (+ best step): a number is the objective's value; an array gives a
+ * multi-objective study's values in objective order.
+ */
 export function normalizeResult(
   result: TrialResult,
-  objectiveName: string,
+  objective: Objective,
 ): { metrics: Record<string, number>; bestStep: number | null } {
-  if (typeof result === 'number') return { metrics: { [objectiveName]: result }, bestStep: null };
+  if (typeof result === 'number') return { metrics: { [objective.name]: result }, bestStep: null };
+  if (Array.isArray(result)) {
+    const names = (paretoObjectives(objective) ?? [objective]).map((o) => o.name);
+    if (result.length !== names.length || !result.every((v) => typeof v === 'number')) {
+      throw new FatalError(
+        `runTrial returned ${result.length} numbers, but the study has ${names.length} objective(s) (${names.join(', ')}).`,
+      );
+    }
+    return { metrics: Object.fromEntries(names.map((n, i) => [n, result[i] as number])), bestStep: null };
+  }
   if (result && typeof result === 'object' && 'metrics' in result && typeof result.metrics === 'object') {
     const r = result as { metrics: Record<string, number>; bestStep?: number };
     return { metrics: r.metrics, bestStep: r.bestStep ?? null };

@@ -116,7 +116,7 @@ export async function runExecutions(host: ExecutionHost, plan: ExecutionPlan): P
           callbacks: [...(plan.callbacks as tf.CustomCallback[]), callback],
         });
         if (!(out instanceof tf.History) && out !== undefined) {
-          progress.custom[String(execution)] = normalizeResult(out as TrialResult, oracle.objective.name).metrics;
+          progress.custom[String(execution)] = normalizeResult(out as TrialResult, oracle.objective).metrics;
         }
       }
       bestValue = (await readCheckpointState<{ value?: number }>(bestDir))?.value ?? bestValue;

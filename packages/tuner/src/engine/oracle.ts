@@ -17,11 +17,18 @@
  * Optional hook: `onTrialEnd(trial, ctx)`, called inside the lock when a trial finishes.
  */
 import path from 'node:path';
-import { rankTrials } from '@tuneserve/client';
+import { paretoFront, rankTrials } from '@tuneserve/client';
 import { HyperParameterError, StorageError, TrialLostError } from '../errors.js';
 import { valuesHash } from '../hash.js';
 import { Fixed, type HpValue, HyperParameters } from '../hyperparameters/index.js';
-import { type Objective, type ObjectiveInput, objectiveFromSpec, toObjective } from '../objective.js';
+import {
+  type Objective,
+  type ObjectiveInput,
+  objectiveFromSpec,
+  paretoObjectives,
+  scoreOf,
+  toObjective,
+} from '../objective.js';
 import type { Pruner } from '../pruners.js';
 import { randomSeed, seededUniform } from '../random.js';
 import { openStorage } from '../storage/registry.js';
@@ -430,15 +437,19 @@ export abstract class Oracle {
       let message = input.message ?? null;
       let score: number | null = null;
       if (status === 'COMPLETED' || status === 'PRUNED') {
-        const value = this.objective.getValue(metrics);
-        if (value === undefined) {
+        // A pruned trial stopped before the end: only the primary objective is required of it.
+        const required =
+          status === 'COMPLETED' ? (paretoObjectives(this.objective) ?? [this.objective]) : [this.objective];
+        const missing = required.filter((o) => o.getValue(metrics) === undefined).map((o) => `'${o.name}'`);
+        const bad = required.find((o) => !Number.isFinite(o.getValue(metrics) ?? 0));
+        if (missing.length > 0) {
           status = 'INVALID';
-          message = `The objective '${this.objective.name}' is missing from the trial's metrics (${Object.keys(metrics).join(', ') || 'none'}).`;
-        } else if (!Number.isFinite(value)) {
+          message = `The objective ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing from the trial's metrics (${Object.keys(metrics).join(', ') || 'none'}).`;
+        } else if (bad) {
           status = 'INVALID';
-          message = `The objective '${this.objective.name}' is ${value}.`;
+          message = `The objective '${bad.name}' is ${bad.getValue(metrics)}.`;
         } else {
-          score = value;
+          score = this.objective.getValue(metrics) as number;
         }
       }
       if (status === 'INVALID' && rec.retries >= this.maxRetriesPerTrial) status = 'FAILED';
@@ -531,9 +542,15 @@ export abstract class Oracle {
     return (await storage.listTrials()).map((r) => this.toTrial(r, space));
   }
 
-  /** COMPLETED trials best first (rankTrials), padded with other finished or running trials when too few. */
-  async getBestTrials(numTrials = 1): Promise<Trial[]> {
+  /**
+   * Single objective: COMPLETED trials best first (rankTrials), padded with other finished or
+   * running trials when too few (default 1). Several objectives: the Pareto front sorted by the
+   * first objective (paretoFront), all of it unless `numTrials` caps it.
+   */
+  async getBestTrials(numTrials?: number): Promise<Trial[]> {
     const trials = await this.getTrials();
+    const objectives = paretoObjectives(this.objective);
+    if (objectives) return paretoFront(trials, objectives).slice(0, numTrials ?? trials.length);
     const dir = this.objective.direction === 'min' ? 1 : -1;
     const completed = rankTrials(trials, this.objective.direction);
     const rest = trials.filter((t) => !completed.includes(t) && t.status !== 'INVALID');
@@ -542,7 +559,7 @@ export abstract class Oracle {
       if (b.score === null || !Number.isFinite(b.score)) return -1;
       return dir * (a.score - b.score);
     });
-    return [...completed, ...restSorted].slice(0, numTrials);
+    return [...completed, ...restSorted].slice(0, numTrials ?? 1);
   }
 
   /** Keras Tuner's random draw: active hyperparameters in space order, redrawn on collision. */
@@ -580,11 +597,12 @@ export abstract class Oracle {
   protected toTrial(rec: TrialRecord, space: HyperParameters): Trial {
     const hp = space.copy();
     hp.values = { ...rec.values };
+    const scored = scoreOf(rec, this.objective);
     return {
       trialId: rec.trialId,
       hyperparameters: hp,
       status: rec.status,
-      score: rec.score,
+      ...scored,
       bestStep: rec.bestStep,
       metrics: rec.metrics,
       message: rec.message,
