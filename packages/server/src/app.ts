@@ -25,6 +25,7 @@ import { referencePlugin } from './plugins/reference.js';
 import { securityPlugin } from './plugins/security.js';
 import { staticPlugin } from './plugins/static.js';
 import { tfServingPlugin } from './plugins/tfserving.js';
+import { RequestRateLimiter } from './rate-limit.js';
 import { RouteTable } from './route-policy.js';
 import type { SampleSource, StudySource } from './sources.js';
 import { StudyFeed } from './study-feed.js';
@@ -176,6 +177,11 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     max: options.authFailureLimit?.max ?? 10,
     windowMs: options.authFailureLimit?.windowMs ?? 60_000,
   });
+  // One request budget per key (or address) for HTTP and gRPC alike.
+  const rateLimiter =
+    options.rateLimit && options.rateLimit.max > 0
+      ? new RequestRateLimiter({ max: options.rateLimit.max, windowMs: options.rateLimit.windowMs ?? 60_000 })
+      : undefined;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   // Request ids: this process's random prefix and a counter (unique per run, no random draw per request).
   const idPrefix = randomBytes(6).toString('hex');
@@ -252,8 +258,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     routes,
     guard,
     corsOrigins: options.corsOrigins ?? [],
-    rateLimitMax: options.rateLimit?.max ?? 0,
-    rateLimitWindowMs: options.rateLimit?.windowMs ?? 60_000,
+    rateLimiter,
     https: options.https !== undefined,
   });
   await app.register(metricsHooks, { metrics });
@@ -307,6 +312,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
           ctx,
           keys,
           guard,
+          rateLimiter,
           version: SERVER_VERSION,
           maxMessageBytes: options.bodyLimit ?? MiB,
           tls: options.https,

@@ -14,12 +14,16 @@ import type { AuthFailureGuard } from './auth-guard.js';
 import { predictWithDeadline, resolveIn, type ServingContext } from './context.js';
 import { HttpError, InvalidInputError, NotFoundError } from './errors.js';
 import type { ServedVersion } from './model/manager.js';
+import { keyDigest, type RequestRateLimiter, rateBucket } from './rate-limit.js';
 import { decodeImages, schemaColumns, v2Inputs } from './raw-input.js';
 import type { Batch } from './tensor-input.js';
 
 const PROTO = fileURLToPath(new URL('../proto/grpc_predict_v2.proto', import.meta.url));
 
 /** Which methods need a key when keys are set; any method not listed needs one too. */
+/** Not counted by the rate limit, like HTTP's /v2/health/* (probes must not eat a client's budget). */
+const RATE_EXEMPT = new Set(['ServerLive', 'ServerReady']);
+
 export const GRPC_AUTH: Readonly<Record<string, 'open' | 'key'>> = {
   ServerLive: 'open',
   ServerReady: 'open',
@@ -69,6 +73,8 @@ export interface GrpcOptions {
   keys: ApiKeys;
   /** The HTTP server's count of failed keys per address: a guesser's budget is shared by both protocols. */
   guard: AuthFailureGuard;
+  /** The HTTP server's request rate limit (`--rate-limit`): one budget per key or address for both protocols. */
+  rateLimiter?: RequestRateLimiter | undefined;
   version: string;
   /** Largest message accepted, in bytes (the HTTP body limit). */
   maxMessageBytes: number;
@@ -328,13 +334,15 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
     return typeof key === 'string' && key.length > 0 ? key : undefined;
   };
 
+  const limiter = options.rateLimiter;
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const name of Object.keys(service)) {
     const open = GRPC_AUTH[name] === 'open';
     const handler = methods[name];
     implementation[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const address = peerAddress(call.getPeer());
+      let verified: string | null = null;
       if (!open && keys.enabled) {
-        const address = peerAddress(call.getPeer());
         const tooMany = (ms: number) =>
           callback({
             code: grpc.status.RESOURCE_EXHAUSTED,
@@ -352,6 +360,22 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
             details: key
               ? 'invalid API key'
               : 'missing API key: send metadata "authorization: Bearer <key>" or "x-api-key"',
+          });
+          return;
+        }
+        verified = keyDigest(key);
+      }
+      // After the key check, as over HTTP: the bucket is the verified key, else the address.
+      if (limiter && !RATE_EXEMPT.has(name)) {
+        const { current, ttl } = limiter.hit(rateBucket(verified, address));
+        if (current > limiter.limit.max) {
+          const seconds = Math.max(1, Math.ceil(ttl / 1000));
+          const trailer = new grpc.Metadata();
+          trailer.set('retry-after', String(seconds));
+          callback({
+            code: grpc.status.RESOURCE_EXHAUSTED,
+            details: `rate limit exceeded: at most ${limiter.limit.max} requests per ${limiter.limit.windowMs} ms; retry in ${seconds} s`,
+            metadata: trailer,
           });
           return;
         }

@@ -22,6 +22,7 @@ const auth = [['authorization', `Bearer ${KEY}`]];
 interface CallResult {
   code: string;
   details?: string;
+  trailers?: Record<string, string>;
   response?: Record<string, unknown> & {
     outputs?: { name: string; shape: string[]; contents?: { fp32_contents?: number[] } }[];
   };
@@ -300,6 +301,62 @@ describe('KServe v2 gRPC with a real Python client', () => {
       expect(res.status).toBe(429);
     } finally {
       await guarded.close();
+    }
+  });
+
+  it('--rate-limit counts gRPC calls in the same budget as HTTP: per verified key, else per address', async () => {
+    const root = await freshDir('grpc-rate');
+    await writeModel(join(root, 'mnist', '1'), 'identity');
+    const other = 'second-key';
+    const limited = await start({
+      modelRoot: root,
+      pollIntervalMs: 0,
+      grpcPort: 0,
+      apiKeys: [KEY, other],
+      rateLimit: { max: 3, windowMs: 60_000 },
+    });
+    const at = limited.grpcAddress();
+    const ready = (key: string) => ({
+      method: 'ModelReady',
+      request: { name: 'mnist' },
+      metadata: [['x-api-key', key]],
+    });
+    const restWith = (key: string) => http(`${limited.url}/v1/models/mnist`, { headers: { 'x-api-key': key } });
+    try {
+      // Key 1: three calls pass, the fourth is refused with a retry-after trailer; health probes are not counted;
+      // a wrong key is refused as such and takes nothing from the budget.
+      const first = await runClient(
+        [
+          ready(KEY),
+          { method: 'ServerLive' },
+          ready('wrong'),
+          ready(KEY),
+          { method: 'ServerReady' },
+          ready(KEY),
+          ready(KEY),
+        ],
+        at,
+      );
+      expect(first.map((r) => r.code)).toEqual(['OK', 'OK', 'UNAUTHENTICATED', 'OK', 'OK', 'OK', 'RESOURCE_EXHAUSTED']);
+      expect(first[6]?.details).toMatch(/rate limit exceeded: at most 3 requests per 60000 ms/);
+      expect(Number(first[6]?.trailers?.['retry-after'])).toBeGreaterThan(0);
+      // The same key's budget is spent over HTTP too.
+      expect((await restWith(KEY)).status).toBe(429);
+      // Key 2 has its own budget, shared across protocols: gRPC, HTTP, HTTP, then gRPC is the fourth.
+      expect((await runClient([ready(other)], at)).map((r) => r.code)).toEqual(['OK']);
+      expect((await restWith(other)).status).toBe(200);
+      expect((await restWith(other)).status).toBe(200);
+      expect((await runClient([ready(other)], at)).map((r) => r.code)).toEqual(['RESOURCE_EXHAUSTED']);
+      // Open methods verify no key: they count per client address, as open HTTP routes do.
+      const open = await runClient(
+        [{ method: 'ServerMetadata' }, { method: 'ServerMetadata' }, { method: 'ServerMetadata' }],
+        at,
+      );
+      expect(open.map((r) => r.code)).toEqual(['OK', 'OK', 'OK']);
+      expect((await http(`${limited.url}/v2`)).status).toBe(429);
+      expect((await runClient([{ method: 'ServerMetadata' }], at))[0]?.code).toBe('RESOURCE_EXHAUSTED');
+    } finally {
+      await limited.close();
     }
   });
 });

@@ -10,17 +10,17 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
-import { ApiKeys, sha256 } from '../auth.js';
+import { ApiKeys } from '../auth.js';
 import type { AuthFailureGuard } from '../auth-guard.js';
 import { HttpError } from '../errors.js';
+import { keyDigest, type RequestRateLimiter, rateBucket } from '../rate-limit.js';
 import type { RoutePolicy, RouteTable } from '../route-policy.js';
 
 export interface SecurityOptions {
   keys: ApiKeys;
   corsOrigins: string[];
-  /** Requests per window per verified key (or per client address without one); 0 turns rate limiting off. */
-  rateLimitMax: number;
-  rateLimitWindowMs: number;
+  /** Requests per window per verified key (or per client address without one), shared with gRPC; absent: no limit. */
+  rateLimiter?: RequestRateLimiter | undefined;
   /** Failed authentications per client address (shared with the gRPC server): past its limit, 429. */
   guard: AuthFailureGuard;
   https: boolean;
@@ -128,7 +128,7 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
       if (blocked > 0) return done(tooManyFailures(reply, blocked));
       const key = ApiKeys.fromHeaders(req.headers);
       if (key && opts.keys.matches(key)) {
-        req.verifiedKey = sha256(key).toString('hex').slice(0, 32);
+        req.verifiedKey = keyDigest(key);
         return done();
       }
       // Only a presented, wrong key is a guess; a missing one is a client that forgot it.
@@ -143,17 +143,20 @@ const security: FastifyPluginAsync<SecurityOptions> = async (app, opts) => {
   }
 
   // Registered after the key check: its per-route hook runs after every root hook, so it sees the verified key.
-  if (opts.rateLimitMax > 0) {
+  const limiter = opts.rateLimiter;
+  if (limiter) {
+    const { max, windowMs } = limiter.limit;
     await app.register(rateLimit, {
-      max: opts.rateLimitMax,
-      timeWindow: opts.rateLimitWindowMs,
+      max,
+      timeWindow: windowMs,
+      store: limiter.fastifyStore(),
       // Never an unverified header: every guessed key would get a fresh bucket.
-      keyGenerator: (req) => (req.verifiedKey ? `key:${req.verifiedKey}` : `ip:${req.ip}`),
+      keyGenerator: (req) => rateBucket(req.verifiedKey, req.ip),
       allowList: (req) => req.routeOptions.url?.startsWith('/v2/health/') === true,
       errorResponseBuilder: (_req, context) =>
         new HttpError(
           429,
-          `rate limit exceeded: at most ${context.max} requests per ${opts.rateLimitWindowMs} ms; retry in ${context.after}`,
+          `rate limit exceeded: at most ${max} requests per ${windowMs} ms; retry in ${context.after}`,
         ),
     });
   }

@@ -75,7 +75,8 @@ def main():
                     "raw_bytes": raw_bytes,
                 })
             except grpc.RpcError as err:
-                results.append({"code": err.code().name, "details": err.details()})
+                trailers = {k: v for k, v in (err.trailing_metadata() or [])}
+                results.append({"code": err.code().name, "details": err.details(), "trailers": trailers})
         channel.close()
         print(json.dumps(results))
 
