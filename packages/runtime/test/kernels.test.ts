@@ -356,6 +356,79 @@ for (const mode of modes) {
         if (mode.accelerator) setBlasThreads(1);
       }
     });
+
+    it("Keras's string loss 'sparseCategoricalCrossentropy', its 'accuracy' and Softmax's gradient: one kernel each, values and gradients", async () => {
+      // a compiled model hands out the loss and metric functions Keras uses in fit (fused on wasm, stock on cpu)
+      const input = tf.input({ shape: [4] });
+      const model = tf.model({
+        inputs: input,
+        outputs: tf.layers.dense({ units: 5 }).apply(input) as tf.SymbolicTensor,
+      });
+      model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+      const compiled = model as unknown as {
+        lossFunctions: ((y: tf.Tensor, p: tf.Tensor) => tf.Tensor)[];
+        metricsTensors: [(y: tf.Tensor, p: tf.Tensor) => tf.Tensor, number][];
+      };
+      const loss = compiled.lossFunctions[0]!;
+      const accuracy = compiled.metricsTensors[0]![0];
+      const r = rng(31);
+      // probabilities off the simplex, some saturated at 0 and 1 (both clips cut the gradient there), ties for argmax
+      const pVals = Float32Array.from({ length: 7 * 5 }, () => r() * 0.6);
+      pVals.set([0, 1, 0, 0, 0], 5);
+      pVals.set([1, 0, 0, 0, 0], 10);
+      pVals.set([0.3, 0.3, 0.1, 0.2, 0.1], 15);
+      pVals.set([2e-8, 0.99999995, 0, 0, 0], 20);
+      // integer, fractional (floored), out-of-range (an all-zero one-hot row: loss 0) labels
+      const labels = [0, 1, 0, 2.7, -1, 5, 4];
+      const wVals = randomArray(r, 7);
+      const cases: [string, () => tf.Tensor, () => tf.Tensor][] = [
+        ['labels [7]', () => tf.tensor1d(labels), () => tf.tensor2d(pVals, [7, 5])],
+        ['labels [7, 1]', () => tf.tensor2d(labels, [7, 1]), () => tf.tensor2d(pVals, [7, 5])],
+      ];
+      for (const [label, y, p] of cases) {
+        await expectMatchesCpu(
+          `sparse crossentropy and accuracy, ${label}`,
+          () => {
+            const w = tf.tensor1d(wVals);
+            const probs = p();
+            const dp = tf.grad((v: tf.Tensor) => loss(y(), v).mul(w).sum())(probs);
+            return [loss(y(), probs), dp, accuracy(y(), probs)];
+          },
+          1e-5,
+        );
+      }
+      const sVals = randomArray(r, 2 * 6 * 7);
+      await expectMatchesCpu('softmax and its gradient, rank 2 and rank 3', () => {
+        const w = tf.tensor3d(randomArray(rng(5), 2 * 6 * 7), [2, 6, 7]);
+        const x3 = tf.tensor3d(sVals, [2, 6, 7]);
+        const g3 = tf.grad((v: tf.Tensor) => tf.softmax(v).mul(w).sum())(x3);
+        const g2 = tf.grad((v: tf.Tensor) =>
+          tf
+            .softmax(v)
+            .mul(w.reshape([12, 7]))
+            .sum(),
+        )(x3.reshape([12, 7]));
+        return [g3, g2];
+      });
+      const profile = await tf.profile(() => {
+        const probs = tf.softmax(tf.tensor2d(pVals, [7, 5]));
+        return [
+          tf.grad((v: tf.Tensor) => loss(tf.tensor1d(labels), tf.softmax(v)).sum())(probs),
+          accuracy(tf.tensor1d(labels), probs),
+        ];
+      });
+      for (const name of [
+        'TuneserveSparseCrossentropy',
+        'TuneserveSparseCrossentropyGrad',
+        'TuneserveSparseAccuracy',
+        'TuneserveSoftmaxGrad',
+      ]) {
+        expect(profile.kernelNames).toContain(name);
+      }
+      for (const stockKernel of ['OneHot', 'ClipByValue', 'Log', 'ArgMax'])
+        expect(profile.kernelNames).not.toContain(stockKernel);
+      model.dispose();
+    });
   });
 }
 

@@ -8,6 +8,7 @@ import { installConvBiasActGradient } from './conv.js';
 import { installReluGradient } from './elementwise.js';
 import { fixState, setFixState } from './fix-state.js';
 import { REPLACED_KERNELS, replacementKernels } from './kernels.js';
+import { installFusedLosses } from './losses.js';
 import { installUserApi } from './user-api.js';
 
 let stock: Map<string, tf.KernelConfig> | undefined;
@@ -31,7 +32,9 @@ export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
   if (on && blas) installReluGradient();
   if (on) {
     installConvBiasActGradient();
-    installUserApi(() => fixState().on && tf.getBackend() === 'wasm');
+    const active = () => fixState().on && tf.getBackend() === 'wasm';
+    installUserApi(active);
+    installFusedLosses(active);
   }
   const replacements = new Map(
     on

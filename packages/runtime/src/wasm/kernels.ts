@@ -10,6 +10,16 @@ import {
   conv2dKernel,
 } from './conv.js';
 import { addKernel, RELU_GRAD, reluGradKernel } from './elementwise.js';
+import {
+  SOFTMAX_GRAD,
+  SPARSE_ACCURACY,
+  SPARSE_CROSSENTROPY,
+  SPARSE_CROSSENTROPY_GRAD,
+  softmaxGradKernel,
+  sparseAccuracyKernel,
+  sparseCrossentropyGradKernel,
+  sparseCrossentropyKernel,
+} from './losses.js';
 import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
 import { castKernel, gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
 import { maxPoolGradKernel, maxPoolKernel } from './pool.js';
@@ -51,6 +61,10 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     },
     { kernelName: DROPOUT_MASK, kernelFunc: dropoutMaskKernel(blas) },
     { kernelName: CONV_BIAS_ACT, kernelFunc: conv2dBiasActKernel(blas, stockFunc(stock, 'FusedConv2D')) },
+    { kernelName: SPARSE_CROSSENTROPY, kernelFunc: sparseCrossentropyKernel },
+    { kernelName: SPARSE_CROSSENTROPY_GRAD, kernelFunc: sparseCrossentropyGradKernel },
+    { kernelName: SPARSE_ACCURACY, kernelFunc: sparseAccuracyKernel },
+    { kernelName: SOFTMAX_GRAD, kernelFunc: softmaxGradKernel },
   ];
   if (blas) {
     kernels.push(
@@ -82,4 +96,8 @@ export const REPLACED_KERNELS = [
   RELU_GRAD,
   DROPOUT_MASK,
   CONV_BIAS_ACT,
+  SPARSE_CROSSENTROPY,
+  SPARSE_CROSSENTROPY_GRAD,
+  SPARSE_ACCURACY,
+  SOFTMAX_GRAD,
 ];
