@@ -74,6 +74,7 @@ try {
       `-I${nodeInclude}`,
       `-I${blasInclude}`,
       join(here, 'tuneserve_blas.c'),
+      join(here, 'tuneserve_infer.c'),
       ...(existsSync(libDir) ? [`-L${libDir}`] : []),
       '-lopenblas',
       '-lm',

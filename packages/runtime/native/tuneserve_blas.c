@@ -850,6 +850,8 @@ static napi_value DropoutMask(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+napi_value tuneserve_inference_init(napi_env env, napi_value exports); /* tuneserve_infer.c */
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -869,7 +871,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"dropoutMask", NULL, DropoutMask, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
-  return exports;
+  return tuneserve_inference_init(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -15,6 +15,7 @@ import {
 } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
+import { loadAccelerator } from '../src/native/accelerator.js';
 
 beforeAll(async () => {
   await initBackend({ log: false });
@@ -45,6 +46,25 @@ const variants = () =>
       tf.layers.conv2d({ filters: 6, kernelSize: [3, 2], strides: [2, 1], useBias: false }),
       tf.layers.averagePooling2d({ poolSize: 2, padding: 'same' }),
       tf.layers.conv2d({ filters: 5, kernelSize: 1, activation: 'relu' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 7, activation: 'softmax' }),
+    ],
+  });
+
+/**
+ * Every register block of the addon's direct convolution: 48 output channels (three vectors of 16), 64 (four), 32
+ * (two), 80 (four, then one), 20 (one, then four channels one at a time); rows wider than a block whose last block
+ * overlaps the one before, and rows narrower than a block; 'same' padding with and without strides; a pooled odd size.
+ */
+const blocks = () =>
+  tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [9, 7, 2], filters: 48, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+      tf.layers.conv2d({ filters: 32, kernelSize: [3, 2], strides: [2, 1], padding: 'same' }),
+      tf.layers.conv2d({ filters: 80, kernelSize: 1, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }),
+      tf.layers.conv2d({ filters: 20, kernelSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 7, activation: 'softmax' }),
     ],
@@ -95,10 +115,13 @@ describe('hostConvPlan', () => {
       for (const [model, classes] of [
         [winner(), 10],
         [variants(), 7],
+        [blocks(), 7],
       ] as const) {
-        // trained-looking weights: larger than the initializers' so relu and max pool both cut
+        // trained-looking weights: larger than the initializers' so relu and max pool both cut, scaled by fan-in so
+        // the deeper stacks keep logits in a range where float32 rounding cannot swap two classes
         for (const w of model.weights) {
-          const value = tf.randomNormal(w.shape, 0, 0.3);
+          const fanIn = w.shape.length > 1 ? w.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 9;
+          const value = tf.randomNormal(w.shape, 0, Math.min(0.3, 1.5 / Math.sqrt(fanIn)));
           w.write(value);
           value.dispose();
         }
@@ -165,5 +188,44 @@ describe('hostConvPlan', () => {
     const input = random(9 * 784);
     expectClose(inference.run([input], 9), executed(model, input, 9), 10);
     model.dispose();
+  });
+});
+
+describe.skipIf(!hasSystem('openblas'))('the inference kernels refuse bad arguments instead of touching memory', () => {
+  it('throws a RangeError for a wrong argument count, a bad geometry or an operand outside the array', () => {
+    const conv = loadAccelerator().addon!;
+    const run = conv.inferConv2d!.bind(conv);
+    const pool = conv.inferMaxPool!.bind(conv);
+    const ws = new Float32Array(64);
+    // a 4x4 one-channel image, 2x2 filter, stride 2 -> 2x2 outputs
+    const g = new Int32Array([1, 4, 4, 1, 2, 2, 2, 2, 2, 2, 0, 0]);
+    const with_ = (i: number, v: number) => Int32Array.from(g, (x, j) => (j === i ? v : x));
+    const bad: [string, () => void][] = [
+      ['conv, too few arguments', () => (run as (...a: unknown[]) => void)(ws, 0, 16, 20, g, 1, -1)],
+      ['conv, y outside', () => run(ws, 0, 16, 62, g, 1, -1, false)],
+      ['conv, filter outside', () => run(ws, 0, 62, 20, g, 1, -1, false)],
+      ['conv, bias outside', () => run(ws, 0, 16, 20, g, 1, 64, false)],
+      ['conv, image outside', () => run(ws, 50, 16, 20, g, 1, -1, false)],
+      ['conv, no output channels', () => run(ws, 0, 16, 20, g, 0, -1, false)],
+      ['conv, negative offset', () => run(ws, -1, 16, 20, g, 1, -1, false)],
+      ['conv, zero stride', () => run(ws, 0, 16, 20, with_(8, 0), 1, -1, false)],
+      ['conv, padding as large as the filter', () => run(ws, 0, 16, 20, with_(10, 2), 1, -1, false)],
+      ['conv, short geometry', () => run(ws, 0, 16, 20, g.subarray(0, 11), 1, -1, false)],
+      [
+        'conv, not a Float32Array',
+        () => run(new Float64Array(64) as unknown as Float32Array, 0, 16, 20, g, 1, -1, false),
+      ],
+      ['pool, output outside', () => pool(ws, 0, 62, g)],
+      ['pool, negative size', () => pool(ws, 0, 20, with_(1, -4))],
+      ['pool, too few arguments', () => (pool as (...a: unknown[]) => void)(ws, 0, 20)],
+    ];
+    for (const [label, call] of bad) expect(call, label).toThrow(RangeError);
+    // the same geometry with room: a 4x4 image of 0..15, filter [[1, 2], [3, 4]], bias 0.5
+    ws.set(Array.from({ length: 16 }, (_, i) => i));
+    ws.set([1, 2, 3, 4, 0.5], 16);
+    run(ws, 0, 16, 24, g, 1, 20, false);
+    expect(Array.from(ws.subarray(24, 28))).toEqual([34.5, 54.5, 114.5, 134.5]);
+    pool(ws, 0, 28, g);
+    expect(Array.from(ws.subarray(28, 32))).toEqual([5, 7, 13, 15]);
   });
 });

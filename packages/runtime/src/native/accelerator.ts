@@ -114,6 +114,19 @@ export interface BlasAddon {
   sumRows(heap: ArrayBufferLike, x: number, out: number, rows: number, inner: number): void;
   /** Most threads a GEMM may use; only large products (convolutions) use more than one. */
   setThreads(n: number): void;
+  /** Inference (native/tuneserve_infer.c, calling thread only): y = relu?(conv(x, w) + bias), direct, NHWC. */
+  inferConv2d?(
+    ws: Float32Array,
+    x: number,
+    w: number,
+    y: number,
+    geometry: Int32Array,
+    co: number,
+    bias: number,
+    relu: boolean,
+  ): void;
+  /** Inference: y = window maxima of NHWC images. */
+  inferMaxPool?(ws: Float32Array, x: number, y: number, geometry: Int32Array): void;
 }
 
 export interface AcceleratorStatus {
@@ -125,8 +138,6 @@ export interface AcceleratorStatus {
 export const ADDON_PATH = fileURLToPath(new URL('../../native/build/tuneserve_blas.node', import.meta.url));
 
 let cached: AcceleratorStatus | undefined;
-/** The thread count last given to the addon (the host inference paths run on one and restore it). */
-let blasThreads = 1;
 
 /** TUNESERVE_BLAS_THREADS as a thread count: unset or invalid means one per available core. */
 export function blasThreadsFromEnv(value: string | undefined): number {
@@ -148,7 +159,6 @@ export function loadAccelerator(): AcceleratorStatus {
       // TUNESERVE_BLAS_THREADS=1 when one process per core already runs (several tuning workers on one machine).
       const threads = blasThreadsFromEnv(process.env.TUNESERVE_BLAS_THREADS);
       addon.setThreads(threads);
-      blasThreads = threads;
       cached = {
         loaded: true,
         reason: `OpenBLAS addon loaded${threads > 1 ? `, up to ${threads} BLAS threads for large GEMMs` : ''}`,
@@ -171,7 +181,6 @@ export function setBlasThreads(threads: number): boolean {
     throw new RangeError(`BLAS threads must be an integer >= 1, got ${threads}`);
   const status = loadAccelerator();
   status.addon?.setThreads(threads);
-  if (status.loaded) blasThreads = threads;
   return status.loaded;
 }
 
@@ -206,23 +215,17 @@ export interface HostConv {
 }
 
 /**
- * The addon's fused convolution and max pool for host inference paths; undefined when the addon is not loaded. The
- * convolution runs on the calling thread only: a server overlaps requests itself, and splitting each batch across
- * threads cost more CPU per request under load (bench:serve, CNN at c=32: 176 -> 110 µs per request on one thread).
+ * The addon's direct convolution and max pool for host inference paths (native/tuneserve_infer.c); undefined when the
+ * addon is not loaded or predates them. They run on the calling thread only: a server overlaps requests itself, and
+ * splitting each small batch across threads cost more CPU per request under load.
  */
 export function hostConv(): HostConv | undefined {
   const blas = loadAccelerator().addon;
-  if (!blas) return undefined;
+  const conv2d = blas?.inferConv2d;
+  const maxPool = blas?.inferMaxPool;
+  if (!blas || !conv2d || !maxPool) return undefined;
   return {
-    conv2d: (ws, x, w, y, geometry, co, bias, relu) => {
-      const threads = blasThreads;
-      if (threads > 1) blas.setThreads(1);
-      try {
-        blas.conv2d(ws as unknown as ArrayBufferLike, x, w, y, -1, geometry, co, bias, relu);
-      } finally {
-        if (threads > 1) blas.setThreads(threads);
-      }
-    },
-    maxPool: (ws, x, y, geometry) => blas.maxPool(ws as unknown as ArrayBufferLike, x, y, -1, geometry),
+    conv2d: (ws, x, w, y, geometry, co, bias, relu) => conv2d.call(blas, ws, x, w, y, geometry, co, bias, relu),
+    maxPool: (ws, x, y, geometry) => maxPool.call(blas, ws, x, y, geometry),
   };
 }

@@ -1,0 +1,308 @@
+/*
+ * Inference kernels for the host conv plan (packages/runtime/src/inference/conv-plan.ts): a direct convolution with
+ * bias and relu, and max pooling, on NHWC images in a plain Float32Array, always on the calling thread (a server
+ * overlaps requests itself).
+ *
+ * Why not im2col + sgemm as in training: serving batches are small and the first layer of a CNN has few input
+ * channels, so the window matrix costs more to build than the product (K = 9 for a 3x3 filter on one channel), and
+ * OpenBLAS's packing dominates such thin products. Here each block of R output pixels along a row keeps R x NV
+ * vectors of 16 output channels in registers while it walks the filter taps, broadcasting one input value per pixel
+ * and loading the filter row once for the R pixels. Compiled for x86-64-v4 (AVX-512), v3 (AVX2 + FMA) and the
+ * baseline, chosen at load time, so the addon stays portable.
+ *
+ * Geometry (Int32Array of 12, as the addon's im2col takes it): batch, inH, inW, inC, outH, outW, filterH, filterW,
+ * strideH, strideW, padTop, padLeft. Every call checks its extents against the array and throws a RangeError instead
+ * of touching memory outside it.
+ */
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+/* vectors of 16 floats are passed between inlined helpers only; the ABI note for the baseline clone does not apply */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+
+static inline __attribute__((always_inline)) v16 load16(const float *p) {
+  v16 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline __attribute__((always_inline)) void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+static inline __attribute__((always_inline)) v16 relu16(v16 v) {
+  const v16 zero = {0};
+  return (v16)((vi16)v & (vi16)(v > zero));
+}
+
+typedef struct {
+  int64_t n, ih, iw, ci, oh, ow, fh, fw, sh, sw, pt, pl;
+} Geo;
+
+/* One conv job on one image whose windows never leave `src` (a padded copy when the geometry pads). */
+typedef struct {
+  const float *src; /* the image, hp x wp x ci */
+  int64_t wp;       /* its row length in pixels */
+  const float *w;   /* [fh, fw, ci, co] */
+  const float *bias;
+  float *y; /* this image's output [oh, ow, co] */
+  int64_t co;
+  bool relu;
+} Job;
+
+/*
+ * R output pixels starting at (oy, ox), output channels [c0, c0 + 16 * NV): accumulators in registers, one pass
+ * over the filter taps.
+ */
+#define DEFINE_BLOCK(NAME, NV, R)                                                                         \
+  static inline __attribute__((always_inline)) void NAME(const Job *j, const Geo *g, int64_t oy,         \
+                                                         int64_t ox, int64_t c0) {                       \
+    v16 acc[R][NV];                                                                                      \
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; \
+                                                                                     v++) acc[r][v] =     \
+        j->bias ? load16(j->bias + c0 + 16 * v) : (v16){0};                                              \
+    const int64_t ci = g->ci, co = j->co, step = g->sw * ci;                                             \
+    for (int64_t kh = 0; kh < g->fh; kh++) {                                                             \
+      const float *row = j->src + ((oy * g->sh + kh) * j->wp + ox * g->sw) * ci;                         \
+      for (int64_t kw = 0; kw < g->fw; kw++) {                                                           \
+        const float *in = row + kw * ci;                                                                 \
+        const float *wk = j->w + (kh * g->fw + kw) * ci * co + c0;                                       \
+        for (int64_t c = 0; c < ci; c++) {                                                               \
+          v16 wv[NV];                                                                                    \
+          _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wv[v] = load16(wk + c * co + 16 * v);     \
+          _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                         \
+            const float s = in[r * step + c];                                                            \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] += s * wv[v];                 \
+          }                                                                                              \
+        }                                                                                                \
+      }                                                                                                  \
+    }                                                                                                    \
+    float *out = j->y + (oy * g->ow + ox) * co + c0;                                                     \
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; \
+                                                                                     v++)                \
+        store16(out + r * co + 16 * v, j->relu ? relu16(acc[r][v]) : acc[r][v]);                         \
+  }
+
+DEFINE_BLOCK(block1x8, 1, 8)
+DEFINE_BLOCK(block1x1, 1, 1)
+DEFINE_BLOCK(block2x6, 2, 6)
+DEFINE_BLOCK(block2x1, 2, 1)
+DEFINE_BLOCK(block3x4, 3, 4)
+DEFINE_BLOCK(block3x1, 3, 1)
+DEFINE_BLOCK(block4x4, 4, 4)
+DEFINE_BLOCK(block4x1, 4, 1)
+
+/* One output row, channels [c0, c0 + 16 * nv); the last block overlaps the one before (same values) instead of a
+ * tail loop. */
+#define ROW(BIG, ONE, R)                                                     \
+  do {                                                                       \
+    if (g->ow < (R)) {                                                       \
+      for (int64_t ox = 0; ox < g->ow; ox++) ONE(j, g, oy, ox, c0);          \
+    } else {                                                                 \
+      for (int64_t ox = 0;; ox += (R)) {                                     \
+        const int64_t at = ox + (R) <= g->ow ? ox : g->ow - (R);             \
+        BIG(j, g, oy, at, c0);                                               \
+        if (at + (R) >= g->ow) break;                                        \
+      }                                                                      \
+    }                                                                        \
+  } while (0)
+
+/* Output channels past the last multiple of 16, one at a time (no shape the search spaces produce needs this). */
+static void tail_channels(const Job *j, const Geo *g, int64_t c0) {
+  const int64_t ci = g->ci, co = j->co;
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      float *out = j->y + (oy * g->ow + ox) * co;
+      for (int64_t c = c0; c < co; c++) {
+        float sum = j->bias ? j->bias[c] : 0.0f;
+        for (int64_t kh = 0; kh < g->fh; kh++) {
+          const float *in = j->src + ((oy * g->sh + kh) * j->wp + ox * g->sw) * ci;
+          for (int64_t kw = 0; kw < g->fw; kw++)
+            for (int64_t i = 0; i < ci; i++) sum += in[kw * ci + i] * j->w[((kh * g->fw + kw) * ci + i) * co + c];
+        }
+        out[c] = j->relu && sum < 0.0f ? 0.0f : sum;
+      }
+    }
+  }
+}
+
+CLONES static void conv_image(const Job *j, const Geo *g) {
+  const int64_t full = j->co / 16 * 16;
+  for (int64_t c0 = 0; c0 < full;) {
+    const int64_t nv = (full - c0) / 16 >= 4 ? 4 : (full - c0) / 16;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      switch (nv) {
+        case 4:
+          ROW(block4x4, block4x1, 4);
+          break;
+        case 3:
+          ROW(block3x4, block3x1, 4);
+          break;
+        case 2:
+          ROW(block2x6, block2x1, 6);
+          break;
+        default:
+          ROW(block1x8, block1x1, 8);
+      }
+    }
+    c0 += 16 * nv;
+  }
+  if (full < j->co) tail_channels(j, g, full);
+}
+
+/* Max over each window of NHWC images; padding never wins (windows are clipped to the image), an empty window is 0. */
+CLONES static void max_pool(const float *x, float *y, const Geo *g) {
+  const int64_t ch = g->ci;
+  for (int64_t n = 0; n < g->n; n++) {
+    const float *img = x + n * g->ih * g->iw * ch;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      const int64_t h0 = oy * g->sh - g->pt, hs = h0 < 0 ? 0 : h0, he = h0 + g->fh > g->ih ? g->ih : h0 + g->fh;
+      for (int64_t ox = 0; ox < g->ow; ox++, y += ch) {
+        const int64_t w0 = ox * g->sw - g->pl, ws = w0 < 0 ? 0 : w0, we = w0 + g->fw > g->iw ? g->iw : w0 + g->fw;
+        if (hs >= he || ws >= we) {
+          memset(y, 0, sizeof(float) * (size_t)ch);
+          continue;
+        }
+        memcpy(y, img + (hs * g->iw + ws) * ch, sizeof(float) * (size_t)ch);
+        for (int64_t h = hs; h < he; h++) {
+          for (int64_t w = ws; w < we; w++) {
+            const float *in = img + (h * g->iw + w) * ch;
+            for (int64_t c = 0; c < ch; c++) y[c] = in[c] > y[c] ? in[c] : y[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The array's floats (a Float32Array, or an ArrayBuffer), or NULL. */
+static float *floats_of(napi_env env, napi_value v, int64_t *count) {
+  bool is_ab = false;
+  void *data = NULL;
+  size_t bytes = 0;
+  if (napi_is_arraybuffer(env, v, &is_ab) != napi_ok) return NULL;
+  if (is_ab) {
+    if (napi_get_arraybuffer_info(env, v, &data, &bytes) != napi_ok) return NULL;
+  } else {
+    napi_typedarray_type type;
+    size_t length, offset;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok ||
+        type != napi_float32_array) {
+      return NULL;
+    }
+    bytes = length * sizeof(float);
+  }
+  *count = (int64_t)(bytes / sizeof(float));
+  return (float *)data;
+}
+
+/* 12 non-negative int32s, with sizes that describe a real convolution or pooling window, small enough that every
+ * offset computed from them fits comfortably in int64. */
+static bool geometry_of(napi_env env, napi_value v, Geo *g) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array ||
+      length != 12) {
+    return false;
+  }
+  const int32_t *x = (const int32_t *)data;
+  for (int i = 0; i < 12; i++) {
+    if (x[i] < 0) return false;
+  }
+  *g = (Geo){x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11]};
+  return g->ih > 0 && g->iw > 0 && g->ci > 0 && g->oh > 0 && g->ow > 0 && g->fh > 0 && g->fw > 0 && g->sh > 0 &&
+         g->sw > 0 && g->pt < g->fh && g->pl < g->fw && g->ih * g->iw * g->ci <= INT32_MAX && g->fh * g->fw <= 1024;
+}
+
+static napi_value fail(napi_env env, const char *what) {
+  napi_throw_range_error(env, NULL, what);
+  return NULL;
+}
+
+/* inferConv2d(ws, x, w, y, geometry, co, bias | -1, relu): y[n, oh, ow, co] = relu?(conv(x, w) + bias). */
+static napi_value InferConv2d(napi_env env, napi_callback_info info) {
+  static const char bad[] = "tuneserve_blas.inferConv2d: bad arguments or operand outside the array";
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) return fail(env, bad);
+  int64_t count = 0;
+  float *ws = floats_of(env, argv[0], &count);
+  int64_t x, w, y, co, bias;
+  bool relu;
+  Geo g;
+  if (!ws || napi_get_value_int64(env, argv[1], &x) != napi_ok || napi_get_value_int64(env, argv[2], &w) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &y) != napi_ok || !geometry_of(env, argv[4], &g) ||
+      napi_get_value_int64(env, argv[5], &co) != napi_ok || napi_get_value_int64(env, argv[6], &bias) != napi_ok ||
+      napi_get_value_bool(env, argv[7], &relu) != napi_ok || co < 1 || co > 65536 || g.n > INT32_MAX) {
+    return fail(env, bad);
+  }
+  const int64_t image = g.ih * g.iw * g.ci, outs = g.oh * g.ow * co, k = g.fh * g.fw * g.ci;
+  /* the padded image every window of the output reads from */
+  const int64_t hp = (g.oh - 1) * g.sh + g.fh, wp = (g.ow - 1) * g.sw + g.fw;
+  if (x < 0 || x + g.n * image > count || w < 0 || w + k * co > count || y < 0 || y + g.n * outs > count ||
+      (bias >= 0 && bias + co > count) || hp > g.ih + 2 * g.fh || wp > g.iw + 2 * g.fw) {
+    return fail(env, bad);
+  }
+  const bool pad = g.pt > 0 || g.pl > 0 || hp > g.ih || wp > g.iw;
+  float *scratch = pad ? (float *)malloc(sizeof(float) * (size_t)(hp * wp * g.ci)) : NULL;
+  if (pad && !scratch) {
+    napi_throw_error(env, NULL, "tuneserve_blas.inferConv2d: out of memory for a padded image");
+    return NULL;
+  }
+  for (int64_t n = 0; n < g.n; n++) {
+    const float *src = ws + x + n * image;
+    if (pad) {
+      memset(scratch, 0, sizeof(float) * (size_t)(hp * wp * g.ci));
+      for (int64_t r = 0; r < g.ih && r + g.pt < hp; r++) {
+        const int64_t cols = g.iw + g.pl <= wp ? g.iw : wp - g.pl;
+        memcpy(scratch + ((r + g.pt) * wp + g.pl) * g.ci, src + r * g.iw * g.ci, sizeof(float) * (size_t)(cols * g.ci));
+      }
+      src = scratch;
+    }
+    const Job job = {src, pad ? wp : g.iw, ws + w, bias >= 0 ? ws + bias : NULL, ws + y + n * outs, co, relu};
+    conv_image(&job, &g);
+  }
+  free(scratch);
+  return NULL;
+}
+
+/* inferMaxPool(ws, x, y, geometry): y = window maxima (geometry's filter = the pool window). */
+static napi_value InferMaxPool(napi_env env, napi_callback_info info) {
+  static const char bad[] = "tuneserve_blas.inferMaxPool: bad arguments or operand outside the array";
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4) return fail(env, bad);
+  int64_t count = 0;
+  float *ws = floats_of(env, argv[0], &count);
+  int64_t x, y;
+  Geo g;
+  if (!ws || napi_get_value_int64(env, argv[1], &x) != napi_ok || napi_get_value_int64(env, argv[2], &y) != napi_ok ||
+      !geometry_of(env, argv[3], &g) || g.n > INT32_MAX) {
+    return fail(env, bad);
+  }
+  if (x < 0 || x + g.n * g.ih * g.iw * g.ci > count || y < 0 || y + g.n * g.oh * g.ow * g.ci > count) {
+    return fail(env, bad);
+  }
+  max_pool(ws + x, ws + y, &g);
+  return NULL;
+}
+
+/* Adds this file's functions to the addon's exports (called from the addon's Init). */
+napi_value tuneserve_inference_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"inferConv2d", NULL, InferConv2d, NULL, NULL, NULL, napi_default, NULL},
+      {"inferMaxPool", NULL, InferMaxPool, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}
