@@ -13,7 +13,7 @@ export {
   type PreprocessOptions,
   toMnistInput,
 } from './preprocess.js';
-export { dominates, type ParetoTrial, paretoFront, type RankableTrial, rankTrials } from './ranking.js';
+export { dominates, hypervolume, type ParetoTrial, paretoFront, type RankableTrial, rankTrials } from './ranking.js';
 export type {
   CategoricalFeature,
   ClassificationOutput,

@@ -68,3 +68,36 @@ export function paretoFront<T extends ParetoTrial>(
     (a, b) => sign * ((a.values as number[])[0] as number) - sign * ((b.values as number[])[0] as number),
   );
 }
+
+/**
+ * The hypervolume of a set of points: the measure of the objective space they dominate up to
+ * `reference` (a point worse than every point of interest on every objective). Larger is better;
+ * points not strictly better than the reference on every objective add nothing. Exact, by slicing
+ * along the last objective (fine for the few objectives and hundreds of points of a study).
+ */
+export function hypervolume(
+  points: readonly (readonly number[])[],
+  reference: readonly number[],
+  objectives: readonly { direction: 'min' | 'max' }[],
+): number {
+  // Minimisation frame, relative to the reference: every kept coordinate is < 0.
+  const signs = objectives.map((o) => (o.direction === 'max' ? -1 : 1));
+  const rel = points
+    .map((p) => p.map((v, i) => (signs[i] as number) * (v - (reference[i] as number))))
+    .filter((p) => p.length === signs.length && p.every((v) => v < 0));
+  return sliceVolume(rel, signs.length);
+}
+
+/** Volume dominated by points (all coordinates < 0) within the box up to the origin, in the first `m` dimensions. */
+function sliceVolume(points: number[][], m: number): number {
+  if (points.length === 0) return 0;
+  if (m === 1) return -Math.min(...points.map((p) => p[0] as number));
+  const sorted = [...points].sort((a, b) => (a[m - 1] as number) - (b[m - 1] as number));
+  let volume = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const lo = sorted[i]?.[m - 1] as number;
+    const hi = i + 1 < sorted.length ? (sorted[i + 1]?.[m - 1] as number) : 0;
+    if (hi > lo) volume += (hi - lo) * sliceVolume(sorted.slice(0, i + 1), m - 1);
+  }
+  return volume;
+}

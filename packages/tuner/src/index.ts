@@ -1,4 +1,11 @@
-export { dominates, type ParetoTrial, paretoFront, type RankableTrial, rankTrials } from '@tuneserve/client';
+export {
+  dominates,
+  hypervolume,
+  type ParetoTrial,
+  paretoFront,
+  type RankableTrial,
+  rankTrials,
+} from '@tuneserve/client';
 export {
   type CheckpointState,
   hasCheckpoint,
@@ -101,6 +108,14 @@ export {
   hyperbandSchedule,
   hyperbandTrial,
 } from './tuners/hyperband.js';
+export {
+  crowdingDistances,
+  NSGA2,
+  type NSGA2Options,
+  NSGA2Oracle,
+  type NSGA2OracleOptions,
+  nonDominatedRanks,
+} from './tuners/nsga2.js';
 export { RandomSearch, RandomSearchOracle } from './tuners/random-search.js';
 export {
   createTuner,

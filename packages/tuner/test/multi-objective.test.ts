@@ -7,13 +7,20 @@ import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  BayesianOptimization,
+  crowdingDistances,
   dominates,
+  HyperParameters,
+  hypervolume,
   loadStudy,
   MultiObjective,
+  NSGA2,
+  nonDominatedRanks,
   Objective,
   paretoFront,
   RandomSearch,
   type Trial,
+  valuesHash,
 } from '@tuneserve/tuner';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
@@ -153,5 +160,166 @@ describe('a study written by the previous version', () => {
     const view = await loadStudy({ directory: dir, projectName: 'list-objective-v5' });
     expect(view?.objectives?.map((o) => o.name)).toEqual(['accuracy', 'cost']);
     expect(view?.trials.find((t) => t.trialId === '1')?.score).toBeCloseTo(0.9932, 4);
+  });
+});
+
+describe('Pareto helpers', () => {
+  it('non-dominated ranks, crowding distances and hypervolume on hand-made points', () => {
+    const mins = [{ direction: 'min' as const }, { direction: 'min' as const }];
+    const points = [
+      [1, 5], // front 0
+      [2, 3], // front 0
+      [4, 1], // front 0
+      [3, 4], // dominated by [2, 3]: front 1
+      [5, 5], // dominated by [3, 4]: front 2
+    ];
+    expect(nonDominatedRanks(points, mins)).toEqual([0, 0, 0, 1, 2]);
+    // Extremes infinite; the middle point: (4 - 1) / 3 + (5 - 1) / 4 = 2.
+    expect(crowdingDistances(points.slice(0, 3))).toEqual([Infinity, 2, Infinity]);
+    // Staircase up to (6, 6), by columns: x in [1,2) height 6-5 = 1; [2,4) 6-3 = 3; [4,6) 6-1 = 5
+    // -> 1 + 6 + 10 = 17 (the dominated points add nothing).
+    expect(hypervolume(points, [6, 6], mins)).toBeCloseTo(17, 12);
+    // Maximising both, the same shape mirrored.
+    const maxs = [{ direction: 'max' as const }, { direction: 'max' as const }];
+    expect(
+      hypervolume(
+        points.map(([a, b]) => [-(a as number), -(b as number)]),
+        [-6, -6],
+        maxs,
+      ),
+    ).toBeCloseTo(17, 12);
+    // Three objectives: one point is a box; two overlapping boxes by inclusion-exclusion.
+    const m3 = [...mins, { direction: 'min' as const }];
+    expect(hypervolume([[0, 0, 0]], [1, 2, 3], m3)).toBeCloseTo(6, 12);
+    expect(
+      hypervolume(
+        [
+          [0, 1, 0],
+          [1, 0, 0],
+        ],
+        [2, 2, 2],
+        m3,
+      ),
+    ).toBeCloseTo(4 + 4 - 2, 12);
+    expect(hypervolume([[7, 7]], [6, 6], mins)).toBe(0); // beyond the reference
+  });
+});
+
+/** DTLZ2 with two objectives on 4 variables (both minimised); its front is a quarter circle. */
+function dtlz2(x: number[]): [number, number] {
+  const g = x.slice(1).reduce((a, v) => a + (v - 0.5) ** 2, 0);
+  const angle = ((x[0] as number) * Math.PI) / 2;
+  return [(1 + g) * Math.cos(angle), (1 + g) * Math.sin(angle)];
+}
+
+function dtlz2Space(): HyperParameters {
+  const hp = new HyperParameters();
+  for (let i = 0; i < 4; i++) hp.float(`x${i}`, { minValue: 0, maxValue: 1 });
+  return hp;
+}
+
+const twoMins = () => [new Objective('f1', 'min'), new Objective('f2', 'min')];
+
+async function dtlz2Search(kind: 'nsga2' | 'random' | 'bayesian', seed: number, maxTrials: number) {
+  const Base = { nsga2: NSGA2, random: RandomSearch, bayesian: BayesianOptimization }[kind];
+  const tuner = new (class extends Base {
+    override async runTrial(trial: Trial): Promise<number[]> {
+      return dtlz2([0, 1, 2, 3].map((i) => trial.hyperparameters.get(`x${i}`) as number));
+    }
+  })(null, {
+    directory: dir,
+    projectName: `dtlz2-${kind}-${seed}`,
+    overwrite: true,
+    maxTrials,
+    seed,
+    verbose: 0,
+    hyperparameters: dtlz2Space(),
+    objective: twoMins(),
+  });
+  await tuner.search();
+  const trials = await tuner.oracle.getTrials();
+  await tuner.close();
+  return trials;
+}
+
+const hvOf = (trials: Trial[]) =>
+  hypervolume(
+    trials.flatMap((t) => (t.values ? [t.values] : [])),
+    [1.1, 1.1],
+    [{ direction: 'min' }, { direction: 'min' }],
+  );
+
+describe('NSGA-II', () => {
+  it('is deterministic by seed and records generations', async () => {
+    const a = await dtlz2Search('nsga2', 7, 30);
+    const b = await dtlz2Search('nsga2', 7, 30);
+    const c = await dtlz2Search('nsga2', 8, 30);
+    const valuesOf = (ts: Trial[]) => ts.map((t) => t.hyperparameters.values);
+    expect(valuesOf(a)).toEqual(valuesOf(b));
+    expect(valuesOf(a)).not.toEqual(valuesOf(c));
+    // 30 trials, population 8: generation 0 is the first 8, then children of later generations.
+    const generations = a.map((t) => t.userData.generation as number);
+    expect(generations.slice(0, 8)).toEqual(new Array(8).fill(0));
+    expect(Math.max(...generations)).toBeGreaterThanOrEqual(3);
+    expect(generations).toEqual([...generations].sort((x, y) => x - y));
+  });
+
+  it('finds a larger hypervolume than random search on DTLZ2 (same budget, 3 seeds each)', async () => {
+    const nsga: number[] = [];
+    const random: number[] = [];
+    for (const seed of [1, 2, 3]) {
+      nsga.push(hvOf(await dtlz2Search('nsga2', seed, 80)));
+      random.push(hvOf(await dtlz2Search('random', seed, 80)));
+    }
+    const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+    expect(mean(nsga)).toBeGreaterThan(mean(random) * 1.15);
+  });
+
+  it('handles conditional hyperparameters and pending trials of several workers', async () => {
+    const hp = new HyperParameters();
+    hp.choice('model', ['linear', 'tree']);
+    hp.float('alpha', { minValue: 1e-4, maxValue: 1, sampling: 'log', parentName: 'model', parentValues: ['linear'] });
+    hp.int('depth', { minValue: 1, maxValue: 12, parentName: 'model', parentValues: ['tree'] });
+    const tuner = new NSGA2(null, {
+      directory: dir,
+      projectName: 'nsga2-conditional',
+      overwrite: true,
+      maxTrials: 40,
+      populationSize: 6,
+      seed: 3,
+      verbose: 0,
+      hyperparameters: hp,
+      objective: [new Objective('error', 'min'), new Objective('cost', 'min')],
+    });
+    const score = (v: Record<string, unknown>): number[] =>
+      v.model === 'linear'
+        ? [Math.abs(Math.log10(v.alpha as number) + 2) / 4, 1]
+        : [1 / (v.depth as number), (v.depth as number) / 4];
+    // Three "workers": ask three trials before telling any, so children are drawn while others run.
+    for (let round = 0; round < 13; round++) {
+      const asked = [await tuner.ask(), await tuner.ask(), await tuner.ask()].filter((t) => t.status === 'RUNNING');
+      expect(new Set(asked.map((t) => JSON.stringify(t.hyperparameters.values))).size).toBe(asked.length);
+      for (const t of asked) await tuner.tell(t, score(t.hyperparameters.values));
+    }
+    const trials = await tuner.oracle.getTrials();
+    expect(trials.length).toBe(39);
+    for (const t of trials) {
+      const v = t.hyperparameters.values;
+      expect(Object.keys(v).sort()).toEqual(v.model === 'linear' ? ['alpha', 'model'] : ['depth', 'model']);
+    }
+    expect(Math.max(...trials.map((t) => t.userData.generation as number))).toBeGreaterThanOrEqual(3);
+    expect(new Set(trials.map((t) => valuesHash(t.hyperparameters.values))).size).toBe(trials.length);
+    await tuner.close();
+  });
+});
+
+describe('ParEGO (BayesianOptimization with a list objective)', () => {
+  it('proposes from the GP on random scalarisations and returns the front', async () => {
+    const trials = await dtlz2Search('bayesian', 4, 14);
+    expect(trials).toHaveLength(14);
+    const proposedBy = trials.map((t) => t.userData.proposedBy);
+    expect(proposedBy.slice(0, 12).every((p) => p === 'random')).toBe(true); // 3 * 4 initial points
+    expect(proposedBy.slice(12)).toEqual(['parego', 'parego']);
+    expect(trials.every((t) => t.values?.length === 2)).toBe(true);
   });
 });

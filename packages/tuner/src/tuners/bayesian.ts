@@ -1,6 +1,7 @@
 /**
  * Bayesian optimization with a Gaussian process (Keras Tuner's BayesianOptimization, made safe for
- * parallel workers and duplicate-free).
+ * parallel workers and duplicate-free). With several objectives it is ParEGO: the GP models a
+ * random augmented-Chebyshev scalarisation of the objectives, drawn anew for each proposal.
  *
  * Each new trial is decided from the study's stored trials only (several processes may share it):
  * - the first `numInitialPoints` (default max(3 * |space|, 3)) trials are random;
@@ -27,6 +28,7 @@ import type { MaternParams } from '../gp/matern.js';
 import { valuesHash } from '../hash.js';
 import type { BuildFn, HyperModel } from '../hypermodel.js';
 import { Float, type HpValue, type HyperParameter, type HyperParameters, Int } from '../hyperparameters/index.js';
+import { paretoObjectives } from '../objective.js';
 import type { HpValues } from '../trial.js';
 import { nextCombination } from './grid-search.js';
 
@@ -81,12 +83,25 @@ export class BayesianOptimizationOracle extends Oracle {
     if (completed.length < initial || tunable.length === 0) return this.random(ctx, 'random');
 
     const tried = new Set(ctx.trials.map((t) => valuesHash(t.hyperparameters.values)));
-    const sign = this.objective.direction === 'max' ? -1 : 1;
-    const observed = ctx.trials.filter(
-      (t) => (t.status === 'COMPLETED' || t.status === 'PRUNED') && t.score !== null && Number.isFinite(t.score),
-    );
+    const objectives = paretoObjectives(this.objective);
+    let observed: typeof ctx.trials;
+    let y: number[];
+    if (objectives) {
+      // ParEGO: each proposal models one random scalarisation of the objectives.
+      observed = ctx.trials.filter((t) => t.status === 'COMPLETED' && t.values);
+      y = parEgoScalarise(
+        observed.map((t) => t.values as number[]),
+        objectives,
+        ctx.random,
+      );
+    } else {
+      const sign = this.objective.direction === 'max' ? -1 : 1;
+      observed = ctx.trials.filter(
+        (t) => (t.status === 'COMPLETED' || t.status === 'PRUNED') && t.score !== null && Number.isFinite(t.score),
+      );
+      y = observed.map((t) => sign * (t.score as number));
+    }
     const x = observed.map((t) => encode(tunable, t.hyperparameters));
-    const y = observed.map((t) => sign * (t.score as number));
     const random = createRandom(Math.floor(ctx.random() * 2 ** 32));
 
     let candidates: Candidate[];
@@ -121,7 +136,9 @@ export class BayesianOptimizationOracle extends Oracle {
 
     for (const c of candidates) {
       const values = decode(space, tunable, c.x);
-      if (!tried.has(valuesHash(values))) return { status: 'RUNNING', values, userData: { proposedBy: 'gp' } };
+      if (!tried.has(valuesHash(values))) {
+        return { status: 'RUNNING', values, userData: { proposedBy: objectives ? 'parego' : 'gp' } };
+      }
     }
     // Every candidate decodes to a tried configuration: the space is (nearly) exhausted around them.
     const enumerated = bestUntriedCombination(space, tunable, tried, (p) => {
@@ -140,6 +157,33 @@ export class BayesianOptimizationOracle extends Oracle {
     const values = this.randomValues(ctx);
     return values ? { status: 'RUNNING', values, userData: { proposedBy } } : { status: 'STOPPED' };
   }
+}
+
+/**
+ * ParEGO's scalarisation (Knowles 2006) of objective vectors, to be minimised: each objective is
+ * brought to the minimisation frame and normalised to [0, 1] over the observed points, then
+ * f = max_i(w_i f_i) + 0.05 * sum_i(w_i f_i) with weights w drawn uniformly from the simplex. A new
+ * weight per proposal makes successive proposals aim at different parts of the front.
+ */
+export function parEgoScalarise(
+  points: readonly (readonly number[])[],
+  objectives: readonly { direction: 'min' | 'max' }[],
+  random: () => number,
+): number[] {
+  const m = objectives.length;
+  const raw = objectives.map(() => -Math.log(1 - random()));
+  const total = raw.reduce((a, b) => a + b, 0);
+  const weights = raw.map((r) => r / total);
+  const framed = points.map((p) => p.map((v, i) => (objectives[i]?.direction === 'max' ? -v : v)));
+  const lo = Array.from({ length: m }, (_, i) => Math.min(...framed.map((p) => p[i] as number)));
+  const hi = Array.from({ length: m }, (_, i) => Math.max(...framed.map((p) => p[i] as number)));
+  return framed.map((p) => {
+    const scaled = p.map((v, i) => {
+      const range = (hi[i] as number) - (lo[i] as number);
+      return (weights[i] as number) * (range > 0 ? (v - (lo[i] as number)) / range : 0);
+    });
+    return Math.max(...scaled) + 0.05 * scaled.reduce((a, b) => a + b, 0);
+  });
 }
 
 /** A trial's values as a point in [0,1]^d: Keras Tuner's value->prob, default for inactive hyperparameters. */

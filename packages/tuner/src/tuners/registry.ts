@@ -7,6 +7,7 @@ import type { BuildFn, HyperModel } from '../hypermodel.js';
 import { BayesianOptimization, type BayesianOptimizationOptions } from './bayesian.js';
 import { GridSearch } from './grid-search.js';
 import { Hyperband, type HyperbandOptions } from './hyperband.js';
+import { NSGA2, type NSGA2Options } from './nsga2.js';
 import { RandomSearch } from './random-search.js';
 
 /** Each tuner's options by name. */
@@ -15,6 +16,7 @@ export interface TunerOptionsByKind {
   grid: TunerOptions;
   bayesian: TunerOptions & BayesianOptimizationOptions;
   hyperband: TunerOptions & HyperbandOptions;
+  nsga2: TunerOptions & NSGA2Options;
 }
 
 export type TunerKind = keyof TunerOptionsByKind;
@@ -32,6 +34,7 @@ export const TUNERS: Readonly<TunerConstructors> = {
   grid: GridSearch,
   bayesian: BayesianOptimization,
   hyperband: Hyperband,
+  nsga2: NSGA2,
 };
 
 /** The names of the tuners, in a stable order (for CLI choices). */
