@@ -182,7 +182,10 @@ describe('tuneserve query against a real server', () => {
     const cases: [string[], RegExp][] = [
       [['--url', down, '--random'], /cannot reach the server at .*ECONNREFUSED/],
       [['--url', server.url, '--index', '99999'], /no such test digit \(HTTP 404\)/],
-      [['--url', server.url, '--index', '12345678901'], /rejected the request \(HTTP 400\)/],
+      [
+        ['--url', server.url, '--index', '12345678901'],
+        /no such test digit \(HTTP 404\): sample 12345678901 does not exist/,
+      ],
       [['--url', server.url, '--model', 'nosuchmodel', '--index', '0'], /rejected the request \(HTTP 404\)/],
       [['--url', server.url, '--image', join(ws.dir, 'missing.png')], /cannot read image .*missing\.png: no such file/],
       [['--url', server.url, '--image', notImage], /cannot read image .*notes\.png/],

@@ -36,6 +36,8 @@ export interface TuneOptions {
   storage?: string;
   /** Default 'none'. */
   pruner?: PrunerKind;
+  /** Keep the checkpoints of the best K trials only (default: all). */
+  keepCheckpoints?: number;
   verbose?: 0 | 1 | 2;
   log?: (line: string) => void;
   /** Runs once the study is open (after --overwrite cleared it), before the first trial. */
@@ -48,7 +50,10 @@ function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
   return undefined;
 }
 
-type Resolved = Required<Omit<TuneOptions, 'seed' | 'storage' | 'verbose' | 'log' | 'beforeSearch'>> & TuneOptions;
+type Resolved = Required<
+  Omit<TuneOptions, 'seed' | 'storage' | 'keepCheckpoints' | 'verbose' | 'log' | 'beforeSearch'>
+> &
+  TuneOptions;
 
 function withDefaults(o: TuneOptions): Resolved {
   return {
@@ -83,6 +88,7 @@ export function createTuner(options: TuneOptions): tuner.Tuner {
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.storage ? { storage: o.storage } : {}),
     ...(pruner ? { pruner } : {}),
+    ...(o.keepCheckpoints !== undefined ? { keepCheckpoints: o.keepCheckpoints } : {}),
     ...(o.tuner === 'hyperband' ? { maxEpochs: o.epochs ?? 10, factor: 3 } : {}),
     ...(o.verbose !== undefined ? { verbose: o.verbose } : {}),
     ...(o.log ? { log: o.log } : {}),

@@ -16,6 +16,17 @@ export function parseBoolean(text: string): boolean | undefined {
   return undefined;
 }
 
+/**
+ * The one reading of whole numbers in text (flags, environment variables, URL segments, folder names): digits only
+ * (no sign, exponent, fraction or hex), a safe integer, at least `min`; undefined for anything else.
+ */
+export function parseInteger(text: string, min = 0): number | undefined {
+  const word = text.trim();
+  if (!/^\d+$/.test(word)) return undefined;
+  const n = Number(word);
+  return Number.isSafeInteger(n) && n >= min ? n : undefined;
+}
+
 /** A boolean environment variable: `fallback` when unset or empty; throws `makeError(message)` on any other word. */
 export function booleanEnv(
   name: string,

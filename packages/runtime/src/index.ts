@@ -6,7 +6,7 @@ export {
   type InitBackendOptions,
   initBackend,
 } from './backend.js';
-export { BOOLEAN_WORDS, booleanEnv, parseBoolean } from './env.js';
+export { BOOLEAN_WORDS, booleanEnv, parseBoolean, parseInteger } from './env.js';
 export { BackendError, ModelFileError } from './errors.js';
 export {
   chooseInference,
@@ -16,8 +16,17 @@ export {
 export { hostConvPlan } from './inference/conv-plan.js';
 export { type DensePlan, denseInferencePlan, type HostPlan, hostDensePlan } from './inference/dense-plan.js';
 export { type LatencyOptions, type LatencyResult, measureLatency } from './inference/latency.js';
-export { copyModel, type LoadLimits, loadLayersModel, saveLayersModel } from './model/files.js';
-export { METADATA_JSON, type ModelMetadata, ModelRepository } from './model/repository.js';
+export {
+  copyModel,
+  diskFullReason,
+  type LoadLimits,
+  loadLayersModel,
+  type ModelFiles,
+  publishedDir,
+  readModelFiles,
+  saveLayersModel,
+} from './model/files.js';
+export { METADATA_JSON, type ModelMetadata, ModelRepository, versionOf } from './model/repository.js';
 export { type HostConv, type HostGemm, hostConv, hostGemm, setBlasThreads } from './native/accelerator.js';
 export { createOptimizer, DEFAULT_LEARNING_RATES, OPTIMIZER_NAMES, type OptimizerName } from './optimizers.js';
 export { TUNESERVE_VERSION } from './version.js';

@@ -1,7 +1,19 @@
 /** Boolean words for variables: one reading everywhere, and TUNESERVE_ACCELERATOR=false really turns the addon off. */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BackendError, booleanEnv, parseBoolean } from '../src/index.js';
+import { BackendError, booleanEnv, parseBoolean, parseInteger } from '../src/index.js';
+
+describe('whole numbers', () => {
+  it('reads digits only, as a safe integer at least the minimum', () => {
+    expect(['0', '7', ' 42 ', '007', '9007199254740991'].map((t) => parseInteger(t))).toEqual([
+      0, 7, 42, 7, 9007199254740991,
+    ]);
+    for (const text of ['', '-1', '+1', '1.5', '1e3', '0x10', '12a', '9007199254740992', 'Infinity'])
+      expect(parseInteger(text), text).toBeUndefined();
+    expect(parseInteger('0', 1)).toBeUndefined();
+    expect(parseInteger('3', 1)).toBe(3);
+  });
+});
 
 describe('boolean words', () => {
   it('reads 1/true/yes/on and 0/false/no/off in any case, and nothing else', () => {

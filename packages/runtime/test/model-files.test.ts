@@ -1,11 +1,20 @@
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, loadLayersModel, ModelFileError, ModelRepository, saveLayersModel } from '@tuneserve/runtime';
+import {
+  copyModel,
+  initBackend,
+  loadLayersModel,
+  ModelFileError,
+  ModelRepository,
+  publishedDir,
+  saveLayersModel,
+  versionOf,
+} from '@tuneserve/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveLayersModel as saveWithHooks } from '../src/model/files.js';
 import { predictValues, probe, smallModel, tempDir } from './helpers.js';
@@ -63,6 +72,29 @@ describe('saveLayersModel / loadLayersModel', () => {
     expect(await predictValues(await loadLayersModel(target), probe())).toEqual(await predictValues(second, probe()));
   });
 
+  it('reads the previous model when a save was killed between its two renames; the next save clears the leftovers', async () => {
+    const target = join(dir, 'killed');
+    const first = smallModel(1);
+    await saveLayersModel(first, target);
+    // What a kill after "move the old folder aside" and before "rename the new one in" leaves, by a writer whose pid
+    // cannot exist (pids stop at 2^22): the old folder aside and the new one's temporary folder.
+    const aside = join(dir, '.killed.tmp-4194305-ab.old');
+    await rename(target, aside);
+    await mkdir(join(dir, '.killed.tmp-4194305-cd'));
+    // A temporary folder of a writer that still runs (our parent) is left alone.
+    const live = join(dir, `.killed.tmp-${process.ppid}-ef`);
+    await mkdir(live);
+    expect(publishedDir(target)).toBe(aside);
+    expect(publishedDir(target, ['state.json'])).toBeUndefined();
+    expect(await predictValues(await loadLayersModel(target), probe())).toEqual(await predictValues(first, probe()));
+    const second = smallModel(7);
+    await saveLayersModel(second, target);
+    expect(publishedDir(target)).toBe(target);
+    expect(await predictValues(await loadLayersModel(target), probe())).toEqual(await predictValues(second, probe()));
+    expect((await readdir(dir)).filter((n) => n.startsWith('.killed.'))).toEqual([`.killed.tmp-${process.ppid}-ef`]);
+    await rm(live, { recursive: true });
+  });
+
   it('reports corrupt model.json, missing and truncated weights as ModelFileError naming the file', async () => {
     const target = join(dir, 'corrupt');
     await saveLayersModel(smallModel(), target);
@@ -103,7 +135,6 @@ describe('saveLayersModel / loadLayersModel', () => {
     const sizeOf = (s: { shape: number[] }) => s.shape.reduce((a, b) => a * b, 1) * 4;
     const group1Bytes = sizeOf(specs[0]!) + sizeOf(specs[1]!);
     const conv = join(dir, 'converted');
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(conv);
     await writeFile(join(conv, 'group1-shard1of2.bin'), bytes.subarray(0, 10));
     await writeFile(join(conv, 'group1-shard2of2.bin'), bytes.subarray(10, group1Bytes));
@@ -182,10 +213,18 @@ describe('ModelRepository', () => {
       { 'plot.svg': '<svg/>' },
     );
     expect([v1.version, v2.version]).toEqual([1, 2]);
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(join(repo.root, '007x'));
     await mkdir(join(repo.root, '9')); // an empty directory is not a published version
+    // Names that are not a plain positive safe integer are no version either (the server scans with this rule).
+    for (const name of ['0', '03', '9007199254740993', '+4', '5.0'])
+      await copyModel(repo.versionDir(1), join(repo.root, name));
     expect(await repo.listVersions()).toEqual([1, 2]);
+    expect([versionOf('7'), versionOf('07'), versionOf('0'), versionOf('9007199254740991')]).toEqual([
+      7,
+      undefined,
+      undefined,
+      9007199254740991,
+    ]);
     expect(await repo.latestVersion()).toBe(2);
     const m2 = await repo.readMetadata(2);
     expect(m2).toMatchObject({ name: 'mnist', version: 2, hyperparameters: { units: 5 }, labels: ['a', 'b', 'c'] });

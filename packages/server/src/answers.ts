@@ -4,12 +4,13 @@
  * Serving's classify/regress and KServe v2's extra outputs.
  */
 import type { LabelledPrediction, OutputSchema, ScoredLabel } from '@tuneserve/client';
+import { parseInteger } from '@tuneserve/runtime';
 import { InvalidInputError } from './errors.js';
 
 /** Reads a top_k parameter (query string, body or KServe parameters): an integer >= 1, capped at the class count. */
 export function readTopK(value: unknown, where: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value;
+  const n = typeof value === 'string' ? (parseInteger(value) ?? value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1)
     throw new InvalidInputError(`${where} must be an integer >= 1, got ${JSON.stringify(value)}`);
   return n;

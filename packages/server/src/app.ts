@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
+import { versionOf } from '@tuneserve/runtime';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiKeys } from './auth.js';
 import { AuthFailureGuard } from './auth-guard.js';
@@ -153,7 +154,7 @@ function namedModels(options: ServerOptions): ModelSpec[] {
   if (options.modelDir !== undefined) {
     const root = resolve(options.modelDir);
     // A single version folder (models/mnist/1) is named after its model, not its version number.
-    const name = options.modelName ?? basename(/^\d+$/.test(basename(root)) ? dirname(root) : root);
+    const name = options.modelName ?? basename(versionOf(basename(root)) !== undefined ? dirname(root) : root);
     if (!MODEL_NAME.test(name)) throw new Error(`model name "${name}" must match ${MODEL_NAME.source}`);
     if (specs.some((s) => s.name === name)) throw new Error(`model "${name}" is named twice`);
     specs.unshift({

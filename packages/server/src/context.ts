@@ -1,4 +1,5 @@
 /** What the route plugins share: the models, limits, and how to find a model and a version. */
+import { parseInteger } from '@tuneserve/runtime';
 import type { Deadlines } from './deadlines.js';
 import { DeadlineExceededError, InvalidInputError, NotFoundError, NotReadyError } from './errors.js';
 import type { ServedVersion } from './model/manager.js';
@@ -48,8 +49,8 @@ export function resolveIn(model: ServedModel, sel: VersionSelector): ServedVersi
   const name = model.name;
   let number: number | undefined;
   if (sel.version !== undefined) {
-    if (!/^\d{1,15}$/.test(sel.version)) throw new InvalidInputError(`version "${sel.version}" is not an integer`);
-    number = Number(sel.version);
+    number = parseInteger(sel.version);
+    if (number === undefined) throw new InvalidInputError(`version "${sel.version}" is not an integer`);
   } else if (sel.label !== undefined) {
     number = model.labels[sel.label];
     if (number === undefined || !Object.hasOwn(model.labels, sel.label)) {

@@ -1,46 +1,50 @@
 /**
- * Trial checkpoints. A checkpoint folder holds the standard TF.js layout (model.json + weights.bin,
- * loadable with tf.loadLayersModel), optionally the optimizer's slots (optimizer.json +
- * optimizer.bin) and a small state.json. Folders are written to a temporary sibling, fsynced and
- * renamed into place, so a SIGKILL leaves either the old or the new checkpoint, never half of one.
+ * Trial checkpoints: a model folder written by the runtime's saveLayersModel (standard TF.js layout, published
+ * atomically, a killed save leaves the previous folder readable) with two side files of the tuner's: state.json
+ * and, for resuming, the optimizer's slots (optimizer.json + optimizer.bin).
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { diskFullReason, ModelFileError, publishedDir, readModelFiles, saveLayersModel } from '@tuneserve/runtime';
 import { CheckpointError } from './errors.js';
 
 export interface CheckpointState {
   [key: string]: unknown;
 }
 
-async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+const STATE_JSON = 'state.json';
+const OPTIMIZER_JSON = 'optimizer.json';
+const OPTIMIZER_BIN = 'optimizer.bin';
 
 function toBytes(data: tf.io.WeightData | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array();
   return new Uint8Array(tf.io.CompositeArrayBuffer.join(data));
 }
 
-async function captureModel(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      captured = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-    { includeOptimizer: false },
-  );
-  if (!captured) throw new Error('The model produced no artifacts to save.');
-  return captured;
+const arrayBuffer = (bytes: Uint8Array): ArrayBuffer =>
+  bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+
+/** The optimizer's slots as side files, or none when the optimizer cannot export them. */
+async function optimizerFiles(optimizer: tf.Optimizer): Promise<Record<string, string | Uint8Array>> {
+  try {
+    const slots = await optimizer.getWeights();
+    let encoded: Awaited<ReturnType<typeof tf.io.encodeWeights>>;
+    try {
+      encoded = await tf.io.encodeWeights(slots);
+    } finally {
+      // getWeights() makes a fresh scalar for the iteration count; the slots themselves are variables.
+      for (const s of slots) if (!(s.tensor instanceof tf.Variable)) s.tensor.dispose();
+    }
+    return {
+      [OPTIMIZER_JSON]: JSON.stringify({ className: optimizer.getClassName(), specs: encoded.specs }),
+      [OPTIMIZER_BIN]: toBytes(encoded.data),
+    };
+  } catch {
+    // Some optimizers (e.g. custom fused ones) cannot export their slots; weights alone still resume.
+    return {};
+  }
 }
 
 /** Saves model weights (+ optimizer slots when `withOptimizer`) and `state` into `dir` atomically. */
@@ -50,107 +54,36 @@ export async function saveCheckpoint(
   state: CheckpointState,
   withOptimizer = false,
 ): Promise<void> {
-  const artifacts = await captureModel(model);
-  const files: Record<string, string | Uint8Array> = {
-    'model.json': JSON.stringify({
-      format: 'layers-model',
-      generatedBy: 'tuneserve-tuner',
-      modelTopology: artifacts.modelTopology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
-    }),
-    'weights.bin': toBytes(artifacts.weightData),
-    'state.json': JSON.stringify(state),
-  };
   const optimizer = model.optimizer as tf.Optimizer | undefined;
-  if (withOptimizer && optimizer) {
-    try {
-      const slots = await optimizer.getWeights();
-      let encoded: Awaited<ReturnType<typeof tf.io.encodeWeights>>;
-      try {
-        encoded = await tf.io.encodeWeights(slots);
-      } finally {
-        // getWeights() makes a fresh scalar for the iteration count; the slots themselves are variables.
-        for (const s of slots) if (!(s.tensor instanceof tf.Variable)) s.tensor.dispose();
-      }
-      files['optimizer.json'] = JSON.stringify({ className: optimizer.getClassName(), specs: encoded.specs });
-      files['optimizer.bin'] = toBytes(encoded.data);
-    } catch {
-      // Some optimizers (e.g. custom fused ones) cannot export their slots; weights alone still resume.
-    }
-  }
+  const files = {
+    [STATE_JSON]: JSON.stringify(state),
+    ...(withOptimizer && optimizer ? await optimizerFiles(optimizer) : {}),
+  };
   const target = path.resolve(dir);
-  await mkdir(path.dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await mkdir(tmp);
-    for (const [name, data] of Object.entries(files)) await writeSynced(path.join(tmp, name), data);
+    await saveLayersModel(model, target, files);
   } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw writeError(target, error);
-  }
-  try {
-    const old = `${target}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
-    if (existsSync(target)) await rename(target, old);
-    await rename(tmp, target);
-    await rm(old, { recursive: true, force: true });
-    await removeLeftovers(target);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
+    // A full disk says so, names the checkpoint and that the previous one is still there.
+    const why = error instanceof ModelFileError ? diskFullReason(error.cause) : undefined;
+    if (why === undefined) throw error;
+    throw new CheckpointError(`Cannot write the checkpoint ${target}: ${why}; the previous checkpoint is kept.`, {
+      cause: error,
+    });
   }
 }
 
-/** A full disk says so, names the checkpoint and that the previous one is still there. */
-function writeError(target: string, error: unknown): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'EFBIG') return error;
-  const why = code === 'EFBIG' ? 'a file is over the size limit (EFBIG)' : `no space left on the device (${code})`;
-  return new CheckpointError(`Cannot write the checkpoint ${target}: ${why}; the previous checkpoint is kept.`, {
-    cause: error,
-  });
-}
-
-function complete(dir: string): boolean {
-  return existsSync(path.join(dir, 'model.json')) && existsSync(path.join(dir, 'state.json'));
-}
-
-/**
- * The folder holding the checkpoint: `dir` itself, or, when a kill hit between the two renames of
- * saveCheckpoint, the complete `.old-*` sibling that was being replaced.
- */
-function resolveDir(dir: string): string | undefined {
-  if (complete(dir)) return dir;
-  const parent = path.dirname(dir);
-  const prefix = `${path.basename(dir)}.old-`;
-  if (!existsSync(parent)) return undefined;
-  const old = readdirSync(parent)
-    .filter((name) => name.startsWith(prefix))
-    .map((name) => path.join(parent, name))
-    .filter(complete);
-  return old[0];
-}
-
-/** Deletes `.old-*` / `.tmp-*` siblings that a killed process left behind. */
-async function removeLeftovers(target: string): Promise<void> {
-  const parent = path.dirname(target);
-  const base = path.basename(target);
-  for (const name of readdirSync(parent)) {
-    if (name.startsWith(`${base}.old-`) || name.startsWith(`${base}.tmp-`)) {
-      const pid = Number(name.split('-')[1]);
-      if (pid !== process.pid || name.startsWith(`${base}.old-`))
-        await rm(path.join(parent, name), { recursive: true, force: true });
-    }
-  }
-}
+/** The folder holding a complete checkpoint for `dir` (see the runtime's publishedDir), if any. */
+const checkpointDir = (dir: string): string | undefined => publishedDir(dir, [STATE_JSON]);
 
 export function hasCheckpoint(dir: string): boolean {
-  return resolveDir(dir) !== undefined;
+  return checkpointDir(dir) !== undefined;
 }
 
 export async function readCheckpointState<T extends CheckpointState>(dir: string): Promise<T | undefined> {
-  const found = resolveDir(dir);
+  const found = checkpointDir(dir);
   if (!found) return undefined;
   try {
-    return JSON.parse(await readFile(path.join(found, 'state.json'), 'utf8')) as T;
+    return JSON.parse(await readFile(path.join(found, STATE_JSON), 'utf8')) as T;
   } catch {
     return undefined;
   }
@@ -163,18 +96,18 @@ export async function readCheckpointState<T extends CheckpointState>(dir: string
  */
 export async function loadCheckpoint(
   model: tf.LayersModel,
-  checkpointDir: string,
+  checkpointPath: string,
   withOptimizer = false,
 ): Promise<void> {
-  const dir = resolveDir(checkpointDir);
-  if (!dir) throw new Error(`No complete checkpoint at ${checkpointDir}.`);
-  const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as {
-    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
-  };
-  const specs = manifest.weightsManifest.flatMap((g) => g.weights);
-  const bytes = await readFile(path.join(dir, 'weights.bin'));
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const named = tf.io.decodeWeights(buffer, specs);
+  const dir = checkpointDir(checkpointPath);
+  if (!dir) throw new Error(`No complete checkpoint at ${checkpointPath}.`);
+  const optimizer = model.optimizer as tf.Optimizer | undefined;
+  const wantSlots = withOptimizer && optimizer !== undefined && existsSync(path.join(dir, OPTIMIZER_JSON));
+  const { artifacts, sideFiles } = await readModelFiles(dir, {
+    sideFiles: wantSlots ? [OPTIMIZER_JSON, OPTIMIZER_BIN] : [],
+  });
+  const specs = artifacts.weightSpecs ?? [];
+  const named = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
   try {
     const tensors = specs.map((s) => named[s.name] as tf.Tensor);
     const expected = model.weights;
@@ -193,23 +126,19 @@ export async function loadCheckpoint(
   } finally {
     tf.dispose(Object.values(named));
   }
-  const optimizer = model.optimizer as tf.Optimizer | undefined;
-  if (withOptimizer && optimizer && existsSync(path.join(dir, 'optimizer.json'))) {
-    const meta = JSON.parse(await readFile(path.join(dir, 'optimizer.json'), 'utf8')) as {
-      className: string;
-      specs: tf.io.WeightsManifestEntry[];
-    };
-    if (meta.className !== optimizer.getClassName()) return;
-    const obytes = await readFile(path.join(dir, 'optimizer.bin'));
-    const slots = tf.io.decodeWeights(
-      obytes.buffer.slice(obytes.byteOffset, obytes.byteOffset + obytes.byteLength),
-      meta.specs,
-    );
-    // setWeights keeps the tensors as new variables; dispose our decoded copies afterwards.
-    try {
-      await optimizer.setWeights(meta.specs.map((s) => ({ name: s.name, tensor: slots[s.name] as tf.Tensor })));
-    } finally {
-      tf.dispose(Object.values(slots));
-    }
+  const metaBytes = sideFiles[OPTIMIZER_JSON];
+  const slotBytes = sideFiles[OPTIMIZER_BIN];
+  if (!optimizer || !metaBytes || !slotBytes) return;
+  const meta = JSON.parse(Buffer.from(metaBytes).toString('utf8')) as {
+    className: string;
+    specs: tf.io.WeightsManifestEntry[];
+  };
+  if (meta.className !== optimizer.getClassName()) return;
+  const slots = tf.io.decodeWeights(arrayBuffer(slotBytes), meta.specs);
+  // setWeights keeps the tensors as new variables; dispose our decoded copies afterwards.
+  try {
+    await optimizer.setWeights(meta.specs.map((s) => ({ name: s.name, tensor: slots[s.name] as tf.Tensor })));
+  } finally {
+    tf.dispose(Object.values(slots));
   }
 }

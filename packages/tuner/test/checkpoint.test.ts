@@ -50,14 +50,16 @@ describe('checkpoints', () => {
       for (const [j, v] of w.entries()) expect(wb[i]?.[j]).toBeCloseTo(v, 5);
     }
 
-    // A kill after "rename old away" and before "rename new in" leaves only the .old- folder.
-    renameSync(target, `${target}.old-999999-abcd`);
+    // A kill after "rename old away" and before "rename new in" leaves only the folder moved aside (the runtime's
+    // name for it: hidden temporary sibling + .old), written by a process that cannot exist (pids stop at 2^22).
+    const aside = path.join(dir, `.${path.basename(target)}.tmp-4194305-abcd.old`);
+    renameSync(target, aside);
     expect(hasCheckpoint(target)).toBe(true);
     const c = model();
     await loadCheckpoint(c, target);
     expect(c.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(saved);
     await saveCheckpoint(c, target, { execution: 0, epoch: 2 });
-    expect(existsSync(`${target}.old-999999-abcd`)).toBe(false);
+    expect(existsSync(aside)).toBe(false);
     expect(await readCheckpointState(target)).toEqual({ execution: 0, epoch: 2 });
 
     const wrong = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 })] });

@@ -1,15 +1,13 @@
 /** Parsers for flags and their environment variables: a bad value is an InvalidArgumentError naming the flag (exit 2). */
-import { BOOLEAN_WORDS, parseBoolean } from '@tuneserve/runtime';
+import { BOOLEAN_WORDS, parseBoolean, parseInteger } from '@tuneserve/runtime';
 import { InvalidArgumentError } from 'commander';
 
 /** The one integer parser: digits only (no 1e3, no 1.5, no sign), a safe integer, at least `min`. */
 export function integer(flag: string, min: number): (value: string) => number {
   const what = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`;
   return (value) => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${flag} must be ${what}, got "${value}"`);
-    }
+    const n = parseInteger(value, min);
+    if (n === undefined) throw new InvalidArgumentError(`${flag} must be ${what}, got "${value}"`);
     return n;
   };
 }

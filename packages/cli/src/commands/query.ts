@@ -22,8 +22,9 @@ import {
   UnreachableError,
 } from '@tuneserve/client';
 import cliProgress from 'cli-progress';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { OutputInfo } from 'sharp';
+import { integer } from '../adapters/flags.js';
 import { UsageError } from '../errors.js';
 import { runLabelledQuery } from './query-labelled.js';
 
@@ -76,15 +77,6 @@ export function registerQuery(program: Command): void {
     .action(async (options: QueryOptions) => {
       await runQuery(options, process.stdout, process.stderr);
     });
-}
-
-function integer(flag: string, min: number): (value: string) => number {
-  return (value) => {
-    if (!/^\d+$/.test(value.trim()) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-      throw new InvalidArgumentError(`${flag} must be an integer >= ${min}`);
-    }
-    return Number(value);
-  };
 }
 
 export async function runQuery(options: QueryOptions, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<void> {

@@ -41,6 +41,7 @@ export interface TuneFlags extends StudyFlags, DataFlags {
   overwrite: boolean;
   seed?: number;
   pruner: PrunerKind;
+  keepCheckpoints?: number;
   quiet?: boolean;
 }
 
@@ -104,6 +105,11 @@ export function registerTune(program: Command): void {
       nonNegativeInt('--seed'),
     )
     .option('--pruner <kind>', PRUNER_KINDS.join('|'), oneOf('--pruner', PRUNER_KINDS), 'none')
+    .option(
+      '--keep-checkpoints <k>',
+      "keep the best K trials' checkpoints only, deleting the others as trials end (default: keep all)",
+      positiveInt('--keep-checkpoints'),
+    )
     .option('--quiet', 'no progress output', false);
   addStudyOptions(cmd);
   addDataOptions(cmd);
@@ -152,6 +158,7 @@ export async function tune(
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.storage ? { storage: o.storage } : {}),
       pruner: o.pruner,
+      ...(o.keepCheckpoints !== undefined ? { keepCheckpoints: o.keepCheckpoints } : {}),
       data,
       beforeSearch: () =>
         writePipelineInfo(o.directory, projectName, {

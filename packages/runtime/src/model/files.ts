@@ -3,7 +3,8 @@
  * so files written here load with stock `tf.loadLayersModel` in a browser and converter output loads here.
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -59,7 +60,7 @@ async function writeArtifactsToTemp(
     }
   }
   const parent = dirname(target);
-  const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(parent, `${tempPrefix(target)}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await mkdir(parent, { recursive: true });
     await mkdir(tmp);
@@ -77,11 +78,21 @@ async function writeArtifactsToTemp(
   }
 }
 
+/** Temporary siblings of `target` are named `<prefix><pid>-<random>`; a replaced folder waits at `<temp>.old`. */
+const tempPrefix = (target: string): string => `.${basename(target)}.tmp-`;
+
+/** Why a write failed for lack of room (full disk, quota, file size limit), or undefined for any other failure. */
+export function diskFullReason(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EFBIG') return 'a file is over the size limit (EFBIG)';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return `no space left on the device (${code})`;
+  return undefined;
+}
+
 /** A failed write says which model, why, and that nothing already published was touched. */
 function writeError(target: string, e: unknown): Error {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
-    const why = code === 'EFBIG' ? 'a file is over the size limit (EFBIG)' : `no space left on the device (${code})`;
+  const why = diskFullReason(e);
+  if (why !== undefined) {
     return new ModelFileError(
       `${target}: cannot write the model: ${why}; the files already there were not changed`,
       target,
@@ -112,6 +123,50 @@ async function replaceDir(tmp: string, target: string): Promise<void> {
     await rm(old, { recursive: true, force: true });
   }
   await syncDir(dirname(target));
+  await removeLeftovers(target);
+}
+
+/** Whether the process whose pid a temporary sibling's name carries is no longer running on this host. */
+function deadWriter(name: string, prefix: string): boolean {
+  const pid = Number(name.slice(prefix.length).split('-')[0]);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * After a successful publish, deletes what killed saves of `target` left beside it (temporary folders and folders
+ * moved aside for a swap, `.old`) when their writer no longer runs; a live writer's folders are its own business.
+ */
+async function removeLeftovers(target: string): Promise<void> {
+  const parent = dirname(target);
+  const prefix = tempPrefix(target);
+  for (const name of await readdir(parent)) {
+    if (name.startsWith(prefix) && deadWriter(name, prefix))
+      await rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The folder holding the model published at `dir`: `dir` itself when it has a model.json (and every one of
+ * `required`), else, when a kill hit a replacing save between its two renames, the previous folder still waiting
+ * beside it; undefined when there is neither.
+ */
+export function publishedDir(dir: string, required: readonly string[] = []): string | undefined {
+  const target = resolve(dir);
+  const complete = (d: string) => [MODEL_JSON, ...required].every((name) => existsSync(join(d, name)));
+  if (complete(target)) return target;
+  const parent = dirname(target);
+  const prefix = tempPrefix(target);
+  if (!existsSync(parent)) return undefined;
+  return readdirSync(parent)
+    .filter((name) => name.startsWith(prefix) && name.endsWith('.old'))
+    .map((name) => join(parent, name))
+    .find(complete);
 }
 
 async function captureArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
@@ -310,7 +365,7 @@ function sourceFor(dirOrUrl: string): { source: ModelSource; jsonName: string } 
     return { source: httpSource(url), jsonName: basename(url.pathname) };
   }
   const path = dirOrUrl.startsWith('file://') ? fileURLToPath(dirOrUrl) : resolve(dirOrUrl);
-  const jsonPath = path.endsWith('.json') ? path : join(path, MODEL_JSON);
+  const jsonPath = path.endsWith('.json') ? path : join(publishedDir(path) ?? path, MODEL_JSON);
   return { source: fileSource(jsonPath), jsonName: basename(jsonPath) };
 }
 
@@ -445,31 +500,49 @@ async function readArtifacts(
   return tf.io.getModelArtifactsForJSONSync(json, specs, tf.io.CompositeArrayBuffer.join(buffers));
 }
 
-/** Largest side file (metadata.json and the like) copyModel takes. */
+/** Largest side file (metadata.json and the like) a read takes. */
 const MAX_SIDE_FILE_BYTES = 16 * MiB;
 
+/** A model read into memory, checked, with whichever of the asked side files were present. */
+export interface ModelFiles {
+  artifacts: tf.io.ModelArtifacts;
+  sideFiles: Record<string, Uint8Array>;
+}
+
 /**
- * Copies a model from a folder or an http(s) URL into `dir` in the standard layout, atomically,
- * with every check a load makes (paths, sizes, dtypes, byte counts, redirects) but without building
- * it: a deployment's download step. Each of `sideFiles` (e.g. metadata.json) is copied when present.
+ * Reads model.json, its shards and each present one of `sideFiles` from a folder or an http(s) URL, with every
+ * check a load makes (paths, sizes, dtypes, byte counts, redirects), without building the model.
+ */
+export async function readModelFiles(
+  from: string,
+  options: LoadLimits & { sideFiles?: string[] } = {},
+): Promise<ModelFiles> {
+  const { source, jsonName } = sourceFor(from);
+  const artifacts = await readArtifacts(source, jsonName, { ...DEFAULT_LIMITS, ...options });
+  const sideFiles: Record<string, Uint8Array> = {};
+  for (const name of options.sideFiles ?? []) {
+    try {
+      sideFiles[name] = await source.read(checkWeightPath(name, name), MAX_SIDE_FILE_BYTES, 'the limit on side files');
+    } catch (e) {
+      if (!(e instanceof MissingModelFileError)) throw e;
+    }
+  }
+  return { artifacts, sideFiles };
+}
+
+/**
+ * Copies a model from a folder or an http(s) URL into `dir` in the standard layout, atomically, checked as
+ * readModelFiles checks it: a deployment's download step. Each of `sideFiles` (e.g. metadata.json) is copied when
+ * present.
  */
 export async function copyModel(
   from: string,
   dir: string,
   options: LoadLimits & { sideFiles?: string[] } = {},
 ): Promise<void> {
-  const { source, jsonName } = sourceFor(from);
-  const artifacts = await readArtifacts(source, jsonName, { ...DEFAULT_LIMITS, ...options });
-  const extra: Record<string, Uint8Array> = {};
-  for (const name of options.sideFiles ?? []) {
-    try {
-      extra[name] = await source.read(checkWeightPath(name, name), MAX_SIDE_FILE_BYTES, 'the limit on side files');
-    } catch (e) {
-      if (!(e instanceof MissingModelFileError)) throw e;
-    }
-  }
+  const { artifacts, sideFiles } = await readModelFiles(from, options);
   const target = resolve(dir);
-  const tmp = await writeArtifactsToTemp(artifacts, target, extra);
+  const tmp = await writeArtifactsToTemp(artifacts, target, sideFiles);
   try {
     await replaceDir(tmp, target);
   } finally {

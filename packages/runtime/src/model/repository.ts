@@ -2,6 +2,7 @@
 import { access, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { parseInteger } from '../env.js';
 import { ModelFileError } from '../errors.js';
 import { TUNESERVE_VERSION } from '../version.js';
 import { MODEL_JSON, writeModelToTemp } from './files.js';
@@ -32,7 +33,11 @@ export interface ModelMetadata {
   [key: string]: unknown;
 }
 
-const VERSION_DIR = /^[1-9]\d*$/;
+/** The version a folder name stands for: a positive safe integer written plainly ("7", not "07"); else undefined. */
+export function versionOf(name: string): number | undefined {
+  const v = parseInteger(name, 1);
+  return v !== undefined && String(v) === name ? v : undefined;
+}
 
 export class ModelRepository {
   readonly root: string;
@@ -52,12 +57,13 @@ export class ModelRepository {
     }
     const versions: number[] = [];
     for (const name of names) {
-      if (!VERSION_DIR.test(name)) continue;
+      const v = versionOf(name);
+      if (v === undefined) continue;
       const ok = await access(join(this.root, name, MODEL_JSON)).then(
         () => true,
         () => false,
       );
-      if (ok) versions.push(Number(name));
+      if (ok) versions.push(v);
     }
     return versions.sort((a, b) => a - b);
   }

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { parseInteger } from '@tuneserve/runtime';
 import { parse as parseYaml } from 'yaml';
 
 /** TF Serving's ServableVersionPolicy: the newest N, every version on disk, or the listed ones. */
@@ -23,7 +24,6 @@ export interface ModelSpec {
 
 /** Names that are safe in every URL form we serve (`/v1/models/<name>:predict`, `/v2/models/<name>/infer`). */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const VERSION = /^[1-9]\d{0,15}$/;
 const LABEL = /^[A-Za-z0-9_]{1,64}$/;
 
 export class ModelConfigError extends Error {
@@ -47,7 +47,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function positiveInt(value: unknown, where: string): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value;
-  if (typeof value === 'string' && VERSION.test(value)) return Number(value);
+  const parsed = typeof value === 'string' ? parseInteger(value, 1) : undefined;
+  if (parsed !== undefined) return parsed;
   throw new ModelConfigError(`${where} must be a positive integer, got ${JSON.stringify(value)}`);
 }
 

@@ -10,7 +10,7 @@
 import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputSchema, OutputSchema } from '@tuneserve/client';
-import { chooseInference, type Inference, type InferencePath } from '@tuneserve/runtime';
+import { chooseInference, type Inference, type InferencePath, ModelRepository } from '@tuneserve/runtime';
 import { NotReadyError } from '../errors.js';
 import type { Batch } from '../tensor-input.js';
 import { Batcher, type BatchingOptions } from './batcher.js';
@@ -104,8 +104,6 @@ export interface ManagerOptions {
   events: ManagerEvents;
 }
 
-const VERSION_DIR = /^[1-9]\d{0,15}$/;
-
 /** Names, sizes and modification times of a folder's entries; undefined when it cannot be read. */
 async function fingerprint(dir: string): Promise<string | undefined> {
   try {
@@ -197,25 +195,14 @@ export class ModelManager {
     this.timer.unref();
   }
 
+  /** Complete version folders, newest first (the runtime's ModelRepository decides what a version folder is). */
   private async onDisk(): Promise<number[]> {
     if (this.single) return [1];
-    let names: string[];
     try {
-      names = await readdir(this.options.root);
+      return (await new ModelRepository(this.options.root).listVersions()).reverse();
     } catch {
       return [];
     }
-    const found: number[] = [];
-    for (const name of names) {
-      if (!VERSION_DIR.test(name)) continue;
-      try {
-        await access(join(this.options.root, name, 'model.json'));
-        found.push(Number(name));
-      } catch {
-        // not (yet) a complete version folder
-      }
-    }
-    return found.sort((a, b) => b - a);
   }
 
   private dirOf(version: number): string {

@@ -4,6 +4,7 @@
  */
 
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
+import { parseInteger } from '@tuneserve/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import { defaultModel, resolveIn, type ServingContext } from '../context.js';
 import { HttpError, InvalidInputError, NotFoundError } from '../errors.js';
@@ -93,9 +94,10 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
       },
     },
     async (req) => {
-      if (!/^\d{1,9}$/.test(req.params.index))
+      const index = parseInteger(req.params.index);
+      if (index === undefined)
         throw new InvalidInputError(`sample index "${req.params.index}" is not a non-negative integer`);
-      return sampleAt(Number(req.params.index));
+      return sampleAt(index);
     },
   );
 

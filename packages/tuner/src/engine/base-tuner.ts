@@ -174,6 +174,7 @@ export abstract class BaseTuner {
             status: 'COMPLETED',
             ...normalizeResult(result, this.oracle.objective),
           });
+    await this.trialEnded(ended);
     await this.options.onTrialEnd?.(ended);
     return ended;
   }
@@ -206,6 +207,7 @@ export abstract class BaseTuner {
         const ended = await this.runAndEndTrial(trial, args);
         if (!ended) continue; // another worker took the trial over; it is not ours to count
         display.trialEnd(ended);
+        await this.trialEnded(ended);
         await this.options.onTrialEnd?.(ended);
         await this.checkConsecutiveFailures();
       }
@@ -312,6 +314,9 @@ export abstract class BaseTuner {
       this.display?.executionEnd();
     }
   }
+
+  /** Hook: runs after a trial this tuner ran or was told about has been recorded (Tuner prunes checkpoints). */
+  protected async trialEnded(_trial: Trial): Promise<void> {}
 
   /** A failed trial's retry must start from scratch: drop its partial metrics (Tuner also drops its resume files). */
   protected async discardProgress(trial: Trial): Promise<void> {

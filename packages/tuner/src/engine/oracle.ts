@@ -534,6 +534,11 @@ export abstract class Oracle {
     return this.toTrial(rec, HyperParameters.fromConfig(study.space));
   }
 
+  /** This oracle's persisted state as last recorded (read it only; decisions change it inside createTrial/endTrial). */
+  protected async recordedState(): Promise<Record<string, unknown>> {
+    return (await (await this.open()).getStudy())?.oracleState ?? {};
+  }
+
   async getTrials(): Promise<Trial[]> {
     const storage = await this.open();
     const study = await storage.getStudy();

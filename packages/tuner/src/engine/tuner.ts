@@ -16,11 +16,17 @@ import type { Trial, TrialResult } from '../trial.js';
 import { BaseTuner, type BaseTunerOptions } from './base-tuner.js';
 import { BEST_DIR, discardResumeFiles, disposeModel, runExecutions } from './executions.js';
 import type { Oracle } from './oracle.js';
+import { checkKeepCheckpoints, removeSurplusCheckpoints } from './retention.js';
 
 export interface TunerOptions extends BaseTunerOptions {
   executionsPerTrial?: number;
   /** Trials whose model has more parameters fail at once (Keras Tuner's max_model_size). */
   maxModelSize?: number;
+  /**
+   * Keep the best-epoch checkpoints of the best K trials only (default: all); the others are deleted once their
+   * trial has ended and nothing still needs them. getBestModels(n) works for n <= K.
+   */
+  keepCheckpoints?: number;
 }
 
 /** search()'s third argument in the default runTrial: model.fit's arguments plus verbose. */
@@ -46,7 +52,11 @@ export class Tuner extends BaseTuner {
       throw new RangeError(`executionsPerTrial must be a positive integer, got ${executions}.`);
     }
     this.executionsPerTrial = executions;
+    this.keepCheckpoints = checkKeepCheckpoints(options.keepCheckpoints);
   }
+
+  /** How many trials keep their checkpoints (undefined: all). */
+  readonly keepCheckpoints: number | undefined;
 
   /**
    * Runs one trial. The default trains `executionsPerTrial` models with model.fit (or the
@@ -95,6 +105,26 @@ export class Tuner extends BaseTuner {
     return undefined;
   }
 
+  /**
+   * Hook: trials whose checkpoints must stay whatever their rank. Default: the parents (parentTrialId) of every
+   * trial that has not ended for good, as a retried or running trial loads its parent's weights again.
+   */
+  protected async checkpointsInUse(trials: readonly Trial[]): Promise<Set<string>> {
+    const inUse = new Set<string>();
+    for (const t of trials) {
+      if (t.status === 'COMPLETED' || t.status === 'PRUNED' || t.status === 'FAILED') continue;
+      const parent = this.parentTrialId(t);
+      if (parent !== undefined) inUse.add(parent);
+    }
+    return inUse;
+  }
+
+  protected override async trialEnded(_trial: Trial): Promise<void> {
+    if (this.keepCheckpoints === undefined) return;
+    const trials = await this.oracle.getTrials();
+    await removeSurplusCheckpoints(this.oracle, trials, this.keepCheckpoints, await this.checkpointsInUse(trials));
+  }
+
   /** Rebuilds the best trials' models and loads their best-epoch weights. The caller owns (and disposes) them. */
   async getBestModels(numModels = 1): Promise<tf.LayersModel[]> {
     const hypermodel = this.requireHypermodel();
@@ -102,7 +132,11 @@ export class Tuner extends BaseTuner {
     for (const trial of await this.oracle.getBestTrials(numModels)) {
       const dir = path.join(await this.trialDir(trial.trialId), BEST_DIR);
       if (!hasCheckpoint(dir)) {
-        throw new FatalError(`Trial ${trial.trialId} has no checkpoint at ${dir} (status ${trial.status}).`);
+        const kept =
+          this.keepCheckpoints === undefined
+            ? ''
+            : `; keepCheckpoints ${this.keepCheckpoints} keeps the best ${this.keepCheckpoints} trials' only`;
+        throw new FatalError(`Trial ${trial.trialId} has no checkpoint at ${dir} (status ${trial.status})${kept}.`);
       }
       const model = await hypermodel.build(trial.hyperparameters.copy());
       await loadCheckpoint(model, dir);

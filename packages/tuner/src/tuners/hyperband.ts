@@ -175,6 +175,18 @@ export class HyperbandOracle extends Oracle {
     return this.randomTrial(trialId, bracket, ctx);
   }
 
+  /** Trials of open brackets that a later round may still promote (a promoted trial starts from their checkpoint). */
+  async promotable(): Promise<Set<string>> {
+    const state = (await this.recordedState()).hyperband as HyperbandState | undefined;
+    const ids = new Set<string>();
+    for (const b of state?.brackets ?? []) {
+      const last = b.rounds.length - 1;
+      if ((b.rounds[last]?.length ?? 0) >= this.size(b.bracket, last)) continue; // closed: nothing left to promote
+      for (const round of b.rounds.slice(0, last)) for (const e of round) ids.add(e.id);
+    }
+    return ids;
+  }
+
   /** Promotes the best finished, not yet promoted trial of round r-1 into round r, if the rule allows. */
   private promote(trialId: string, b: BracketState, r: number, byId: Map<string, Trial>): PopulateResult | undefined {
     const round = b.rounds[r] as RoundEntry[];
@@ -239,5 +251,11 @@ export class Hyperband extends Tuner {
 
   protected override parentTrialId(trial: Trial): string | undefined {
     return hyperbandTrial(trial)?.parentId;
+  }
+
+  protected override async checkpointsInUse(trials: readonly Trial[]): Promise<Set<string>> {
+    const inUse = await super.checkpointsInUse(trials);
+    for (const id of await (this.oracle as HyperbandOracle).promotable()) inUse.add(id);
+    return inUse;
   }
 }

@@ -8,6 +8,7 @@
  * `idle_in_transaction_session_timeout` (a worker frozen or partitioned inside a transaction has
  * its session ended by the server, which releases the study lock for the others).
  */
+import { parseInteger } from '@tuneserve/runtime';
 import pg from 'pg';
 import { StorageError } from '../../errors.js';
 
@@ -90,12 +91,13 @@ export function parsePostgresUrl(url: string): { connectionString: string; optio
   for (const [param, key] of Object.entries(DURATION_PARAMS)) {
     const value = parsed.searchParams.get(param);
     if (value === null) continue;
-    if (!/^\d+$/.test(value) || Number(value) < 1) {
+    const ms = parseInteger(value, 1);
+    if (ms === undefined) {
       throw new StorageConnectionError(
         `storage URL parameter ${param} must be a positive number of milliseconds, got '${value}'`,
       );
     }
-    options[key] = Number(value);
+    options[key] = ms;
     parsed.searchParams.delete(param);
   }
   return { connectionString: parsed.toString(), options };
