@@ -8,7 +8,8 @@
  *
  * Then the issue 16 section (any-model.ts): image route vs numeric route, gRPC raw vs REST v2 JSON, ten models vs one.
  *
- * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2 --no-cnn --no-any-model | --only-any-model]
+ * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2 --no-cnn --no-any-model | --only-any-model |
+ *        --only-cnn]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { ModelRepository } from '@tuneserve/runtime';
+import { initBackend, ModelRepository, measureLatency } from '@tuneserve/runtime';
 import autocannon from 'autocannon';
 import { benchAnyModel } from './any-model.js';
 
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     'no-cnn': { type: 'boolean', default: false },
     'no-any-model': { type: 'boolean', default: false },
     'only-any-model': { type: 'boolean', default: false },
+    'only-cnn': { type: 'boolean', default: false },
   },
 });
 const duration = Number(args.duration);
@@ -79,6 +81,8 @@ interface Figures {
   failed: number;
   /** CPU time the server spent per request (µs), NaN where /proc is unavailable. */
   cpuUs: number;
+  /** Mean examples per model call during the run (from the server's batch-size histogram), NaN when not asked. */
+  batch: number;
 }
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, ...]; utime and stime are 11 and 12. */
@@ -108,7 +112,26 @@ function cpuMs(pid: number): number {
   return ticks * 10;
 }
 
-async function load(url: string, body: string, connections: number, seconds: number, pid?: number): Promise<Figures> {
+/** Examples and model calls so far, summed over the server's models (tuneserve_batch_size histogram). */
+async function batchTotals(base: string): Promise<{ examples: number; calls: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const sum = (name: string) =>
+    [...text.matchAll(new RegExp(`^tuneserve_batch_size_${name}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))].reduce(
+      (a, m) => a + Number(m[1]),
+      0,
+    );
+  return { examples: sum('sum'), calls: sum('count') };
+}
+
+async function load(
+  url: string,
+  body: string,
+  connections: number,
+  seconds: number,
+  pid?: number,
+  metricsBase?: string,
+): Promise<Figures> {
+  const batchBefore = metricsBase ? await batchTotals(metricsBase) : undefined;
   const cpuBefore = pid ? cpuMs(pid) : Number.NaN;
   const result = await autocannon({
     url,
@@ -124,7 +147,17 @@ async function load(url: string, body: string, connections: number, seconds: num
     p99: result.latency.p99,
     failed: result.errors + result.timeouts + result.non2xx,
     cpuUs: pid ? ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, result.requests.total) : Number.NaN,
+    batch: await meanBatch(metricsBase, batchBefore),
   };
+}
+
+async function meanBatch(
+  base: string | undefined,
+  before: { examples: number; calls: number } | undefined,
+): Promise<number> {
+  if (!base || !before) return Number.NaN;
+  const after = await batchTotals(base);
+  return (after.examples - before.examples) / Math.max(1, after.calls - before.calls);
 }
 
 /** The round with the most requests/s: on a shared machine the best round is the least disturbed one. */
@@ -134,7 +167,7 @@ const best = (a: Figures | undefined, b: Figures): Figures => (a && a.rps >= b.r
  * Noop and ours alternate at each point for several rounds, so bursts of load from other processes
  * hit both alike; each side reports its best round.
  */
-async function measurePair(noop: Running, ours: Running, routes: Record<string, string>) {
+async function measurePair(noop: Running, ours: Running, routes: Record<string, string>, batches = false) {
   const pairs = new Map<string, { base: Figures; mine: Figures }>();
   for (const [route, body] of Object.entries(routes)) {
     await load(`${noop.url}${route}`, body, 8, 1); // warm-up
@@ -143,8 +176,9 @@ async function measurePair(noop: Running, ours: Running, routes: Record<string, 
       let base: Figures | undefined;
       let mine: Figures | undefined;
       for (let r = 0; r < rounds; r++) {
-        base = best(base, await load(`${noop.url}${route}`, body, c, duration, noop.pid));
-        mine = best(mine, await load(`${ours.url}${route}`, body, c, duration, ours.pid));
+        const metrics = (server: Running) => (batches ? server.url : undefined);
+        base = best(base, await load(`${noop.url}${route}`, body, c, duration, noop.pid, metrics(noop)));
+        mine = best(mine, await load(`${ours.url}${route}`, body, c, duration, ours.pid, metrics(ours)));
       }
       if (base && mine) pairs.set(`${route} c=${c}`, { base, mine });
     }
@@ -170,12 +204,18 @@ function serveArgs(modelDir: string): string[] {
   return [CLI, 'serve', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
 }
 
-/**
- * The CNN the default space picks, served beside the MLP (one process each, rounds alternating): /predict requests/s
- * of the CNN as a fraction of the MLP's (target >= 0.7x at c=32) and its batch-1 latency (p50 at c=1).
- */
-async function compareCnn(dir: string, body: string): Promise<void> {
-  const cnn = tf.sequential({
+/** The reference MLP (Dense 64 relu -> Dense 10 softmax); weights do not change the cost. */
+const referenceMlp = () =>
+  tf.sequential({
+    layers: [
+      tf.layers.dense({ units: 64, activation: 'relu', inputShape: [784] }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+
+/** The default space's winner shape, conv16-pool-conv32-pool-dense64-dense10 on a flat 784 input. */
+const winnerCnn = () =>
+  tf.sequential({
     layers: [
       tf.layers.reshape({ inputShape: [784], targetShape: [28, 28, 1] }),
       tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
@@ -188,23 +228,48 @@ async function compareCnn(dir: string, body: string): Promise<void> {
       tf.layers.dense({ units: 10, activation: 'softmax' }),
     ],
   });
+
+/**
+ * The CNN the default space picks, served beside the MLP (one process each, rounds alternating): /predict requests/s
+ * of the CNN as a fraction of the MLP's (target >= 0.7x at c=32), the mean batch the micro-batcher formed, and the
+ * batch-1 latency: over HTTP (p50 at c=1, autocannon's whole-millisecond resolution) and of the inference alone
+ * (measureLatency: the serving path in this process, median of 200 calls).
+ */
+async function compareCnn(dir: string, body: string): Promise<void> {
+  await initBackend({ log: false });
+  const cnn = winnerCnn();
+  const mlp = referenceMlp();
+  const latency = {
+    cnn: measureLatency(cnn, { runs: 200, warmup: 20 }),
+    mlp: measureLatency(mlp, { runs: 200, warmup: 20 }),
+  };
+  const batch32 = {
+    cnn: measureLatency(cnn, { runs: 50, warmup: 5, batch: 32 }),
+    mlp: measureLatency(mlp, { runs: 50, warmup: 5, batch: 32 }),
+  };
   await new ModelRepository(join(dir, 'cnn')).saveVersion(cnn, {
     name: 'cnn',
     inputShape: [784],
     labels: [...'0123456789'],
   });
+  await new ModelRepository(join(dir, 'mlp')).saveVersion(mlp, {
+    name: 'mnist',
+    inputShape: [784],
+    labels: [...'0123456789'],
+  });
   cnn.dispose();
-  const mlpServer = await launch(serveArgs(join(dir, 'mnist')), /serving .* at (\S+)/);
+  mlp.dispose();
+  const mlpServer = await launch(serveArgs(join(dir, 'mlp')), /serving .* at (\S+)/);
   const cnnServer = await launch(serveArgs(join(dir, 'cnn')), /serving .* at (\S+)/);
   try {
-    const pairs = await measurePair(mlpServer, cnnServer, { '/predict': body });
+    const pairs = await measurePair(mlpServer, cnnServer, { '/predict': body }, true);
     console.log('\nCNN (conv16-pool-conv32-pool-dense64-dense10) vs MLP (dense64-dense10), /predict, --workers 1 each');
     console.log(
-      `${'point'.padEnd(20)}${'MLP r/s'.padStart(9)}${'CNN r/s'.padStart(9)}${'ratio'.padStart(7)}   ${'p50 MLP/CNN ms'.padStart(15)}   ${'p99 MLP/CNN ms'.padStart(15)}  ${'CPU us/req MLP/CNN'.padStart(19)}  failed`,
+      `${'point'.padEnd(20)}${'MLP r/s'.padStart(9)}${'CNN r/s'.padStart(9)}${'ratio'.padStart(7)}   ${'p50 MLP/CNN ms'.padStart(15)}   ${'p99 MLP/CNN ms'.padStart(15)}  ${'CPU us/req MLP/CNN'.padStart(19)}  ${'mean batch MLP/CNN'.padStart(18)}  failed`,
     );
     for (const [key, { base, mine }] of pairs) {
       console.log(
-        `${key.padEnd(20)}${fmt(base.rps).padStart(9)}${fmt(mine.rps).padStart(9)}${(mine.rps / base.rps).toFixed(2).padStart(6)}x   ${`${base.p50.toFixed(1)}/${mine.p50.toFixed(1)}`.padStart(15)}   ${`${base.p99.toFixed(1)}/${mine.p99.toFixed(1)}`.padStart(15)}  ${`${base.cpuUs.toFixed(0)}/${mine.cpuUs.toFixed(0)}`.padStart(19)}  ${base.failed}/${mine.failed}`,
+        `${key.padEnd(20)}${fmt(base.rps).padStart(9)}${fmt(mine.rps).padStart(9)}${(mine.rps / base.rps).toFixed(2).padStart(6)}x   ${`${base.p50.toFixed(1)}/${mine.p50.toFixed(1)}`.padStart(15)}   ${`${base.p99.toFixed(1)}/${mine.p99.toFixed(1)}`.padStart(15)}  ${`${base.cpuUs.toFixed(0)}/${mine.cpuUs.toFixed(0)}`.padStart(19)}  ${`${base.batch.toFixed(1)}/${mine.batch.toFixed(1)}`.padStart(18)}  ${base.failed}/${mine.failed}`,
       );
     }
     const c32 = pairs.get('/predict c=32');
@@ -214,9 +279,23 @@ async function compareCnn(dir: string, body: string): Promise<void> {
       console.log(
         `target: CNN c=32 ${ratio.toFixed(2)}x the MLP's requests/s (target >= 0.70x) ${ratio >= 0.7 ? 'MET' : 'MISSED'}`,
       );
+      const cpuRatio = c32.base.cpuUs / c32.mine.cpuUs;
+      if (Number.isFinite(cpuRatio))
+        console.log(
+          `  c=32 CPU per request MLP/CNN ${cpuRatio.toFixed(2)}x (the ratio when the server process is CPU-bound)`,
+        );
     }
     if (c1)
-      console.log(`CNN batch-1 latency (c=1): p50 ${c1.mine.p50.toFixed(2)} ms, p99 ${c1.mine.p99.toFixed(2)} ms`);
+      console.log(
+        `CNN batch-1 latency over HTTP (c=1): p50 ${c1.mine.p50.toFixed(2)} ms, p99 ${c1.mine.p99.toFixed(2)} ms`,
+      );
+    const ms = (r: { medianMs: number }) => `${(r.medianMs * 1000).toFixed(0)} us`;
+    console.log(
+      `CNN batch-1 inference (${latency.cnn.path}, measureLatency median of ${latency.cnn.runs}): ${ms(latency.cnn)}; MLP (${latency.mlp.path}): ${ms(latency.mlp)}; ratio ${(latency.cnn.medianMs / latency.mlp.medianMs).toFixed(1)}x`,
+    );
+    console.log(
+      `batch-32 inference per example: CNN ${((batch32.cnn.medianMs * 1000) / 32).toFixed(1)} us, MLP ${((batch32.mlp.medianMs * 1000) / 32).toFixed(1)} us`,
+    );
   } finally {
     await mlpServer.stop();
     await cnnServer.stop();
@@ -227,13 +306,7 @@ async function main(): Promise<void> {
   await tf.ready();
   const dir = await mkdtemp(join(tmpdir(), 'tuneserve-bench-serve-'));
   try {
-    // The reference architecture (Dense 64 relu -> Dense 10 softmax); weights do not change the cost.
-    const model = tf.sequential({
-      layers: [
-        tf.layers.dense({ units: 64, activation: 'relu', inputShape: [784] }),
-        tf.layers.dense({ units: 10, activation: 'softmax' }),
-      ],
-    });
+    const model = referenceMlp();
     const repo = new ModelRepository(join(dir, 'mnist'));
     await repo.saveVersion(model, { name: 'mnist', inputShape: [784], labels: [...'0123456789'] });
     model.dispose();
@@ -243,6 +316,10 @@ async function main(): Promise<void> {
     const anyModel = () => benchAnyModel({ cli: CLI, repoRoot, dir, duration, rounds, instance: instances });
     if (args['only-any-model']) {
       await anyModel();
+      return;
+    }
+    if (args['only-cnn']) {
+      await compareCnn(dir, referenceBody);
       return;
     }
     const routes = {

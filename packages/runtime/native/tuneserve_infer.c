@@ -182,6 +182,60 @@ CLONES static void max_pool(const float *x, float *y, const Geo *g) {
   }
 }
 
+/*
+ * Dense products of few rows, C[m, n] = A[m, k] @ B[k, n]: R rows x NV vectors of columns in registers, one pass over
+ * B's rows. OpenBLAS packs all of B (200 KB for a 784 x 64 layer) on every call, which costs more than the product
+ * itself for the one to a few rows a serving batch holds.
+ */
+#define DEFINE_DENSE(NAME, NV, R)                                                                              \
+  static inline __attribute__((always_inline)) void NAME(const float *a, const float *b, float *c, int64_t k, \
+                                                         int64_t n, int64_t j0) {                              \
+    v16 acc[R][NV];                                                                                           \
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) \
+        acc[r][v] = (v16){0};                                                                                 \
+    for (int64_t p = 0; p < k; p++) {                                                                         \
+      v16 bv[NV];                                                                                             \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = load16(b + p * n + j0 + 16 * v);           \
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {                                                   \
+        const float s = a[r * k + p];                                                                         \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] += s * bv[v];                          \
+      }                                                                                                       \
+    }                                                                                                         \
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) \
+        store16(c + r * n + j0 + 16 * v, acc[r][v]);                                                          \
+  }
+
+DEFINE_DENSE(dense4x4, 4, 4)
+DEFINE_DENSE(dense4x1, 4, 1)
+DEFINE_DENSE(dense1x4, 1, 4)
+DEFINE_DENSE(dense1x1, 1, 1)
+
+CLONES static void dense_rows(const float *a, const float *b, float *c, int64_t m, int64_t k, int64_t n) {
+  const int64_t full = n / 16 * 16;
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    int64_t j = 0;
+    for (; j + 64 <= full; j += 64) dense4x4(a + i * k, b, c + i * n, k, n, j);
+    for (; j < full; j += 16) dense1x4(a + i * k, b, c + i * n, k, n, j);
+  }
+  for (; i < m; i++) {
+    int64_t j = 0;
+    for (; j + 64 <= full; j += 64) dense4x1(a + i * k, b, c + i * n, k, n, j);
+    for (; j < full; j += 16) dense1x1(a + i * k, b, c + i * n, k, n, j);
+  }
+  if (full == n) return;
+  /* columns past the last multiple of 16 (a 10-class output layer): row by row, B's tail columns in order */
+  for (i = 0; i < m; i++) {
+    float *ci = c + i * n;
+    for (int64_t j = full; j < n; j++) ci[j] = 0.0f;
+    for (int64_t p = 0; p < k; p++) {
+      const float s = a[i * k + p];
+      const float *bp = b + p * n;
+      for (int64_t j = full; j < n; j++) ci[j] += s * bp[j];
+    }
+  }
+}
+
 /* The array's floats (a Float32Array, or an ArrayBuffer), or NULL. */
 static float *floats_of(napi_env env, napi_value v, int64_t *count) {
   bool is_ab = false;
@@ -297,11 +351,33 @@ static napi_value InferMaxPool(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* inferDense(ws, m, n, k, a, b, c): C[m, n] = A[m, k] @ B[k, n], row-major, for the few rows of a serving batch. */
+static napi_value InferDense(napi_env env, napi_callback_info info) {
+  static const char bad[] = "tuneserve_blas.inferDense: bad arguments or operand outside the array";
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) return fail(env, bad);
+  int64_t count = 0, v[6];
+  float *ws = floats_of(env, argv[0], &count);
+  if (!ws) return fail(env, bad);
+  for (int i = 0; i < 6; i++) {
+    if (napi_get_value_int64(env, argv[1 + i], &v[i]) != napi_ok) return fail(env, bad);
+  }
+  const int64_t m = v[0], n = v[1], k = v[2], a = v[3], b = v[4], c = v[5];
+  if (m < 1 || n < 1 || k < 1 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || a < 0 || b < 0 || c < 0 ||
+      a + m * k > count || b + k * n > count || c + m * n > count) {
+    return fail(env, bad);
+  }
+  dense_rows(ws + a, ws + b, ws + c, m, k, n);
+  return NULL;
+}
+
 /* Adds this file's functions to the addon's exports (called from the addon's Init). */
 napi_value tuneserve_inference_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"inferConv2d", NULL, InferConv2d, NULL, NULL, NULL, napi_default, NULL},
       {"inferMaxPool", NULL, InferMaxPool, NULL, NULL, NULL, napi_default, NULL},
+      {"inferDense", NULL, InferDense, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

@@ -52,7 +52,7 @@ const variants = () =>
   });
 
 /**
- * Every register block of the addon's direct convolution: 48 output channels (three vectors of 16), 64 (four), 32
+ * Every register block of the addon's direct convolution and few-rows product: 48 output channels (three vectors of 16), 64 (four), 32
  * (two), 80 (four, then one), 20 (one, then four channels one at a time); rows wider than a block whose last block
  * overlaps the one before, and rows narrower than a block; 'same' padding with and without strides; a pooled odd size.
  */
@@ -66,6 +66,8 @@ const blocks = () =>
       tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }),
       tf.layers.conv2d({ filters: 20, kernelSize: 2 }),
       tf.layers.flatten(),
+      // the few-rows product: 16 columns in registers, then 4 one at a time
+      tf.layers.dense({ units: 20, activation: 'relu' }),
       tf.layers.dense({ units: 7, activation: 'softmax' }),
     ],
   });
@@ -196,6 +198,7 @@ describe.skipIf(!hasSystem('openblas'))('the inference kernels refuse bad argume
     const conv = loadAccelerator().addon!;
     const run = conv.inferConv2d!.bind(conv);
     const pool = conv.inferMaxPool!.bind(conv);
+    const dense = conv.inferDense!.bind(conv);
     const ws = new Float32Array(64);
     // a 4x4 one-channel image, 2x2 filter, stride 2 -> 2x2 outputs
     const g = new Int32Array([1, 4, 4, 1, 2, 2, 2, 2, 2, 2, 0, 0]);
@@ -218,6 +221,10 @@ describe.skipIf(!hasSystem('openblas'))('the inference kernels refuse bad argume
       ['pool, output outside', () => pool(ws, 0, 62, g)],
       ['pool, negative size', () => pool(ws, 0, 20, with_(1, -4))],
       ['pool, too few arguments', () => (pool as (...a: unknown[]) => void)(ws, 0, 20)],
+      ['dense, C outside', () => dense(ws, 2, 4, 4, 0, 16, 60)],
+      ['dense, B outside', () => dense(ws, 2, 4, 4, 0, 50, 32)],
+      ['dense, no rows', () => dense(ws, 0, 4, 4, 0, 16, 32)],
+      ['dense, too few arguments', () => (dense as (...a: unknown[]) => void)(ws, 2, 4, 4, 0, 16)],
     ];
     for (const [label, call] of bad) expect(call, label).toThrow(RangeError);
     // the same geometry with room: a 4x4 image of 0..15, filter [[1, 2], [3, 4]], bias 0.5
@@ -227,5 +234,9 @@ describe.skipIf(!hasSystem('openblas'))('the inference kernels refuse bad argume
     expect(Array.from(ws.subarray(24, 28))).toEqual([34.5, 54.5, 114.5, 134.5]);
     pool(ws, 0, 28, g);
     expect(Array.from(ws.subarray(28, 32))).toEqual([5, 7, 13, 15]);
+    // [[1, 2], [3, 4]] @ [[1, 0], [0.5, 2]]
+    ws.set([1, 2, 3, 4, 1, 0, 0.5, 2], 40);
+    dense(ws, 2, 2, 2, 40, 44, 48);
+    expect(Array.from(ws.subarray(48, 52))).toEqual([2, 4, 5, 8]);
   });
 });
