@@ -15,6 +15,12 @@ export {
 } from './checkpoint.js';
 export { SearchDisplay, type Verbosity } from './display.js';
 export { BaseTuner, type BaseTunerOptions } from './engine/base-tuner.js';
+export {
+  BUILTIN_METRICS,
+  type BuiltinMetric,
+  builtinMetricsOf,
+  measureBuiltinMetrics,
+} from './engine/builtin-metrics.js';
 export { disposeModel } from './engine/executions.js';
 export { type AggregatedMetrics, aggregateExecutions, intermediateValues } from './engine/metrics.js';
 export {
@@ -67,6 +73,7 @@ export {
   scoreOf,
   toObjective,
 } from './objective.js';
+export { crowdingDistances, nonDominatedRanks } from './pareto.js';
 export {
   MedianPruner,
   type MedianPrunerOptions,
@@ -108,14 +115,7 @@ export {
   hyperbandSchedule,
   hyperbandTrial,
 } from './tuners/hyperband.js';
-export {
-  crowdingDistances,
-  NSGA2,
-  type NSGA2Options,
-  NSGA2Oracle,
-  type NSGA2OracleOptions,
-  nonDominatedRanks,
-} from './tuners/nsga2.js';
+export { NSGA2, type NSGA2Options, NSGA2Oracle, type NSGA2OracleOptions } from './tuners/nsga2.js';
 export { RandomSearch, RandomSearchOracle } from './tuners/random-search.js';
 export {
   createTuner,

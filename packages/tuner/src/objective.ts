@@ -56,6 +56,10 @@ const MIN_NAMES = new Set([
   'root_mean_squared_error',
   'error',
   'regret',
+  // The tuner's built-in metrics (engine/builtin-metrics.ts).
+  'model_size',
+  'model_bytes',
+  'latency_ms',
 ]);
 
 /** camelCase (TF.js metric names) -> snake_case (Keras names). */

@@ -8,12 +8,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   BayesianOptimization,
+  BUILTIN_METRICS,
   crowdingDistances,
   dominates,
+  Hyperband,
   HyperParameters,
+  hyperbandTrial,
   hypervolume,
   loadStudy,
   MultiObjective,
+  measureBuiltinMetrics,
   NSGA2,
   nonDominatedRanks,
   Objective,
@@ -23,7 +27,7 @@ import {
   valuesHash,
 } from '@tuneserve/tuner';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { buildMlp, tempDir, toyData } from './helpers.js';
 
 const dir = tempDir('multi-objective-');
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'studies');
@@ -321,5 +325,105 @@ describe('ParEGO (BayesianOptimization with a list objective)', () => {
     expect(proposedBy.slice(0, 12).every((p) => p === 'random')).toBe(true); // 3 * 4 initial points
     expect(proposedBy.slice(12)).toEqual(['parego', 'parego']);
     expect(trials.every((t) => t.values?.length === 2)).toBe(true);
+  });
+});
+
+describe('built-in metrics', () => {
+  it('model_size, model_bytes and latency_ms are measured after fit when the objective names them', async () => {
+    expect(BUILTIN_METRICS).toEqual(['model_size', 'model_bytes', 'latency_ms']);
+    const { x, y } = toyData(120);
+    const tuner = new NSGA2(buildMlp, {
+      directory: dir,
+      projectName: 'builtins',
+      overwrite: true,
+      maxTrials: 3,
+      seed: 2,
+      verbose: 0,
+      latencyRuns: 5,
+      // Directions inferred: accuracy up, size and latency down.
+      objective: ['val_accuracy', 'model_size', 'latency_ms'],
+    });
+    await tuner.search(x, y, { epochs: 1, validationSplit: 0.25, batchSize: 32 });
+    const trials = await tuner.oracle.getTrials();
+    expect(trials).toHaveLength(3);
+    for (const t of trials) {
+      expect(t.status).toBe('COMPLETED');
+      const units = t.hyperparameters.get('units') as number;
+      const params = 12 * units + units + units * 3 + 3; // two dense layers with biases
+      expect(t.metrics.model_size).toBe(params);
+      expect(t.metrics.latency_ms).toBeGreaterThan(0);
+      expect(Number.isFinite(t.metrics.latency_ms)).toBe(true);
+      expect(t.metrics.model_bytes).toBeUndefined(); // not named by the objective: not measured
+      expect(t.values).toEqual([t.metrics.val_acc, params, t.metrics.latency_ms]); // TF.js logs val_acc
+    }
+    const model = buildMlp(trials[0]?.hyperparameters.copy() as HyperParameters);
+    const all = measureBuiltinMetrics(model, BUILTIN_METRICS, 3);
+    expect(all.model_bytes).toBe(4 * model.countParams()); // float32 weights
+    model.dispose();
+    await tuner.close();
+    x.dispose();
+    y.dispose();
+  });
+});
+
+describe('Hyperband with several objectives', () => {
+  it('promotes non-dominated trials (least crowded first)', async () => {
+    const tuner = new (class extends Hyperband {
+      override async runTrial(trial: Trial): Promise<number[]> {
+        const x = trial.hyperparameters.float('x', { minValue: 0, maxValue: 1 });
+        const noise = trial.hyperparameters.float('noise', { minValue: 0, maxValue: 1 });
+        return [x + noise, 1 - x + noise]; // the front: noise = 0
+      }
+    })(null, {
+      directory: dir,
+      projectName: 'hyperband-front',
+      overwrite: true,
+      maxEpochs: 9,
+      factor: 3,
+      seed: 6,
+      verbose: 0,
+      objective: twoMins(),
+    });
+    await tuner.search();
+    const trials = await tuner.oracle.getTrials();
+    const byId = new Map(trials.map((t) => [t.trialId, t]));
+    const promoted = trials.filter((t) => hyperbandTrial(t)?.parentId !== undefined);
+    expect(promoted.length).toBeGreaterThan(0);
+    for (const child of promoted) {
+      const info = hyperbandTrial(child) as { parentId: string; bracket: number; round: number };
+      const parent = byId.get(info.parentId) as Trial;
+      // No trial of the parent's round in that bracket that was still unpromoted dominates the parent.
+      const earlier = new Set(
+        promoted
+          .filter((c) => c.trialId < child.trialId && hyperbandTrial(c)?.bracket === info.bracket)
+          .map((c) => hyperbandTrial(c)?.parentId),
+      );
+      const peers = trials.filter((t) => {
+        const h = hyperbandTrial(t);
+        return h?.bracket === info.bracket && h.round === info.round - 1 && t.values && !earlier.has(t.trialId);
+      });
+      expect(peers).toContain(parent);
+      for (const p of peers) {
+        expect(dominates(p.values as number[], parent.values as number[], twoMins())).toBe(false);
+      }
+    }
+    // Not simply the best first objective: somewhere the promoted parents differ from the k best by f1.
+    const groups = new Map<string, Trial[]>();
+    for (const child of promoted) {
+      const info = hyperbandTrial(child) as { parentId: string; bracket: number; round: number };
+      const key = `${info.bracket}/${info.round}`;
+      groups.set(key, [...(groups.get(key) ?? []), byId.get(info.parentId) as Trial]);
+    }
+    const differs = [...groups].some(([key, parents]) => {
+      const [bracket, round] = key.split('/').map(Number);
+      const peers = trials.filter((t) => {
+        const h = hyperbandTrial(t);
+        return h?.bracket === bracket && h.round === (round as number) - 1 && t.values;
+      });
+      const byF1 = peers.sort((a, b) => (a.values?.[0] as number) - (b.values?.[0] as number)).slice(0, parents.length);
+      return byF1.some((t) => !parents.includes(t));
+    });
+    expect(differs).toBe(true);
+    await tuner.close();
   });
 });

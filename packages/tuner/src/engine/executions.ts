@@ -12,7 +12,7 @@ import type { FitInput } from '../hypermodel.js';
 import type { HyperParameters } from '../hyperparameters/index.js';
 import type { Trial, TrialResult } from '../trial.js';
 import { normalizeResult } from './base-tuner.js';
-import { aggregateExecutions } from './metrics.js';
+import { type AggregatedMetrics, aggregateExecutions } from './metrics.js';
 import type { Oracle } from './oracle.js';
 import { trialCallback } from './trial-callback.js';
 
@@ -61,7 +61,7 @@ export interface ExecutionPlan {
   callbacks: tf.CustomCallback[] | tf.CustomCallbackArgs[] | tf.Callback[];
 }
 
-export async function runExecutions(host: ExecutionHost, plan: ExecutionPlan): Promise<TrialResult> {
+export async function runExecutions(host: ExecutionHost, plan: ExecutionPlan): Promise<AggregatedMetrics> {
   const { oracle, display } = host;
   const { trial, epochs } = plan;
   const hp = trial.hyperparameters;

@@ -14,6 +14,7 @@ import { type BuildFn, type FitInput, type HyperModel, toHyperModel } from '../h
 import type { HyperParameters } from '../hyperparameters/index.js';
 import type { Trial, TrialResult } from '../trial.js';
 import { BaseTuner, type BaseTunerOptions } from './base-tuner.js';
+import { builtinMetricsOf, measureBuiltinMetrics } from './builtin-metrics.js';
 import { BEST_DIR, discardResumeFiles, disposeModel, runExecutions } from './executions.js';
 import type { Oracle } from './oracle.js';
 import { checkKeepCheckpoints, removeSurplusCheckpoints } from './retention.js';
@@ -27,6 +28,8 @@ export interface TunerOptions extends BaseTunerOptions {
    * trial has ended and nothing still needs them. getBestModels(n) works for n <= K.
    */
   keepCheckpoints?: number;
+  /** Timed predictions behind the built-in `latency_ms` metric (median reported; default 30). */
+  latencyRuns?: number;
 }
 
 /** search()'s third argument in the default runTrial: model.fit's arguments plus verbose. */
@@ -72,7 +75,7 @@ export class Tuner extends BaseTuner {
     const { epochs, initialEpoch } = this.trialEpochs(trial, fitArgs);
     const { epochs: _e, initialEpoch: _i, ...fitRest } = rest;
     const hypermodel = this.requireHypermodel();
-    return runExecutions(
+    const result = await runExecutions(
       {
         oracle: this.oracle,
         tunerId: this.tunerId,
@@ -93,6 +96,17 @@ export class Tuner extends BaseTuner {
         callbacks: callbacks === undefined ? [] : Array.isArray(callbacks) ? callbacks : [callbacks],
       },
     );
+    // Built-in metrics the objective names (model_size, model_bytes, latency_ms), measured on the trial's architecture.
+    const builtins = builtinMetricsOf(this.oracle.objective).filter((m) => !(m in result.metrics));
+    if (builtins.length > 0) {
+      const model = await this.buildModel(trial.hyperparameters.copy());
+      try {
+        Object.assign(result.metrics, measureBuiltinMetrics(model, builtins, this.options.latencyRuns));
+      } finally {
+        disposeModel(model);
+      }
+    }
+    return result;
   }
 
   /** Hook: the epochs a trial trains. Default: search()'s `initialEpoch` (0) up to its `epochs` (1). */

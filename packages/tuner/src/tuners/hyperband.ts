@@ -15,6 +15,8 @@
 import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../engine/oracle.js';
 import { type SearchFitArgs, type TrialEpochs, Tuner, type TunerOptions } from '../engine/tuner.js';
 import type { BuildFn, HyperModel } from '../hypermodel.js';
+import { paretoObjectives } from '../objective.js';
+import { crowdingDistances, nonDominatedRanks } from '../pareto.js';
 import type { Trial } from '../trial.js';
 
 export interface HyperbandOptions {
@@ -200,8 +202,7 @@ export class HyperbandOracle extends Oracle {
       .filter((t): t is Trial => t !== undefined && ['COMPLETED', 'PRUNED', 'FAILED'].includes(t.status));
     const completed = finished.filter((t) => t.status === 'COMPLETED' && t.score !== null);
     if (finished.length <= this.size(b.bracket, r - 1) - size || completed.length === 0) return undefined;
-    const sign = this.objective.direction === 'max' ? -1 : 1;
-    const best = completed.reduce((a, t) => (sign * (t.score as number) < sign * (a.score as number) ? t : a));
+    const best = this.promotionOf(completed);
     round.push({ pastId: best.trialId, id: trialId });
     const hyperband: HyperbandTrialInfo = {
       bracket: b.bracket,
@@ -211,6 +212,26 @@ export class HyperbandOracle extends Oracle {
       parentId: best.trialId,
     };
     return { status: 'RUNNING', values: { ...best.hyperparameters.values }, userData: { hyperband } };
+  }
+
+  /**
+   * The trial to promote: the best score, or with several objectives the first non-dominated trial
+   * that is least crowded (NSGA-II's order), so promotions spread along the front.
+   */
+  private promotionOf(completed: Trial[]): Trial {
+    const objectives = paretoObjectives(this.objective);
+    const ranked = completed.filter((t) => t.values);
+    if (objectives && ranked.length > 0) {
+      const ranks = nonDominatedRanks(
+        ranked.map((t) => t.values as number[]),
+        objectives,
+      );
+      const front = ranked.filter((_, i) => ranks[i] === 0);
+      const crowding = crowdingDistances(front.map((t) => t.values as number[]));
+      return front[crowding.indexOf(Math.max(...crowding))] as Trial;
+    }
+    const sign = this.objective.direction === 'max' ? -1 : 1;
+    return completed.reduce((a, t) => (sign * (t.score as number) < sign * (a.score as number) ? t : a));
   }
 
   private randomTrial(trialId: string, b: BracketState, ctx: OracleContext): PopulateResult {
