@@ -351,13 +351,16 @@ async function main(): Promise<void> {
     tf.dispose([xs, ys]);
   }
   const cnnConfigs = hasAccel && BLAS_THREADS > 1 ? [PURE, ACCEL1, ACCEL] : configs.slice(1);
+  const cnnByConfig = new Map<Config, FitResult>();
   for (const c of cnnConfigs) {
     const n = c.accelerator ? CNN_SAMPLES : CNN_PURE_SAMPLES;
     const epochs = c.accelerator || quick ? EPOCHS : Math.max(2, EPOCHS - 1);
     console.log(`  ${c.label}: ${n} samples x ${epochs} epochs${n < FULL ? ' (scaled to 60k per epoch)' : ''}`);
     const xs = images.slice([0, 0, 0, 0], [n, 28, 28, 1]);
     const ys = yFloat.slice([0], [n]);
-    cnnResults.push(await trainConfig(c, cnn, xs, ys, epochs));
+    const result = await trainConfig(c, cnn, xs, ys, epochs);
+    cnnResults.push(result);
+    cnnByConfig.set(c, result);
     tf.dispose([xs, ys]);
   }
 
@@ -393,6 +396,23 @@ async function main(): Promise<void> {
   const bestCnn = Math.min(
     ...cnnResults.slice(1).map((r) => (Number.isFinite(r.perEpoch) ? r.perEpoch : Number.POSITIVE_INFINITY)),
   );
+  // The issue's targets, each with the figure this run measured
+  const check = (what: string, got: number, unit: string, target: number, atLeast: boolean) => {
+    const met = Number.isFinite(got) && (atLeast ? got >= target : got <= target);
+    const shown = unit === 'x' ? `${fmt(got)}x` : `${fmt(got)} ${unit}`;
+    const wanted = unit === 'x' ? `${target}x` : `${target} ${unit}`;
+    console.log(`target: ${what} ${shown} (target ${atLeast ? '>=' : '<='} ${wanted}) ${met ? 'MET' : 'MISSED'}`);
+  };
+  console.log('');
+  check('plain user MLP script vs stock wasm', stock / plain.perEpoch, 'x', 9, true);
+  check('plain user MLP script', plain.perEpoch, 's/epoch', 0.5, false);
+  check('plain user MLP script vs PyTorch', torchMlp.perEpoch / plain.perEpoch, 'x', 3, true);
+  const cnnAccel = cnnByConfig.get(ACCEL);
+  if (cnnAccel) {
+    check(`CNN ${ACCEL.label}`, cnnAccel.perEpoch, 's/epoch', 10, false);
+    check(`CNN ${ACCEL.label} vs PyTorch`, torchCnn.perEpoch / cnnAccel.perEpoch, 'x', 2.5, true);
+  }
+  check('CNN pure wasm', cnnByConfig.get(PURE)?.perEpoch ?? Number.NaN, 's/epoch', 40, false);
   console.log(
     `RESULT mlp_speedup=${fmt(stock / bestMlp)} cnn_epoch_s=${fmt(bestCnn, 1)} plain_mlp_s=${fmt(plain.perEpoch)} ` +
       `plain_vs_stock=${fmt(stock / plain.perEpoch)} plain_vs_torch=${fmt(torchMlp.perEpoch / plain.perEpoch)} ` +

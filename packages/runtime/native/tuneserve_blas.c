@@ -602,6 +602,70 @@ static napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The relu gradient and the bias gradient of a convolution in one pass: each part of the rows computes its dx rows
+ * and sums them per channel into its own double accumulator; the parts are added in order afterwards. */
+typedef struct {
+  const float *dy, *y;
+  float *dx;
+  double *acc; /* parts x inner */
+  int64_t rows, inner, part_rows;
+} ReluGradSumJob;
+
+static void relu_grad_sum_parts(void *ctx, int64_t lo, int64_t hi) {
+  const ReluGradSumJob *job = (const ReluGradSumJob *)ctx;
+  const int64_t inner = job->inner;
+  for (int64_t part = lo; part < hi; part++) {
+    double *acc = job->acc + part * inner;
+    for (int64_t j = 0; j < inner; j++) acc[j] = 0;
+    const int64_t r0 = part * job->part_rows;
+    const int64_t r1 = r0 + job->part_rows < job->rows ? r0 + job->part_rows : job->rows;
+    for (int64_t r = r0; r < r1; r++) {
+      const float *dy = job->dy + r * inner;
+      const float *y = job->y + r * inner;
+      float *dx = job->dx + r * inner;
+      for (int64_t j = 0; j < inner; j++) {
+        const float yj = y[j];
+        const float step = yj > 0.0f ? 1.0f : (yj != yj ? yj : 0.0f);
+        dx[j] = dy[j] * step;
+        acc[j] += dx[j];
+      }
+    }
+  }
+}
+
+/* reluGradSum(heap, dy, y, dx, sums, rows, inner): dx = dy * step(y) (as reluGrad) and sums[j] = sum over rows of
+ * dx[r, j] (as sumRows, in double): the relu and bias gradients of a fused convolution read dy once instead of twice. */
+static napi_value ReluGradSum(napi_env env, napi_callback_info info) {
+  size_t count = 0;
+  int64_t o[6];
+  float *heap = NULL;
+  bool ok = heap_args(env, info, 6, o, 0, NULL, &heap, &count);
+  const int64_t rows = ok ? o[4] : 0, inner = ok ? o[5] : 0;
+  const int64_t n = rows * inner;
+  if (!ok || inner < 1 || inner > 65536 || o[0] + n > (int64_t)count || o[1] + n > (int64_t)count ||
+      o[2] + n > (int64_t)count || o[3] + inner > (int64_t)count) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.reluGradSum: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  int parts = n >= LARGE_COPY ? max_threads : 1;
+  if (parts > rows) parts = rows < 1 ? 1 : (int)rows;
+  double *acc = (double *)malloc(sizeof(double) * (size_t)parts * (size_t)inner);
+  if (acc == NULL) {
+    napi_throw_error(env, NULL, "tuneserve_blas.reluGradSum: out of memory");
+    return NULL;
+  }
+  ReluGradSumJob job = {heap + o[0], heap + o[1], heap + o[2], acc, rows, inner, (rows + parts - 1) / parts};
+  parallel_range(relu_grad_sum_parts, &job, parts, parts);
+  float *sums = heap + o[3];
+  for (int64_t j = 0; j < inner; j++) {
+    double total = 0;
+    for (int p = 0; p < parts; p++) total += acc[(int64_t)p * inner + j];
+    sums[j] = (float)total;
+  }
+  free(acc);
+  return NULL;
+}
+
 /* rmsprop(heap, n, out, value, grad, meanSquare, moment, lr, decay, momentum, epsilon): one optimizer step over n
  * floats in float32 arithmetic like TF.js's kernels; the state slots are updated in place, the new value goes to
  * `out` (never the weight's own buffer). */
@@ -865,6 +929,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"scatterAdd", NULL, ScatterAdd, NULL, NULL, NULL, napi_default, NULL},
       {"addBias", NULL, AddBias, NULL, NULL, NULL, napi_default, NULL},
       {"reluGrad", NULL, ReluGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"reluGradSum", NULL, ReluGradSum, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dInputGrad", NULL, Conv2dInputGrad, NULL, NULL, NULL, napi_default, NULL},

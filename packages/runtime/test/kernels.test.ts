@@ -231,7 +231,10 @@ for (const mode of modes) {
         [[2, 9, 8, 3], [3, 3, 3, 5], 1, 'valid', 'relu'],
         [[3, 7, 7, 10], [2, 2, 10, 4], 1, 'same', 'relu'],
         [[2, 8, 9, 2], [3, 2, 2, 6], [2, 1], 'same', 'linear'],
+        // > 1M output floats: the relu and bias gradients' one pass splits its rows across threads
+        [[1, 66, 66, 1], [3, 3, 1, 256], 1, 'valid', 'relu'],
       ];
+      if (mode.accelerator) setBlasThreads(2);
       // the one kernel really runs (TF.js's own fused conv2d runs Conv2D, Add and Relu while recording)
       const probe = await tf.profile(() =>
         tf.fused.conv2d({
@@ -263,6 +266,26 @@ for (const mode of modes) {
           const [gx, gf, gb] = tf.grads((a, w, bias) => layer(a!, w!, bias!).square().sum() as tf.Scalar)([x, f, b]);
           return [layer(x, f, b), gx!, gf!, gb!];
         });
+      }
+      if (mode.accelerator) {
+        setBlasThreads(1);
+        // with the addon the relu and bias gradients are one kernel (no separate relu gradient and Sum)
+        const backward = await tf.profile(() =>
+          tf.grads((a, w, bias) =>
+            tf.fused
+              .conv2d({
+                x: a as tf.Tensor4D,
+                filter: w as tf.Tensor4D,
+                bias,
+                strides: 1,
+                pad: 'valid',
+                activation: 'relu',
+              })
+              .sum(),
+          )([tf.ones([1, 4, 4, 1]), tf.ones([2, 2, 1, 2]), tf.ones([2])]),
+        );
+        expect(backward.kernelNames).toContain('TuneserveReluGradSum');
+        expect(backward.kernelNames).not.toContain('TuneserveReluGrad');
       }
     });
 
@@ -441,6 +464,8 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
       ['reluGrad, too few arguments', () => (addon.reluGrad as (...a: unknown[]) => void)(heap, 0, 0, 0)],
       ['reluGrad, outside the heap', () => addon.reluGrad(heap, 0, 0, 0, 100)],
       ['addBias, negative rows', () => addon.addBias(heap, 0, 0, 0, -1, 2)],
+      ['reluGradSum, sums outside the heap', () => addon.reluGradSum(heap, 0, 0, 0, 15, 2, 2)],
+      ['reluGradSum, no channels', () => addon.reluGradSum(heap, 0, 0, 0, 0, 2, 0)],
       ['scatterAdd, zero images', () => addon.scatterAdd(heap, 0, 0, 0, 4, 4, 0)],
       ['rmsprop, outside the heap', () => addon.rmsprop(heap, 64, 0, 0, 0, 0, 0, 0.1, 0.9, 0, 1e-7)],
       ['adam, not a heap', () => addon.adam(42 as unknown as ArrayBuffer, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1)],
@@ -464,6 +489,10 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
     const x = new Float32Array([1, -1, 2, -2, 5, 5, 5, 5, 0, 0, 0, 0]);
     addon.reluGrad(x.buffer, 4, 0, 8, 4);
     expect(Array.from(x.subarray(8))).toEqual([5, 0, 5, 0]);
+    // two rows of two channels: dx at 8, the per-channel sums at 12
+    const g = new Float32Array([1, -1, 2, -2, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0]);
+    addon.reluGradSum(g.buffer, 4, 0, 8, 12, 2, 2);
+    expect(Array.from(g.subarray(8))).toEqual([5, 0, 7, 0, 12, 0]);
     // The same pool geometry with room for its output: window maxima of 0..15 laid out 4x4.
     const room = new Float32Array(20);
     room.set(Array.from({ length: 16 }, (_, i) => i));

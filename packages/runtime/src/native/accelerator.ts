@@ -80,6 +80,16 @@ export interface BlasAddon {
   addBias(heap: ArrayBufferLike, x: number, bias: number, out: number, rows: number, inner: number): void;
   /** dx = x > 0 ? dy : 0 over n floats. */
   reluGrad(heap: ArrayBufferLike, dy: number, x: number, dx: number, n: number): void;
+  /** dx = dy * step(y) over rows x inner floats and sums[j] = sum over rows of dx[r, j] (double accumulation). */
+  reluGradSum(
+    heap: ArrayBufferLike,
+    dy: number,
+    y: number,
+    dx: number,
+    sums: number,
+    rows: number,
+    inner: number,
+  ): void;
   /** One RMSprop step over n floats (offsets: out, value, gradient, mean square, moment); state in place. */
   rmsprop(
     heap: ArrayBufferLike,

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import { f32, type Kernel, type WasmBackend, withTemps } from './backend-access.js';
-import { RELU_GRAD } from './elementwise.js';
+import { RELU_GRAD, RELU_GRAD_SUM } from './elementwise.js';
 import { ForwardCache, recordingGradients } from './forward-cache.js';
 import { type MatmulDeps, matMul, type StockKernel } from './matmul.js';
 
@@ -364,12 +364,20 @@ export function installConvBiasActGradient(): void {
       };
       // computed here, not inside the per-input closures: the engine runs each closure in its own tidy, which would
       // dispose a shared tensor made there
-      const act =
-        activation !== 'relu'
-          ? grad
-          : tf.getKernel(RELU_GRAD, tf.getBackend())
-            ? (tf.engine().runKernel(RELU_GRAD, { dy: grad, x: y }) as tf.Tensor)
-            : tf.mul(grad, tf.step(y));
+      const relu = activation === 'relu';
+      const has = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
+      // with the addon the relu gradient and the bias gradient come from one pass over dy
+      const [act, biasGrad] =
+        relu && has(RELU_GRAD_SUM) && grad.dtype === 'float32'
+          ? (tf.engine().runKernel(RELU_GRAD_SUM, { dy: grad, y }) as [tf.Tensor, tf.Tensor])
+          : [
+              !relu
+                ? grad
+                : has(RELU_GRAD)
+                  ? (tf.engine().runKernel(RELU_GRAD, { dy: grad, x: y }) as tf.Tensor)
+                  : tf.mul(grad, tf.step(y)),
+              undefined,
+            ];
       const dyAct = () => act;
       const common = { strides, pad, dimRoundingMode, dataFormat: 'NHWC', dilations: [1, 1] };
       return {
@@ -383,7 +391,7 @@ export function installConvBiasActGradient(): void {
             ...common,
             filterShape: filter.shape,
           } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        bias: () => tf.sum(dyAct(), [0, 1, 2]),
+        bias: () => biasGrad ?? tf.sum(dyAct(), [0, 1, 2]),
       };
     },
   });

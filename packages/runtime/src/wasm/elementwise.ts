@@ -8,6 +8,7 @@ import type { BlasAddon } from '../native/accelerator.js';
 import { type Kernel, type KernelArgs, sizeOf } from './backend-access.js';
 
 export type ElementwiseNative = Pick<BlasAddon, 'addBias' | 'reluGrad'>;
+export type ReluGradSumNative = Pick<BlasAddon, 'reluGradSum'>;
 
 type Stock = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
@@ -51,6 +52,25 @@ export function reluGradKernel(native: ElementwiseNative): Kernel {
     const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
     native.reluGrad(backend.wasm.HEAPU8.buffer, at(dy), at(x), at(dx), sizeOf(x.shape));
     return dx;
+  };
+}
+
+/**
+ * Kernel name of the relu gradient fused with the sum over all but the last axis (a fused convolution's relu and
+ * bias gradients): outputs [dx, sums]. Registered only with an addon that has it.
+ */
+export const RELU_GRAD_SUM = 'TuneserveReluGradSum';
+
+export function reluGradSumKernel(native: ReluGradSumNative): Kernel {
+  return ({ inputs, backend }) => {
+    const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+    const inner = y.shape.at(-1)!;
+    const dx = backend.makeOutput(y.shape, 'float32');
+    const sums = backend.makeOutput([inner], 'float32');
+    const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+    const rows = sizeOf(y.shape) / inner;
+    native.reluGradSum(backend.wasm.HEAPU8.buffer, at(dy), at(y), at(dx), at(sums), rows, inner);
+    return [dx, sums];
   };
 }
 

@@ -9,7 +9,7 @@ import {
   conv2dBiasActKernel,
   conv2dKernel,
 } from './conv.js';
-import { addKernel, RELU_GRAD, reluGradKernel } from './elementwise.js';
+import { addKernel, RELU_GRAD, RELU_GRAD_SUM, reluGradKernel, reluGradSumKernel } from './elementwise.js';
 import {
   SOFTMAX_GRAD,
   SPARSE_ACCURACY,
@@ -74,6 +74,10 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
       { kernelName: RELU_GRAD, kernelFunc: reluGradKernel(blas) },
     );
   }
+  // an addon built from an older source lacks it: the convolution's gradient then runs reluGrad and Sum
+  if (typeof blas?.reluGradSum === 'function') {
+    kernels.push({ kernelName: RELU_GRAD_SUM, kernelFunc: reluGradSumKernel(blas) });
+  }
   return kernels;
 }
 
@@ -94,6 +98,7 @@ export const REPLACED_KERNELS = [
   'MaxPool',
   'Add',
   RELU_GRAD,
+  RELU_GRAD_SUM,
   DROPOUT_MASK,
   CONV_BIAS_ACT,
   SPARSE_CROSSENTROPY,
