@@ -4,7 +4,16 @@
  * study in the run's throwaway folder) whose runTrial evaluates the function.
  * Target: BayesianOptimization's median regret <= 1/10 of RandomSearch's on every problem.
  */
-import { BayesianOptimization, HyperParameters, RandomSearch, type Trial, type Tuner } from '@tuneserve/tuner';
+import {
+  BayesianOptimization,
+  HyperParameters,
+  RandomSearch,
+  TPE,
+  type TPEOptions,
+  type Trial,
+  type Tuner,
+} from '@tuneserve/tuner';
+import { ensureOptuna, type OptunaSampler, runOptuna } from './optuna.js';
 import { type Problem, problems } from './problems.js';
 import { type Flags, fmt, intFlag, median, printTable, type Section, type SectionContext } from './section.js';
 
@@ -13,6 +22,8 @@ interface Settings {
   /** BayesianOptimization's numInitialPoints: a number, 'dims+2', or 'default' (the library's max(3 * dims, 3)). */
   initialPoints: number | 'dims+2' | 'default';
   acquisition: 'ucb' | 'ei';
+  /** Our TPE's options (--tpe-multivariate). */
+  tpe: TPEOptions;
   directory: string;
 }
 
@@ -68,6 +79,15 @@ const ALGORITHMS: Algorithm[] = [
         ...initialPointsOption(settings.initialPoints, problem),
       }),
   },
+  {
+    label: 'TPE',
+    create: (problem, seed, settings) =>
+      new (class extends TPE {
+        override async runTrial(trial: Trial) {
+          return problem.evaluate(pointOf(problem, trial));
+        }
+      })(null, { ...baseOptions('tpe', problem, seed, settings), ...settings.tpe }),
+  },
 ];
 
 function initialPointsOption(setting: Settings['initialPoints'], problem: Problem): { numInitialPoints?: number } {
@@ -100,7 +120,11 @@ function parseSettings(flags: Flags, directory: string): Settings {
   if (typeof initialPoints === 'number' && !(Number.isInteger(initialPoints) && initialPoints >= 1)) {
     throw new Error(`--initial-points must be a positive integer, 'dims+2' or 'default', got ${raw}`);
   }
-  return { evals, initialPoints, acquisition, directory };
+  const multivariate = flags['tpe-multivariate'];
+  if (multivariate !== 'true' && multivariate !== 'false') {
+    throw new Error(`--tpe-multivariate must be true or false, got ${String(multivariate)}`);
+  }
+  return { evals, initialPoints, acquisition, tpe: { multivariate: multivariate === 'true' }, directory };
 }
 
 export function chosenProblems(flags: Flags): Problem[] {
@@ -113,6 +137,12 @@ export function chosenProblems(flags: Flags): Problem[] {
     });
 }
 
+const PEERS: { label: string; sampler: OptunaSampler }[] = [
+  { label: 'Optuna TPE', sampler: 'tpe' },
+  { label: 'Optuna TPE multivariate', sampler: 'tpe-multivariate' },
+  { label: 'Optuna random', sampler: 'random' },
+];
+
 export const quality: Section = {
   name: 'quality',
   options: {
@@ -121,18 +151,26 @@ export const quality: Section = {
     problems: { type: 'string', default: 'branin,hartmann6' },
     acquisition: { type: 'string', default: 'ei' },
     'initial-points': { type: 'string', default: 'dims+2' },
+    'tpe-multivariate': { type: 'string', default: 'true' },
+    peer: { type: 'string', default: 'optuna' },
     verbose: { type: 'boolean', default: false },
   },
   async run(flags: Flags, context: SectionContext) {
     const seeds = intFlag(flags, 'seeds');
     const settings = parseSettings(flags, context.directory);
+    if (flags.peer !== 'optuna' && flags.peer !== 'none')
+      throw new Error(`--peer must be optuna or none, got ${String(flags.peer)}`);
+    const withPeer = flags.peer === 'optuna';
+    if (withPeer) ensureOptuna();
     console.log(
       `\n== search quality: median simple regret, ${seeds} seeds x ${settings.evals} evaluations ==\n` +
         `GP = BayesianOptimization (acquisition '${settings.acquisition}', numInitialPoints ` +
-        `${settings.initialPoints === 'default' ? 'default (max(3 * dims, 3))' : settings.initialPoints})`,
+        `${settings.initialPoints === 'default' ? 'default (max(3 * dims, 3))' : settings.initialPoints}); ` +
+        `TPE = ours (${settings.tpe.multivariate ? 'multivariate' : 'univariate'}, defaults otherwise)`,
     );
     const rows: string[][] = [];
     let met = true;
+    let version = '';
     for (const problem of chosenProblems(flags)) {
       const regrets = new Map<string, number[]>(ALGORITHMS.map((a) => [a.label, []]));
       const seconds = new Map<string, number>(ALGORITHMS.map((a) => [a.label, 0]));
@@ -145,30 +183,54 @@ export const quality: Section = {
         process.stdout.write(`\r  ${problem.name}: seed ${seed}/${seeds}`);
       }
       process.stdout.write('\n');
+      if (withPeer) {
+        for (const peer of PEERS) {
+          const run = runOptuna(
+            problem,
+            peer.sampler,
+            Array.from({ length: seeds }, (_, i) => i + 1),
+            settings.evals,
+          );
+          version = run.version;
+          regrets.set(
+            peer.label,
+            run.best.map((v) => v - problem.minimum),
+          );
+          seconds.set(peer.label, run.seconds);
+        }
+      }
       if (flags.verbose) {
         for (const [label, values] of regrets) console.log(`  ${label} regrets: ${values.map(fmt).join(' ')}`);
       }
       const random = median(regrets.get('Random') ?? []);
-      for (const algorithm of ALGORITHMS) {
-        const value = median(regrets.get(algorithm.label) ?? []);
-        const ratio = random > 0 ? value / random : Number.NaN;
+      const optunaTpe = withPeer ? median(regrets.get('Optuna TPE') ?? []) : Number.NaN;
+      for (const [label, values] of regrets) {
+        const value = median(values);
+        const vsRandom = value / random;
+        const vsOptuna = value / optunaTpe;
         let target = '';
-        if (algorithm.label === 'GP') {
-          const ok = ratio <= 0.1;
+        if (label === 'GP') {
+          const ok = vsRandom <= 0.1;
           met &&= ok;
           target = `<= 0.1x Random: ${ok ? 'yes' : 'NO'}`;
+        } else if (label === 'TPE') {
+          const ok = withPeer && vsOptuna <= 1;
+          if (withPeer) met &&= ok;
+          target = withPeer ? `<= Optuna TPE: ${ok ? 'yes' : 'NO'}` : 'vs Optuna TPE: not run (--peer none)';
         }
         rows.push([
           problem.name,
-          algorithm.label,
+          label,
           fmt(value),
-          `${ratio.toFixed(3)}x`,
-          ((seconds.get(algorithm.label) ?? 0) / seeds).toFixed(2),
+          `${vsRandom.toFixed(3)}x`,
+          withPeer ? `${vsOptuna.toFixed(3)}x` : '-',
+          ((seconds.get(label) ?? 0) / seeds).toFixed(2),
           target,
         ]);
       }
     }
-    printTable(['problem', 'search', 'median regret', 'vs Random', 's per search', 'target'], rows);
+    if (withPeer) console.log(`peer: Optuna ${version} (Debian python3-optuna), same seeds and evaluations`);
+    printTable(['problem', 'search', 'median regret', 'vs Random', 'vs Optuna TPE', 's per search', 'target'], rows);
     return { met };
   },
 };

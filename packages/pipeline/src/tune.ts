@@ -7,8 +7,9 @@ import { withSeed } from './random.js';
 import type { SearchSpace } from './space.js';
 import { toTensors } from './tensors.js';
 
-export const TUNER_KINDS = ['bayesian', 'random', 'grid', 'hyperband'] as const;
-export type TunerKind = (typeof TUNER_KINDS)[number];
+/** The tuner registry's kinds (a new tuner there is a new --tuner choice here). */
+export const TUNER_KINDS: readonly tuner.TunerKind[] = tuner.TUNER_KINDS;
+export type TunerKind = tuner.TunerKind;
 export const PRUNER_KINDS = ['none', 'median', 'asha'] as const;
 export type PrunerKind = (typeof PRUNER_KINDS)[number];
 

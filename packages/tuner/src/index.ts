@@ -125,3 +125,11 @@ export {
   type TunerKind,
   type TunerOptionsByKind,
 } from './tuners/registry.js';
+export {
+  defaultGamma,
+  defaultWeights,
+  TPE,
+  type TPEOptions,
+  TPEOracle,
+  type TPEOracleOptions,
+} from './tuners/tpe.js';

@@ -9,6 +9,7 @@ import { GridSearch } from './grid-search.js';
 import { Hyperband, type HyperbandOptions } from './hyperband.js';
 import { NSGA2, type NSGA2Options } from './nsga2.js';
 import { RandomSearch } from './random-search.js';
+import { TPE, type TPEOptions } from './tpe.js';
 
 /** Each tuner's options by name. */
 export interface TunerOptionsByKind {
@@ -17,6 +18,7 @@ export interface TunerOptionsByKind {
   bayesian: TunerOptions & BayesianOptimizationOptions;
   hyperband: TunerOptions & HyperbandOptions;
   nsga2: TunerOptions & NSGA2Options;
+  tpe: TunerOptions & TPEOptions;
 }
 
 export type TunerKind = keyof TunerOptionsByKind;
@@ -35,6 +37,7 @@ export const TUNERS: Readonly<TunerConstructors> = {
   bayesian: BayesianOptimization,
   hyperband: Hyperband,
   nsga2: NSGA2,
+  tpe: TPE,
 };
 
 /** The names of the tuners, in a stable order (for CLI choices). */
