@@ -19,7 +19,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { seededRandom } from '@tuneserve/data';
+import { seededRandom } from '@tuneserve/client';
 import sharp from 'sharp';
 
 const { values } = parseArgs({

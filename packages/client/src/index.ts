@@ -13,6 +13,7 @@ export {
   type PreprocessOptions,
   toMnistInput,
 } from './preprocess.js';
+export { seededRandom } from './random.js';
 export { dominates, hypervolume, type ParetoTrial, paretoFront, type RankableTrial, rankTrials } from './ranking.js';
 export type {
   CategoricalFeature,

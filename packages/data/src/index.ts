@@ -30,7 +30,6 @@ export {
   gather,
   head,
   type Partition,
-  seededRandom,
 } from './split.js';
 export {
   DEFAULT_MAX_PIXELS,

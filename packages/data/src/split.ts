@@ -3,6 +3,7 @@
  * like scikit-learn's train_test_split(stratify=y)) or taken from a recorded SplitRecord so every
  * command of a study sees the same test set.
  */
+import { seededRandom } from '@tuneserve/client';
 import { DataError } from './errors.js';
 import type { Split, SplitMembers, SplitRecord } from './types.js';
 
@@ -15,21 +16,6 @@ export interface Partition {
   train: Int32Array;
   val: Int32Array;
   test: Int32Array;
-}
-
-/**
- * mulberry32: a tiny seeded generator so a split is the same on every machine and Node version
- * (Math.random cannot be seeded; a split needs nothing stronger).
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle(values: number[], random: () => number): void {

@@ -1,8 +1,8 @@
 /** Data the tests generate: CSV tables and image folders with a learnable signal. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { seededRandom } from '@tuneserve/client';
 import sharp from 'sharp';
-import { seededRandom } from '../src/index.js';
 
 /** Writes `lines` joined with newlines (a trailing newline included) and returns the path. */
 export async function writeLines(dir: string, name: string, lines: string[]): Promise<string> {

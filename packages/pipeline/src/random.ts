@@ -1,10 +1,10 @@
 /**
  * Run-wide seeding (Keras' `set_random_seed`). TF.js draws every unseeded random number from `Math.random`: weight
  * initialisers without a seed, `fit`'s shuffle, dropout masks, `tf.randomUniform`. So do the pipeline's own
- * augmentations. Replacing `Math.random` with a seeded generator (seedrandom, the library TF.js itself uses) for
- * the length of a run makes all of them reproducible at once, without touching each layer.
+ * augmentations. Replacing `Math.random` with a seeded generator (the project's one: @tuneserve/client's
+ * seededRandom) for the length of a run makes all of them reproducible at once, without touching each layer.
  */
-import seedrandom from 'seedrandom';
+import { seededRandom } from '@tuneserve/client';
 
 /**
  * Runs `fn` with `Math.random` replaced by a generator seeded with `seed` (restored afterwards, also on errors);
@@ -15,7 +15,7 @@ import seedrandom from 'seedrandom';
 export async function withSeed<T>(seed: number | undefined, fn: () => Promise<T>): Promise<T> {
   if (seed === undefined) return fn();
   const original = Math.random;
-  Math.random = seedrandom(`tuneserve:${seed}`);
+  Math.random = seededRandom(seed);
   try {
     return await fn();
   } finally {

@@ -33,16 +33,15 @@ export interface FitSettings {
 /** Trains `model` on `split`; returns the per-epoch history (loss, acc, val_loss, val_acc, ...). */
 export async function fitModel(model: tf.LayersModel, split: Split, s: FitSettings): Promise<History> {
   const phase = s.phase ?? 'train';
+  if (s.patience !== undefined && !s.validation) throw new Error('early stopping needs validation data');
   const shape = modelInputShape(model);
   // Augmented training reads batches built from the raw arrays; only plain training needs x/y tensors.
   const train = s.augmentation ? undefined : toTensors(split, shape);
   const val = s.validation ? toTensors(s.validation, shape) : undefined;
   const batchesPerEpoch = Math.ceil(split.count / s.batchSize);
-  let best = Number.POSITIVE_INFINITY;
-  let wait = 0;
   let epochNow = 0;
   try {
-    const callbacks: tf.CustomCallbackArgs = {
+    const progress: tf.CustomCallbackArgs = {
       onEpochBegin: async (epoch) => {
         epochNow = epoch + 1;
         s.listener?.onEpochBegin?.(phase, epochNow, s.epochs);
@@ -53,18 +52,13 @@ export async function fitModel(model: tf.LayersModel, split: Split, s: FitSettin
       onEpochEnd: async (epoch, logs) => {
         const numeric = Object.fromEntries(Object.entries(logs ?? {}).map(([k, v]) => [k, Number(v)]));
         s.listener?.onEpochEnd?.(phase, epoch + 1, s.epochs, numeric);
-        if (s.patience === undefined) return;
-        const valLoss = numeric.val_loss;
-        if (valLoss === undefined) throw new Error('early stopping needs validation data');
-        // Keras EarlyStopping semantics (min mode, min_delta 0): stop after `patience` epochs without improvement.
-        if (valLoss < best) {
-          best = valLoss;
-          wait = 0;
-        } else if (++wait >= s.patience) {
-          model.stopTraining = true;
-        }
       },
     };
+    // TF.js's EarlyStopping (Keras semantics: val_loss, min mode, min_delta 0) after the progress callback.
+    const callbacks = [
+      new tf.CustomCallback(progress),
+      ...(s.patience === undefined ? [] : [tf.callbacks.earlyStopping({ monitor: 'val_loss', patience: s.patience })]),
+    ];
     const common = {
       epochs: s.epochs,
       verbose: 0 as const,

@@ -4,6 +4,7 @@ import type { TabularInput } from '@tuneserve/client';
 import { initBackend } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  type Augmentation,
   adaptSplit,
   buildMlp,
   buildReport,
@@ -159,7 +160,15 @@ describe('adaptSplit: data encoded by another fit of the same schema', () => {
 });
 
 describe('withSeed', () => {
-  async function run(seed: number | undefined): Promise<number[]> {
+  /** Jitters every value a little: draws from the `random` the pipeline hands it. */
+  const jitter: Augmentation = {
+    description: 'jitter',
+    apply(src, srcAt, dst, dstAt, random) {
+      for (let i = 0; i < 4; i++) dst[dstAt + i] = (src[srcAt + i] as number) + (random() - 0.5) * 0.2;
+    },
+  };
+
+  async function run(seed: number | undefined, augmentation?: Augmentation): Promise<number[]> {
     return withSeed(seed, async () => {
       const model = buildMlp({
         units: [16],
@@ -170,7 +179,11 @@ describe('withSeed', () => {
       });
       const x = Float32Array.from({ length: 400 }, (_, i) => Math.sin(i));
       const y = Float32Array.from({ length: 100 }, (_, i) => i % 3);
-      const history = await fitModel(model, { x, y, count: 100 }, { epochs: 3, batchSize: 16 });
+      const history = await fitModel(
+        model,
+        { x, y, count: 100 },
+        { epochs: 3, batchSize: 16, ...(augmentation ? { augmentation } : {}) },
+      );
       const weights = Array.from(model.getWeights()[0]!.dataSync());
       model.dispose();
       return [...(history.loss ?? []), ...weights];
@@ -186,6 +199,14 @@ describe('withSeed', () => {
     expect(a).not.toEqual(c);
     expect(Math.random).toBe(original);
     expect(await run(undefined)).not.toEqual(await run(undefined));
+    tf.disposeVariables();
+  });
+
+  it('makes augmentation reproducible too', async () => {
+    const a = await run(5, jitter);
+    expect(await run(5, jitter)).toEqual(a);
+    expect(await run(6, jitter)).not.toEqual(a);
+    expect(await run(undefined, jitter)).not.toEqual(await run(undefined, jitter));
     tf.disposeVariables();
   });
 });

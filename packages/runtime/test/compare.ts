@@ -1,18 +1,10 @@
 /** Helpers that run the same computation on the cpu backend (reference) and on wasm, and compare. */
 import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '@tuneserve/client';
 import { expect } from 'vitest';
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic numbers so failures reproduce (the project's one seeded generator). */
+export const rng = seededRandom;
 
 export function randomArray(r: () => number, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => r() * 2 - 1);

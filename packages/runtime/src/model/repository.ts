@@ -2,6 +2,7 @@
 import { access, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import type { ModelMetadataJson } from '@tuneserve/client';
 import { parseInteger } from '../env.js';
 import { ModelFileError } from '../errors.js';
 import { TUNESERVE_VERSION } from '../version.js';
@@ -9,29 +10,8 @@ import { MODEL_JSON, writeModelToTemp } from './files.js';
 
 export const METADATA_JSON = 'metadata.json';
 
-export interface ModelMetadata {
-  name: string;
-  version: number;
-  createdAt: string;
-  inputShape: number[];
-  labels: string[];
-  hyperparameters?: Record<string, number | string | boolean>;
-  training?: Record<string, unknown>;
-  /** Classification: accuracy, confusion matrix, per-class metrics. Regression: mae, rmse, r2 (target units). */
-  testMetrics?: {
-    loss: number;
-    accuracy?: number;
-    confusionMatrix?: number[][];
-    perClass?: { label: string; precision: number; recall: number; f1?: number; support?: number }[];
-    mae?: number;
-    rmse?: number;
-    r2?: number;
-    [key: string]: unknown;
-  };
-  backend?: string;
-  tuneserveVersion: string;
-  [key: string]: unknown;
-}
+/** A version's metadata.json: the wire type the server answers with (declared once, in @tuneserve/client). */
+export type ModelMetadata = ModelMetadataJson;
 
 /** The version a folder name stands for: a positive safe integer written plainly ("7", not "07"); else undefined. */
 export function versionOf(name: string): number | undefined {
