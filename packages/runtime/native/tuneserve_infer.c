@@ -42,6 +42,12 @@ static inline __attribute__((always_inline)) v16 relu16(v16 v) {
   return (v16)((vi16)v & (vi16)(v > zero));
 }
 
+/* max(a, b) lane by lane; b where a is NaN, as the scalar `a > b ? a : b` */
+static inline __attribute__((always_inline)) v16 max16(v16 a, v16 b) {
+  const vi16 take = (vi16)(a > b);
+  return (v16)(((vi16)a & take) | ((vi16)b & ~take));
+}
+
 typedef struct {
   int64_t n, ih, iw, ci, oh, ow, fh, fw, sh, sw, pt, pl;
 } Geo;
@@ -168,6 +174,15 @@ CLONES static void max_pool(const float *x, float *y, const Geo *g) {
         const int64_t w0 = ox * g->sw - g->pl, ws = w0 < 0 ? 0 : w0, we = w0 + g->fw > g->iw ? g->iw : w0 + g->fw;
         if (hs >= he || ws >= we) {
           memset(y, 0, sizeof(float) * (size_t)ch);
+          continue;
+        }
+        if (ch % 16 == 0) { /* whole vectors of channels: each window element once, maxima in registers */
+          for (int64_t c = 0; c < ch; c += 16) {
+            v16 m = load16(img + (hs * g->iw + ws) * ch + c);
+            for (int64_t h = hs; h < he; h++)
+              for (int64_t w = ws; w < we; w++) m = max16(load16(img + (h * g->iw + w) * ch + c), m);
+            store16(y + c, m);
+          }
           continue;
         }
         memcpy(y, img + (hs * g->iw + ws) * ch, sizeof(float) * (size_t)ch);
