@@ -153,6 +153,16 @@ function takenVariants(): { name: string; png: Buffer; channels: (1 | 3)[] }[] {
     channels: [3],
   });
   out.push({
+    name: 'gray 16-bit',
+    png: writePng({ width: w, height: h, depth: 16, colorType: 0, samples: samples(n, 65535, seed++) }),
+    channels: [3],
+  });
+  out.push({
+    name: 'RGB 16-bit',
+    png: writePng({ width: w, height: h, depth: 16, colorType: 2, samples: samples(n * 3, 65535, seed++) }),
+    channels: [3],
+  });
+  out.push({
     name: 'gray + alpha 8-bit',
     png: writePng({ width: w, height: h, depth: 8, colorType: 4, samples: samples(n * 2, 255, seed++) }),
     channels: [1, 3],
@@ -183,8 +193,9 @@ function takenVariants(): { name: string; png: Buffer; channels: (1 | 3)[] }[] {
 
 describe('PNGs at the model size, decoded in-process (png-direct)', () => {
   it('gives exactly the bytes sharp gives for every colour type, bit depth and transparency', async () => {
+    // 8-bit and below in every form; 16-bit opaque gray/RGB to RGB (the high byte, as libvips keeps it).
     const variants = takenVariants();
-    expect(variants.length).toBe(21);
+    expect(variants.length).toBe(23);
     for (const v of variants) {
       for (const channels of v.channels) {
         const s = schema(16, 12, channels);
@@ -217,6 +228,20 @@ describe('PNGs at the model size, decoded in-process (png-direct)', () => {
     }
   });
 
+  it('keeps the high byte of every 16-bit sample, as libvips does', async () => {
+    const all = Array.from({ length: 65536 }, (_, v) => v);
+    for (const [colorType, values] of [
+      [0, all],
+      [2, all.flatMap((v) => [v, 65535 - v, (v * 7) & 0xffff])],
+    ] as const) {
+      const png = writePng({ width: 256, height: 256, depth: 16, colorType, samples: values });
+      const s = schema(256, 256, 3);
+      const mine = direct(s, png);
+      expect(mine).toBeDefined();
+      expect(Buffer.from(mine!).equals(Buffer.from(await viaSharp(s, png))), `colour type ${colorType}`).toBe(true);
+    }
+  });
+
   it('agrees with sharp on files sharp wrote (adaptive filters, palettes sharp chose)', async () => {
     for (let seed = 1; seed <= 12; seed++) {
       const channels = ((seed % 4) + 1) as 1 | 2 | 3 | 4;
@@ -236,13 +261,27 @@ describe('PNGs at the model size, decoded in-process (png-direct)', () => {
     }
   });
 
-  it('leaves to sharp what needs resizing, colour management, orientation, gray conversion or 16-bit samples', async () => {
+  it('leaves to sharp what needs resizing, colour management, orientation, gray conversion or 16-bit flattening', async () => {
     const base = { width: 16, height: 12, depth: 8, colorType: 2, samples: samples(16 * 12 * 3, 255, 99) } as const;
     const declined: [string, ImageInput, Buffer][] = [
       ['another size', schema(8, 6, 3), writePng(base)],
       ['colour to gray', schema(16, 12, 1), writePng(base)],
       ['interlaced', schema(16, 12, 3), writePng({ ...base, interlaced: true })],
-      ['16-bit', schema(16, 12, 3), writePng({ ...base, depth: 16, samples: samples(16 * 12 * 3, 65535, 7) })],
+      [
+        '16-bit gray to gray',
+        schema(16, 12, 1),
+        writePng({ ...base, depth: 16, colorType: 0, samples: samples(192, 65535, 7) }),
+      ],
+      [
+        '16-bit RGBA',
+        schema(16, 12, 3),
+        writePng({ ...base, depth: 16, colorType: 6, samples: samples(768, 65535, 8) }),
+      ],
+      [
+        '16-bit RGB + tRNS',
+        schema(16, 12, 3),
+        writePng({ ...base, depth: 16, samples: samples(576, 65535, 9), trns: [1, 2, 3] }),
+      ],
       ['ICC profile', schema(16, 12, 3), writePng({ ...base, extra: [{ type: 'iCCP', data: Buffer.from('x\0\0') }] })],
       ['EXIF orientation', schema(16, 12, 3), writePng({ ...base, extra: [{ type: 'eXIf', data: Buffer.alloc(8) }] })],
       [

@@ -44,22 +44,26 @@ function chunkType(bytes: Uint8Array, at: number): string {
  */
 const NEUTRAL_CHUNKS = new Set(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND', 'tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
 
-function onlyNeutralChunks(bytes: Uint8Array): boolean {
+/** The file's chunk types when all are neutral and it ends with IEND; undefined otherwise. */
+function neutralChunks(bytes: Uint8Array): Set<string> | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const seen = new Set<string>();
   let at = 8;
   while (at + 8 <= bytes.length) {
     const type = chunkType(bytes, at + 4);
-    if (!NEUTRAL_CHUNKS.has(type)) return false;
-    if (type === 'IEND') return true;
+    if (!NEUTRAL_CHUNKS.has(type)) return undefined;
+    seen.add(type);
+    if (type === 'IEND') return seen;
     at += 12 + view.getUint32(at);
   }
-  return false; // truncated: let sharp say what is wrong
+  return undefined; // truncated: let sharp say what is wrong
 }
 
 /**
  * HWC bytes with the schema's channels, as sharp's flatten-onto-white → channels → resize → raw pipeline
  * gives them, or undefined when this file needs sharp (other size, interlaced, colour to gray, a chunk
- * that changes pixels, or anything pngjs refuses — sharp then reports the error).
+ * that changes pixels, 16-bit samples with transparency or to gray, or anything pngjs refuses — sharp then
+ * reports the error).
  */
 export function decodePngAtSize(schema: ImageInput, bytes: Uint8Array, header: PngHeader): Uint8Array | undefined {
   const gray = header.colorType === 0 || header.colorType === 4;
@@ -67,16 +71,20 @@ export function decodePngAtSize(schema: ImageInput, bytes: Uint8Array, header: P
     header.width !== schema.width ||
     header.height !== schema.height ||
     header.interlaced ||
-    header.depth === 16 ||
     (schema.channels === 1 && !gray) ||
-    (schema.channels !== 1 && schema.channels !== 3) ||
-    !onlyNeutralChunks(bytes)
+    (schema.channels !== 1 && schema.channels !== 3)
   )
     return undefined;
-  let rgba: Uint8Array;
+  const chunks = neutralChunks(bytes);
+  if (!chunks) return undefined;
+  const deep = header.depth === 16;
+  // 16-bit: only opaque gray/RGB to RGB, where libvips keeps the high byte; its flatten and gray paths differ.
+  if (deep && (schema.channels !== 3 || (header.colorType & 4) !== 0 || chunks.has('tRNS'))) return undefined;
+  let rgba: ArrayLike<number>;
   try {
-    // Always 8-bit RGBA: palette expanded, tRNS applied as alpha, 1/2/4-bit samples scaled to 0..255.
-    rgba = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).data;
+    // RGBA: palette expanded, tRNS applied as alpha, 1/2/4-bit samples scaled to 0..255, 16-bit kept as is.
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    rgba = pngjs.PNG.sync.read(buffer, { skipRescale: deep }).data as ArrayLike<number>;
   } catch {
     return undefined;
   }
@@ -84,6 +92,10 @@ export function decodePngAtSize(schema: ImageInput, bytes: Uint8Array, header: P
   if (rgba.length !== pixels * 4) return undefined;
   const channels = schema.channels;
   const out = new Uint8Array(pixels * channels);
+  if (deep) {
+    for (let p = 0; p < pixels; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = rgba[p * 4 + c]! >> 8;
+    return out;
+  }
   for (let p = 0; p < pixels; p++) {
     const a = rgba[p * 4 + 3]!;
     // libvips' flatten on 8-bit samples: (c·a + background·(255 − a)) / 255, truncated; background white.
