@@ -64,6 +64,8 @@ export interface TrialJson {
   endedAt: string | null;
   durationMs: number | null;
   metrics: Record<string, MetricPoint[]>;
+  /** Final metrics (best epoch, mean over executions), e.g. `<objective>_std`, the spread over cross-validation folds. */
+  finalMetrics?: Record<string, number>;
   message?: string;
   /**
    * Multi-objective studies: the trial's value of each objective, in `StudyJson.objectives` order
@@ -82,6 +84,8 @@ export interface StudyJson {
   objectives?: { name: string; direction: 'min' | 'max' }[];
   maxTrials: number | null;
   trials: TrialJson[];
+  /** Each hyperparameter's share of the objective's variance (fANOVA on a random forest), largest first. */
+  importance?: Record<string, number>;
 }
 
 /** GET /v1/models/{name} (TF Serving model status). */

@@ -44,6 +44,7 @@ export {
 } from './errors.js';
 export { valuesHash } from './hash.js';
 export { type BuildFn, type FitInput, FunctionHyperModel, HyperModel, type HyperModelOptions } from './hypermodel.js';
+export { hyperparameterImportance, type ImportanceOptions, type ImportanceTrial } from './importance.js';
 export {
   BooleanHp,
   Choice,

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { StudyJson, TrialJson } from '@tuneserve/client';
 import { meanOverExecutions } from './engine/metrics.js';
+import { hyperparameterImportance } from './importance.js';
 import { type Direction, objectiveFromSpec, paretoObjectives, scoreOf } from './objective.js';
 import { openStorage } from './storage/registry.js';
 import type { EpochMetric } from './storage/types.js';
@@ -20,9 +21,11 @@ export interface StudyTrialView extends TrialJson {
   finalMetrics: Record<string, number>;
 }
 
-export interface StudyView extends Omit<StudyJson, 'trials' | 'objective'> {
+export interface StudyView extends Omit<StudyJson, 'trials' | 'objective' | 'importance'> {
   objective: { name: string; direction: Direction };
   trials: StudyTrialView[];
+  /** Hyperparameter importance for the objective over the completed trials (see importance.ts). */
+  importance: Record<string, number>;
 }
 
 export interface LoadStudyOptions {
@@ -52,33 +55,49 @@ export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | 
     const curves = averageCurves(rows);
     const objective = objectiveFromSpec(study.objective);
     const objectives = paretoObjectives(objective);
+    const views = trials.map((t) => {
+      const end = t.endedAt ?? (t.status === 'RUNNING' ? Date.now() : null);
+      const view: StudyTrialView = {
+        trialId: t.trialId,
+        status: t.status,
+        hyperparameters: t.values,
+        ...scoreOf(t, objective),
+        bestStep: t.bestStep,
+        startedAt: t.startedAt === null ? null : new Date(t.startedAt).toISOString(),
+        endedAt: t.endedAt === null ? null : new Date(t.endedAt).toISOString(),
+        durationMs: t.startedAt === null || end === null ? null : end - t.startedAt,
+        finalMetrics: t.metrics,
+        metrics: curves.get(t.trialId) ?? {},
+      };
+      if (t.message) view.message = t.message;
+      return view;
+    });
     return {
       name: options.projectName,
       tuner: study.tuner,
       objective: { name: objective.name, direction: objective.direction },
       ...(objectives ? { objectives: objectives.map((o) => ({ name: o.name, direction: o.direction })) } : {}),
       maxTrials: study.maxTrials,
-      trials: trials.map((t) => {
-        const end = t.endedAt ?? (t.status === 'RUNNING' ? Date.now() : null);
-        const view: StudyTrialView = {
-          trialId: t.trialId,
-          status: t.status,
-          hyperparameters: t.values,
-          ...scoreOf(t, objective),
-          bestStep: t.bestStep,
-          startedAt: t.startedAt === null ? null : new Date(t.startedAt).toISOString(),
-          endedAt: t.endedAt === null ? null : new Date(t.endedAt).toISOString(),
-          durationMs: t.startedAt === null || end === null ? null : end - t.startedAt,
-          finalMetrics: t.metrics,
-          metrics: curves.get(t.trialId) ?? {},
-        };
-        if (t.message) view.message = t.message;
-        return view;
-      }),
+      trials: views,
+      importance: importanceOf(`${directory}\n${url}\n${options.projectName}`, views),
     };
   } finally {
     await storage.close();
   }
+}
+
+/** The last importance per study, kept while its completed trials stay the same (the dashboard reads every second). */
+const importanceMemo = new Map<string, { fingerprint: string; importance: Record<string, number> }>();
+
+function importanceOf(study: string, trials: StudyTrialView[]): Record<string, number> {
+  const fingerprint = JSON.stringify(
+    trials.filter((t) => t.status === 'COMPLETED').map((t) => [t.trialId, t.score, t.hyperparameters]),
+  );
+  const memo = importanceMemo.get(study);
+  if (memo?.fingerprint === fingerprint) return memo.importance;
+  const importance = hyperparameterImportance(trials);
+  importanceMemo.set(study, { fingerprint, importance });
+  return importance;
 }
 
 /** Per trial, each metric's curve averaged over executions (NaN points left out, so charts stay drawable). */

@@ -8,14 +8,7 @@ export function studySourceFor(at: { directory: string; projectName: string; sto
     async getStudy(): Promise<StudyJson | undefined> {
       const view = await loadStudy(at);
       if (!view) return undefined;
-      return {
-        name: view.name,
-        tuner: view.tuner,
-        objective: view.objective,
-        ...(view.objectives ? { objectives: view.objectives } : {}),
-        maxTrials: view.maxTrials,
-        trials: view.trials.map(({ finalMetrics: _final, ...trial }) => trial),
-      };
+      return view;
     },
   };
 }
