@@ -191,18 +191,23 @@ export class TuneserveClient {
     return checkSample((await this.timedJson<Sample>('GET', `/api/samples/${index}`)).value);
   }
 
-  /** `GET /api/study`: the tuning study's trials. */
-  async study(): Promise<StudyJson> {
-    return (await this.timedJson<StudyJson>('GET', '/api/study')).value;
+  /** `GET /api/models/{name}`: one model's name, versions and metadata. */
+  async model(name: string): Promise<ServedModel> {
+    return (await this.timedJson<ServedModel>('GET', `/api/models/${encodeURIComponent(name)}`)).value;
+  }
+
+  /** `GET /api/models/{model}/study`: the study the model was tuned in; without a model, `GET /api/study`. */
+  async study(model?: string): Promise<StudyJson> {
+    return (await this.timedJson<StudyJson>('GET', studyPath(model))).value;
   }
 
   /**
-   * Follows `GET /api/study/events` (server-sent events) and calls `onStudy` for each `study` event
-   * until `signal` aborts or the stream ends. Uses fetch rather than EventSource so the API key
+   * Follows the study's server-sent events (`…/study/events`, of `model` when given) and calls `onStudy` for each
+   * `study` event until `signal` aborts or the stream ends. Uses fetch rather than EventSource so the API key
    * header can be sent.
    */
-  async watchStudy(onStudy: (study: StudyJson) => void, signal: AbortSignal): Promise<void> {
-    const url = this.url('/api/study/events');
+  async watchStudy(onStudy: (study: StudyJson) => void, signal: AbortSignal, model?: string): Promise<void> {
+    const url = this.url(`${studyPath(model)}/events`);
     let response: Response;
     try {
       response = await this.fetchImpl(url, { headers: this.headers({ accept: 'text/event-stream' }), signal });
@@ -346,6 +351,9 @@ function parseSseEvent(block: string): { type: string; data: string } {
   }
   return { type, data: data.join('\n') };
 }
+
+const studyPath = (model?: string): string =>
+  model === undefined ? '/api/study' : `/api/models/${encodeURIComponent(model)}/study`;
 
 function checkSample(sample: Sample): Sample {
   if (

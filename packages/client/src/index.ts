@@ -27,6 +27,14 @@ export type {
   TabularInput,
   TensorInput,
 } from './schema.js';
+export {
+  curveMetrics,
+  hyperparameterNames,
+  type ParallelAxis,
+  parallelCoordinates,
+  trialCurves,
+  type ViewTrial,
+} from './study-views.js';
 export { renderDigit } from './terminal.js';
 export type {
   Classification,

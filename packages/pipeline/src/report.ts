@@ -2,6 +2,7 @@
  * The training report: SVG charts rendered headlessly with Vega-Lite (a declarative, well-kept chart library
  * that renders to SVG in Node without a browser or canvas) and one self-contained report.html.
  */
+import { curveMetrics, parallelCoordinates, paretoFront, trialCurves } from '@tuneserve/client';
 import type * as vl from 'vega-lite';
 import type { Evaluation, RegressionMetrics } from './metrics.js';
 import type { History } from './training.js';
@@ -13,12 +14,20 @@ export interface ReportTrial {
   hyperparameters: Record<string, number | string | boolean>;
   durationMs: number | null;
   metrics: Record<string, { step: number; value: number }[]>;
+  /** Multi-objective studies: each objective's value, in `objectives` order. */
+  values?: number[] | null;
+  /** Final metrics, e.g. `<objective>_std` (the spread over cross-validation folds). */
+  finalMetrics?: Record<string, number>;
 }
 
 export interface ReportInput {
   title: string;
   objective?: { name: string; direction: 'min' | 'max' };
+  /** Present for a multi-objective (Pareto) study. */
+  objectives?: { name: string; direction: 'min' | 'max' }[];
   trials: ReportTrial[];
+  /** Hyperparameter importance (share of the objective's variance), from the study view. */
+  importance?: Record<string, number>;
   bestTrialId?: string;
   bestEpochHistory?: History;
   bestEpoch?: number;
@@ -74,6 +83,205 @@ function objectiveChart(input: ReportInput): vl.TopLevelSpec | undefined {
         encoding: {
           x: { field: 'trial', type: 'quantitative' },
           y: { field: 'bestSoFar', type: 'quantitative' },
+        },
+      },
+    ],
+  };
+}
+
+function importanceChart(importance: Record<string, number> | undefined): vl.TopLevelSpec | undefined {
+  const values = Object.entries(importance ?? {}).map(([hyperparameter, share]) => ({ hyperparameter, share }));
+  if (values.length === 0) return undefined;
+  return {
+    title: "Hyperparameter importance (share of the objective's variance, fANOVA on a random forest)",
+    width: 420,
+    height: { step: 22 },
+    data: { values },
+    mark: { type: 'bar', color: '#1f5fbf' },
+    encoding: {
+      y: { field: 'hyperparameter', type: 'nominal', sort: '-x', title: null },
+      x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: 'importance' },
+      tooltip: [{ field: 'hyperparameter' }, { field: 'share', format: '.1%' }],
+    },
+  };
+}
+
+/**
+ * Parallel coordinates: each axis scaled to [0, 1] here (log axes in decades, categories evenly spaced), lines
+ * coloured by the (first) objective, each axis labelled with its range or its categories.
+ */
+function parallelChart(input: ReportInput): vl.TopLevelSpec | undefined {
+  if (!input.objective) return undefined;
+  const study = { objective: input.objective, ...(input.objectives ? { objectives: input.objectives } : {}) };
+  const { axes, colourAxis, lines } = parallelCoordinates(study, input.trials);
+  if (lines.length === 0 || colourAxis === 0) return undefined;
+  const rows: { trial: string; axis: string; y: number; score: number }[] = [];
+  const labels: { axis: string; y: number; text: string }[] = [];
+  axes.forEach((axis, i) => {
+    const column = lines.map((l) => l.values[i] ?? null);
+    let place: (v: number | string) => number;
+    if (axis.categories) {
+      const k = axis.categories.length;
+      place = (v) => (k === 1 ? 0.5 : axis.categories!.indexOf(String(v)) / (k - 1));
+      for (const c of axis.categories) labels.push({ axis: axis.name, y: place(c), text: c });
+    } else {
+      const f = (v: number) => (axis.log ? Math.log10(v) : v);
+      const nums = column.filter((v): v is number => typeof v === 'number');
+      const lo = Math.min(...nums.map(f));
+      const hi = Math.max(...nums.map(f));
+      place = (v) => (hi > lo ? (f(v as number) - lo) / (hi - lo) : 0.5);
+      const show = (v: number) => String(Number(v.toPrecision(3)));
+      labels.push({ axis: axis.name, y: 0, text: show(Math.min(...nums)) });
+      if (hi > lo) labels.push({ axis: axis.name, y: 1, text: show(Math.max(...nums)) });
+    }
+    lines.forEach((l, j) => {
+      const v = column[j];
+      if (v !== null && v !== undefined) rows.push({ trial: l.trialId, axis: axis.name, y: place(v), score: l.score });
+    });
+  });
+  const order = axes.map((a) => a.name);
+  const x = {
+    field: 'axis',
+    type: 'nominal' as const,
+    sort: order,
+    title: null,
+    axis: { labelAngle: 0, orient: 'top' as const },
+  };
+  const colourName = axes[colourAxis]!.name;
+  return {
+    title: `Parallel coordinates: hyperparameters → objective (colour: ${colourName})`,
+    width: Math.max(420, 120 * axes.length),
+    height: 260,
+    layer: [
+      {
+        data: { values: order.map((axis) => ({ axis })) },
+        mark: { type: 'rule', color: '#555' },
+        encoding: { x },
+      },
+      {
+        data: { values: rows },
+        mark: { type: 'line', strokeWidth: 1.5, opacity: 0.8 },
+        encoding: {
+          x,
+          y: { field: 'y', type: 'quantitative', axis: null, scale: { domain: [0, 1] } },
+          detail: { field: 'trial', type: 'nominal' },
+          color: {
+            field: 'score',
+            type: 'quantitative',
+            title: colourName,
+            scale: { scheme: 'turbo', reverse: input.objective.direction === 'min' },
+          },
+          tooltip: [{ field: 'trial' }, { field: 'score' }],
+        },
+      },
+      {
+        data: { values: labels },
+        mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#333' },
+        encoding: { x, y: { field: 'y', type: 'quantitative' }, text: { field: 'text' } },
+      },
+    ],
+  };
+}
+
+/** The objective's per-epoch curve of every trial (intermediate values): pruned ones dashed, colour by score. */
+function trialCurvesChart(input: ReportInput): vl.TopLevelSpec | undefined {
+  if (!input.objective) return undefined;
+  const metric = curveMetrics(input.trials, input.objective.name)[0];
+  if (!metric) return undefined;
+  const scores = new Map(input.trials.map((t) => [t.trialId, t.score]));
+  const values = trialCurves(input.trials, metric).flatMap((c) =>
+    c.points.map((p) => ({
+      trial: c.trialId,
+      epoch: p.step + 1,
+      value: p.value,
+      status: c.pruned ? 'pruned' : 'not pruned',
+      score: scores.get(c.trialId) ?? null,
+    })),
+  );
+  if (values.length === 0) return undefined;
+  return {
+    title: `${metric} per epoch of every trial (pruned trials dashed)`,
+    width: 520,
+    height: 260,
+    data: { values },
+    mark: { type: 'line', point: values.length < 200 },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } },
+      detail: { field: 'trial', type: 'nominal' },
+      color: {
+        field: 'score',
+        type: 'quantitative',
+        title: input.objective.name,
+        scale: { scheme: 'turbo', reverse: input.objective.direction === 'min' },
+      },
+      strokeDash: {
+        field: 'status',
+        type: 'nominal',
+        title: null,
+        scale: {
+          domain: ['not pruned', 'pruned'],
+          range: [
+            [1, 0],
+            [5, 4],
+          ],
+        },
+      },
+      tooltip: [{ field: 'trial' }, { field: 'epoch' }, { field: 'value' }, { field: 'status' }],
+    },
+  };
+}
+
+/** The first two objectives of a multi-objective study: every completed trial, the Pareto front joined. */
+function paretoChart(input: ReportInput): vl.TopLevelSpec | undefined {
+  const objectives = input.objectives;
+  if (!objectives || objectives.length < 2) return undefined;
+  const front = new Set(paretoFront(input.trials, objectives).map((t) => t.trialId));
+  const [xo, yo] = [objectives[0]!, objectives[1]!];
+  const values = input.trials
+    .filter((t) => t.status === 'COMPLETED' && Array.isArray(t.values))
+    .map((t) => ({
+      trial: t.trialId,
+      x: t.values![0]!,
+      y: t.values![1]!,
+      front: front.has(t.trialId) ? 'Pareto front' : 'dominated',
+    }));
+  if (values.length === 0) return undefined;
+  const x = {
+    field: 'x',
+    type: 'quantitative' as const,
+    title: `${xo.name} (${xo.direction})`,
+    scale: { zero: false },
+  };
+  const y = {
+    field: 'y',
+    type: 'quantitative' as const,
+    title: `${yo.name} (${yo.direction})`,
+    scale: { zero: false },
+  };
+  return {
+    title: `Pareto front: ${xo.name} against ${yo.name} (${front.size} of ${values.length} trials on the front)`,
+    width: 420,
+    height: 300,
+    data: { values },
+    layer: [
+      {
+        transform: [{ filter: "datum.front === 'Pareto front'" }],
+        mark: { type: 'line', interpolate: 'step-after', color: '#c2410c' },
+        encoding: { x, y, order: { field: 'x' } },
+      },
+      {
+        mark: { type: 'point', filled: true, size: 70 },
+        encoding: {
+          x,
+          y,
+          color: {
+            field: 'front',
+            type: 'nominal',
+            title: null,
+            scale: { domain: ['Pareto front', 'dominated'], range: ['#c2410c', '#9ca3af'] },
+          },
+          tooltip: [{ field: 'trial' }, { field: 'x', title: xo.name }, { field: 'y', title: yo.name }],
         },
       },
     ],
@@ -213,6 +421,10 @@ export async function buildReport(input: ReportInput): Promise<Report> {
   };
 
   await chart('trials.svg', 'Trials', objectiveChart(input));
+  await chart('pareto-front.svg', 'Pareto front', paretoChart(input));
+  await chart('importance.svg', 'Hyperparameter importance', importanceChart(input.importance));
+  await chart('parallel-coordinates.svg', 'Parallel coordinates', parallelChart(input));
+  await chart('trial-curves.svg', 'Learning curves of every trial', trialCurvesChart(input));
   const bestTrial = input.trials.find((t) => t.trialId === input.bestTrialId);
   if (bestTrial) {
     const curves = Object.fromEntries(Object.entries(bestTrial.metrics).map(([k, v]) => [k, pointsToArray(v)]));
@@ -233,14 +445,29 @@ export async function buildReport(input: ReportInput): Promise<Report> {
   }
 
   const hpNames = [...new Set(input.trials.flatMap((t) => Object.keys(t.hyperparameters)))];
+  const objectives = input.objectives;
+  const front = new Set(objectives ? paretoFront(input.trials, objectives).map((t) => t.trialId) : []);
+  const stdName = input.objective ? `${input.objective.name}_std` : undefined;
+  const scoreCells = (t: ReportTrial): string => {
+    if (objectives) return objectives.map((_, i) => `<td>${fmt(t.values?.[i])}</td>`).join('');
+    const std = stdName ? t.finalMetrics?.[stdName] : undefined;
+    return `<td>${fmt(t.score)}${std === undefined ? '' : ` ± ${fmt(std)}`}</td>`;
+  };
   const trialRows = input.trials
-    .map(
-      (t) =>
-        `<tr${t.trialId === input.bestTrialId ? ' class="best"' : ''}><td>${escapeHtml(t.trialId)}</td><td>${escapeHtml(t.status)}</td>` +
-        `<td>${fmt(t.score)}</td>${hpNames.map((n) => `<td>${escapeHtml(String(t.hyperparameters[n] ?? '–'))}</td>`).join('')}` +
-        `<td>${t.durationMs === null ? '–' : (t.durationMs / 1000).toFixed(1)}</td></tr>`,
-    )
+    .map((t) => {
+      const classes = [t.trialId === input.bestTrialId ? 'best' : '', front.has(t.trialId) ? 'front' : ''].filter(
+        Boolean,
+      );
+      return (
+        `<tr${classes.length ? ` class="${classes.join(' ')}"` : ''}><td>${escapeHtml(t.trialId)}${front.has(t.trialId) ? ' ★' : ''}</td><td>${escapeHtml(t.status)}</td>` +
+        `${scoreCells(t)}${hpNames.map((n) => `<td>${escapeHtml(String(t.hyperparameters[n] ?? '–'))}</td>`).join('')}` +
+        `<td>${t.durationMs === null ? '–' : (t.durationMs / 1000).toFixed(1)}</td></tr>`
+      );
+    })
     .join('\n');
+  const scoreHeads = objectives
+    ? objectives.map((o) => `<th>${escapeHtml(o.name)} (${o.direction})</th>`).join('')
+    : '<th>score</th>';
   const perClassSection =
     test.task === 'classification'
       ? `<section><h2>Per-class precision, recall and F1 (test set)</h2>
@@ -271,8 +498,8 @@ th{background:#f3f3f3}tr.best{background:#fff5cc}section{margin:2rem 0}.big{font
 <p>Hyperparameters:</p><ul>${hpList}</ul>
 <p>Best epoch ${input.bestEpoch ?? '–'} · retrained on train+val for ${input.retrainEpochs} epochs.</p>
 ${sections.join('\n')}
-<section><h2>Trials${input.objective ? ` (objective ${escapeHtml(input.objective.name)}, ${input.objective.direction})` : ''}</h2>
-<table><thead><tr><th>trial</th><th>status</th><th>score</th>${hpNames.map((n) => `<th>${escapeHtml(n)}</th>`).join('')}<th>seconds</th></tr></thead>
+<section><h2>Trials${input.objective ? ` (objective ${escapeHtml(input.objective.name)}, ${input.objective.direction})` : ''}${front.size ? ` · ★ Pareto front (${front.size})` : ''}</h2>
+<table><thead><tr><th>trial</th><th>status</th>${scoreHeads}${hpNames.map((n) => `<th>${escapeHtml(n)}</th>`).join('')}<th>seconds</th></tr></thead>
 <tbody>${trialRows || '<tr><td colspan="4">no tuning study (fixed hyperparameters)</td></tr>'}</tbody></table></section>
 ${perClassSection}
 </body></html>

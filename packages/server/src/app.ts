@@ -29,7 +29,7 @@ import { tfServingPlugin } from './plugins/tfserving.js';
 import { RequestRateLimiter } from './rate-limit.js';
 import { RouteTable } from './route-policy.js';
 import type { SampleSource, StudySource } from './sources.js';
-import { StudyFeed } from './study-feed.js';
+import { StudyFeeds } from './study-feed.js';
 
 export const SERVER_VERSION = '0.1.0';
 export const MiB = 1024 * 1024;
@@ -268,9 +268,8 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
   await app.register(tfServingPlugin, { ctx });
   await app.register(kservePlugin, { ctx, version: SERVER_VERSION, modelControl: options.modelControl ?? false });
   const heartbeatMs = options.eventStreams?.heartbeatMs ?? 15_000;
-  const feed = options.study
-    ? new StudyFeed({
-        source: options.study,
+  const feeds = options.study
+    ? new StudyFeeds({
         pollMs: options.studyPollMs ?? 1000,
         maxStreams: options.eventStreams?.max ?? 100,
         heartbeatMs,
@@ -285,7 +284,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
         },
       })
     : undefined;
-  await app.register(apiPlugin, { ctx, feed, samples: options.samples, study: options.study });
+  await app.register(apiPlugin, { ctx, feeds, samples: options.samples, study: options.study });
   await app.register(labelledPlugin, { ctx });
   await app.register(metricsPlugin, { metrics, open: options.metricsOpen ?? false });
   await app.register(staticPlugin, { webRoot: options.webRoot, ctx });

@@ -8,9 +8,19 @@ import type { StudyJson } from '@tuneserve/client';
 // The study's wire types are the client package's (one declaration); re-exported for the server's users.
 export type { HpValue, MetricPoint, StudyJson, TrialJson } from '@tuneserve/client';
 
+/** A served model as a study source sees it: its name and the metadata of its latest version (what it was tuned in). */
+export interface StudyModel {
+  name: string;
+  /** metadata.json as exported (the pipeline records the study under `training.study`). */
+  metadata: Record<string, unknown> | undefined;
+}
+
 export interface StudySource {
-  /** The current state of the study, or undefined when none exists yet. */
-  getStudy(): Promise<StudyJson | undefined>;
+  /**
+   * The current state of the study `model` was tuned in (without a model: the server's study), or undefined when
+   * there is none (yet).
+   */
+  getStudy(model?: StudyModel): Promise<StudyJson | undefined>;
 }
 
 /** A labelled example from a data set (GET /api/samples/random, /api/samples/:index). */

@@ -4,10 +4,11 @@
  * clients see a live connection, and back-pressure: a reader that stops reading is dropped, never buffered for.
  */
 import type { ServerResponse } from 'node:http';
-import type { StudySource } from './sources.js';
+import type { StudyJson } from './sources.js';
 
 export interface StudyFeedOptions {
-  source: StudySource;
+  /** Reads the study (a StudySource bound to one model, or the server's). */
+  source: { getStudy(): Promise<StudyJson | undefined> };
   /** How often the study is read while anyone watches. */
   pollMs: number;
   /** Most open streams; `subscribe` refuses beyond it. */
@@ -131,5 +132,40 @@ export class StudyFeed {
     if (!this.streams.delete(stream)) return;
     this.o.onCount?.(this.streams.size);
     if (this.streams.size === 0) this.stop();
+  }
+}
+
+/**
+ * One feed per study shown (the server's, and each model's), made on first watch, with one cap on the streams open
+ * over all of them.
+ */
+export class StudyFeeds {
+  private readonly feeds = new Map<string, StudyFeed>();
+
+  constructor(private readonly o: Omit<StudyFeedOptions, 'source'>) {}
+
+  /** Open streams over every feed. */
+  get size(): number {
+    let n = 0;
+    for (const feed of this.feeds.values()) n += feed.size;
+    return n;
+  }
+
+  get maxStreams(): number {
+    return this.o.maxStreams;
+  }
+
+  /** The feed of `key` (a model name, or '' for the server's study), reading the study with `read`. */
+  feed(key: string, read: () => Promise<StudyJson | undefined>): StudyFeed {
+    let feed = this.feeds.get(key);
+    if (!feed) {
+      feed = new StudyFeed({ ...this.o, source: { getStudy: read }, onCount: () => this.o.onCount?.(this.size) });
+      this.feeds.set(key, feed);
+    }
+    return feed;
+  }
+
+  close(): void {
+    for (const feed of this.feeds.values()) feed.close();
   }
 }

@@ -44,7 +44,6 @@ export {
 } from './errors.js';
 export { valuesHash } from './hash.js';
 export { type BuildFn, type FitInput, FunctionHyperModel, HyperModel, type HyperModelOptions } from './hypermodel.js';
-export { hyperparameterImportance, type ImportanceOptions, type ImportanceTrial } from './importance.js';
 export {
   BooleanHp,
   Choice,
@@ -61,6 +60,7 @@ export {
   Int,
   type Sampling,
 } from './hyperparameters/index.js';
+export { hyperparameterImportance, type ImportanceOptions, type ImportanceTrial } from './importance.js';
 export {
   DefaultObjective,
   type Direction,

@@ -1,4 +1,4 @@
-/** Entry point: routes between the two views by hash, keeps the API key field in sync, and the model picker. */
+/** Entry point: routes between the two views by hash, keeps the API key field in sync, and the model picker (both views follow it). */
 import './style.css';
 import { HttpError } from '@tuneserve/client';
 import { Dashboard } from './dashboard/view.js';
@@ -23,12 +23,17 @@ function servedModelName(): Promise<string> {
   return modelName;
 }
 
-const dashboard = new Dashboard(createClient);
+/** The model the picker chose; the dashboard shows its study (undefined: no picker, the server's default). */
+let chosenModel: string | undefined;
+const dashboard = new Dashboard(createClient, () => chosenModel);
 mountPredictView({ client: createClient, modelName: servedModelName });
 const models = new ModelView({
   client: createClient,
   onChoose: (name) => {
     modelName = Promise.resolve(name);
+    const changed = chosenModel !== name;
+    chosenModel = name;
+    if (changed && currentRoute() === 'tuning') dashboard.start();
   },
 });
 void models.load();

@@ -192,8 +192,11 @@ describe.skipIf(!hasSystem('chromium'))('web page in Chromium against a real ser
     expect(await rows.locator('td:nth-child(2)').allTextContents()).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
     expect(await page.locator('#trials-table tr.best').count()).toBe(1);
     expect(await page.getByTestId('study-summary').textContent()).toMatch(/3 of 3 trials, 3 completed/);
-    // Three uPlot charts drew, and the model panel shows metadata and a 10x10 confusion matrix.
-    await poll(() => page.locator('.plot .uplot').count()).toBe(3);
+    // Four uPlot charts drew (objective, hyperparameter, best trial's and every trial's curves), the parallel
+    // coordinates (ECharts, SVG) and the importance bars, and the model panel shows metadata and a confusion matrix.
+    await poll(() => page.locator('.plot .uplot').count()).toBe(4);
+    await poll(() => page.getByTestId('parallel').locator('svg').count()).toBe(1);
+    expect(await page.getByTestId('importance').locator('li').count()).toBe(2);
     await poll(() => page.getByTestId('model-meta').textContent()).toContain('Test accuracy');
     expect(await page.getByTestId('confusion-matrix').locator('tbody td').count()).toBe(100);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard.png'), fullPage: true });

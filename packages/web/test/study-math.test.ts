@@ -3,12 +3,20 @@ import type { StudyJson, TrialJson } from '@tuneserve/client';
 import { describe, expect, it } from 'vitest';
 import {
   bestTrial,
+  curveMetrics,
   formatDuration,
   formatValue,
+  frontIds,
   hpPoints,
   hyperparameterNames,
+  importanceBars,
+  parallelCoordinates,
+  paretoPoints,
   runningBest,
   scored,
+  scoreSpread,
+  topTrials,
+  trialCurves,
 } from '../src/dashboard/study-math.js';
 
 const trial = (
@@ -87,5 +95,99 @@ describe('table formatting', () => {
     expect(formatDuration(250.4)).toBe('250 ms');
     expect(formatDuration(12_340)).toBe('12.3 s');
     expect(formatDuration(185_000)).toBe('3 min 5 s');
+  });
+});
+
+const curve = (...values: number[]) => values.map((value, step) => ({ step, value }));
+
+describe('dashboard views', () => {
+  it('top K: the k best completed trials (pruned and failed never count); 0 or less: every trial', () => {
+    expect(topTrials(study('min'), 1).map((t) => t.trialId)).toEqual(['2']);
+    expect(topTrials(study('min'), 5).map((t) => t.trialId)).toEqual(['2', '0']);
+    expect(topTrials(study('max'), 2).map((t) => t.trialId)).toEqual(['0', '2']);
+    expect(topTrials(study('min'), 0)).toHaveLength(5);
+    expect(topTrials(study('min'), -3)).toHaveLength(5);
+  });
+
+  it('parallel coordinates: numeric, log and integer axes, sorted categories, null for an unused hyperparameter', () => {
+    const s = study('min');
+    s.trials[2]!.hyperparameters.lr = 0.0001;
+    s.trials[0]!.hyperparameters.lr = 0.05;
+    const { axes, colourAxis, lines } = parallelCoordinates(s, s.trials);
+    expect(axes).toEqual([
+      { name: 'lr', log: true },
+      { name: 'optimizer', categories: ['adam', 'sgd'] },
+      { name: 'units', integer: true },
+      { name: 'val_loss' },
+    ]);
+    expect(colourAxis).toBe(3);
+    // Scored trials only (the pruned one has a score; failed and running do not).
+    expect(lines).toEqual([
+      { trialId: '0', values: [0.05, 'adam', 32, 0.4], score: 0.4 },
+      { trialId: '1', values: [null, 'sgd', 64, 0.1], score: 0.1 },
+      { trialId: '2', values: [0.0001, 'sgd', 16, 0.2], score: 0.2 },
+    ]);
+  });
+
+  it('a categorical hyperparameter a trial did not use is the category "–"', () => {
+    const s = study('min');
+    s.trials[0]!.hyperparameters.act = 'relu';
+    expect(parallelCoordinates(s, s.trials).axes[0]).toEqual({ name: 'act', categories: ['relu', '–'] });
+  });
+
+  it('curves per trial for one metric, pruned ones flagged; the objective is the default metric', () => {
+    const s = study('min');
+    s.trials[0]!.metrics = { val_loss: curve(0.9, 0.5, 0.4), loss: curve(1, 0.6, 0.3) };
+    s.trials[1]!.metrics = { val_loss: curve(0.9, 0.8) };
+    expect(curveMetrics(s.trials, 'val_loss')).toEqual(['val_loss', 'loss']);
+    expect(curveMetrics(s.trials, 'val_accuracy')).toEqual(['loss', 'val_loss']);
+    expect(trialCurves(s.trials, 'val_loss')).toEqual([
+      { trialId: '0', pruned: false, points: curve(0.9, 0.5, 0.4) },
+      { trialId: '1', pruned: true, points: curve(0.9, 0.8) },
+    ]);
+  });
+
+  it('importance largest first; the cross-validation spread when the trial has one', () => {
+    const s = { ...study('min'), importance: { units: 0.25, optimizer: 0.7, lr: 0.05 } };
+    expect(importanceBars(s)).toEqual([
+      ['optimizer', 0.7],
+      ['units', 0.25],
+      ['lr', 0.05],
+    ]);
+    expect(importanceBars(study('min'))).toEqual([]);
+    const t = { ...s.trials[0]!, finalMetrics: { val_loss: 0.4, val_loss_std: 0.02 } };
+    expect(scoreSpread(s, t)).toBe(0.02);
+    expect(scoreSpread(s, s.trials[0]!)).toBeUndefined();
+  });
+
+  it('multi-objective: the front (client paretoFront), its points, and top K with the front first', () => {
+    const mo: StudyJson = {
+      ...study('max'),
+      objective: { name: 'acc', direction: 'max' },
+      objectives: [
+        { name: 'acc', direction: 'max' },
+        { name: 'latency_ms', direction: 'min' },
+      ],
+      trials: [
+        { ...trial('a', 'COMPLETED', 0.9, { u: 64 }), values: [0.9, 3] },
+        { ...trial('b', 'COMPLETED', 0.95, { u: 128 }), values: [0.95, 5] },
+        { ...trial('c', 'COMPLETED', 0.93, { u: 128 }), values: [0.93, 6] }, // dominated by b
+        { ...trial('d', 'COMPLETED', 0.8, { u: 16 }), values: [0.8, 1] },
+        { ...trial('e', 'PRUNED', 0.99, { u: 16 }), values: [0.99, 0.5] }, // never on the front
+      ],
+    };
+    expect([...frontIds(mo)].sort()).toEqual(['a', 'b', 'd']);
+    expect(frontIds(study('min')).size).toBe(0);
+    expect(paretoPoints(mo, 0, 1)).toEqual([
+      { trialId: 'a', x: 0.9, y: 3, front: true },
+      { trialId: 'b', x: 0.95, y: 5, front: true },
+      { trialId: 'c', x: 0.93, y: 6, front: false },
+      { trialId: 'd', x: 0.8, y: 1, front: true },
+    ]);
+    expect(topTrials(mo, 4).map((t) => t.trialId)).toEqual(['b', 'a', 'd', 'c']);
+    const { axes, colourAxis, lines } = parallelCoordinates(mo, mo.trials);
+    expect(axes.map((a) => a.name)).toEqual(['u', 'acc', 'latency_ms']);
+    expect(colourAxis).toBe(1);
+    expect(lines[0]).toEqual({ trialId: 'a', values: [64, 0.9, 3], score: 0.9 });
   });
 });

@@ -1,14 +1,38 @@
 /** Adapters from the tuner's study view and a data set's test split to the server's read-only sources. */
 import { loadDataset, type Split } from '@tuneserve/data';
-import type { Sample, SampleSource, StudyJson, StudySource } from '@tuneserve/server';
+import type { Sample, SampleSource, StudyJson, StudyModel, StudySource } from '@tuneserve/server';
 import { loadStudy } from '@tuneserve/tuner';
 
-export function studySourceFor(at: { directory: string; projectName: string; storage?: string }): StudySource {
+/** Where studies live, and which one to show for models that do not record theirs. */
+export interface StudyPlace {
+  directory: string;
+  storage?: string;
+  /** The study of a model without a training record (default: the one named after the model), and of no model. */
+  projectName?: string;
+}
+
+/**
+ * The study a served model was tuned in: the project `train` recorded in its metadata (training.study); none for a
+ * model trained with fixed hyperparameters (training.study = null); for a model without a training record (exported
+ * elsewhere, or before records), the configured study, else the one named after the model.
+ */
+export function studyProjectOf(model: StudyModel | undefined, configured: string | undefined): string | undefined {
+  const training = model?.metadata?.training;
+  if (training && typeof training === 'object' && 'study' in training) {
+    const study = (training as { study: unknown }).study;
+    if (study === null) return undefined;
+    const project = (study as { projectName?: unknown }).projectName;
+    if (typeof project === 'string' && project) return project;
+  }
+  return configured ?? model?.name ?? 'mnist';
+}
+
+export function studySourceFor(at: StudyPlace): StudySource {
   return {
-    async getStudy(): Promise<StudyJson | undefined> {
-      const view = await loadStudy(at);
-      if (!view) return undefined;
-      return view;
+    async getStudy(model?: StudyModel): Promise<StudyJson | undefined> {
+      const projectName = studyProjectOf(model, at.projectName);
+      if (projectName === undefined) return undefined;
+      return loadStudy({ directory: at.directory, projectName, ...(at.storage ? { storage: at.storage } : {}) });
     },
   };
 }

@@ -223,7 +223,12 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option('--directory <dir>', 'tuning directory of the study shown by the dashboard').default('tuning'),
     )
-    .addOption(new Option('--project-name <name>', 'study shown by the dashboard').default('mnist'))
+    .addOption(
+      new Option(
+        '--project-name <name>',
+        'study shown for models that do not record theirs (default: the one named after the model); a model exported by `train` shows the study it was tuned in',
+      ),
+    )
     .addOption(new Option('--storage <url>', 'study storage URL (sqlite: or postgres://...)').env('TUNESERVE_STORAGE'))
     .action(async (o: ServeOptions & DashboardFlags) => {
       if (o.workers > 1 && cluster.isPrimary) {
@@ -240,14 +245,14 @@ export function registerServe(program: Command): void {
 interface DashboardFlags {
   samples: string;
   directory: string;
-  projectName: string;
+  projectName?: string;
   storage?: string;
 }
 
 async function dashboardSources(o: DashboardFlags): Promise<{ study: StudySource; samples?: SampleSource }> {
   const study = studySourceFor({
     directory: o.directory,
-    projectName: o.projectName,
+    ...(o.projectName ? { projectName: o.projectName } : {}),
     ...(o.storage ? { storage: o.storage } : {}),
   });
   if (o.samples === 'none') return { study };

@@ -213,7 +213,8 @@ export async function train(
       });
       const report = await buildReport({
         title: `${name} version ${saved.version}`,
-        ...(study ? { objective: study.objective, bestTrialId: config.trialId } : {}),
+        ...(study ? { objective: study.objective, bestTrialId: config.trialId, importance: study.importance } : {}),
+        ...(study?.objectives ? { objectives: study.objectives } : {}),
         trials: study?.trials ?? [],
         ...(result.bestEpoch
           ? { bestEpochHistory: result.bestEpoch.history, bestEpoch: result.bestEpoch.bestEpoch }

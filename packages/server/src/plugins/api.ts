@@ -1,29 +1,29 @@
 /**
- * Routes for the web page: the served model, labelled samples, and the tuning study (as JSON and
- * as server-sent events that fire whenever the study changes).
+ * Routes for the web page: the served model, labelled samples, and the tuning study — the server's, and the one
+ * each model was tuned in — as JSON and as server-sent events that fire whenever the study changes.
  */
 
 import type {} from '@fastify/swagger'; // brings the OpenAPI fields (tags, summary) into route schemas
 import { parseInteger } from '@tuneserve/runtime';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { defaultModel, resolveIn, type ServingContext } from '../context.js';
 import { HttpError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ServedModel } from '../model/registry.js';
-import type { SampleSource, StudySource } from '../sources.js';
-import type { StudyFeed } from '../study-feed.js';
+import type { SampleSource, StudyModel, StudySource } from '../sources.js';
+import type { StudyFeeds } from '../study-feed.js';
 
 export interface ApiOptions {
   ctx: ServingContext;
   study?: StudySource | undefined;
-  /** The study's event stream, shared by every /api/study/events client. */
-  feed?: StudyFeed | undefined;
+  /** The studies' event streams, one feed per study shared by every client watching it. */
+  feeds?: StudyFeeds | undefined;
   samples?: SampleSource | undefined;
 }
 
 const tags = ['web'];
 const config = { auth: 'key' as const };
 
-export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, feed, samples }) => {
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, feeds, samples }) => {
   const describe = (model: ServedModel) => {
     const served = resolveIn(model, {});
     return {
@@ -101,35 +101,78 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
     },
   );
 
-  app.get('/api/study', { config, schema: { tags, summary: 'The tuning study and its trials' } }, async () => {
-    const current = study ? await study.getStudy() : undefined;
-    if (!current) throw new NotFoundError('no tuning study is available');
+  /** A served model as the study source sees it: name and the latest version's metadata (404 when not served). */
+  const studyModel = (name: string): StudyModel => {
+    const model = ctx.models.get(name);
+    if (!model) throw new NotFoundError(`model "${name}" is not served here`);
+    return { name: model.name, metadata: model.latest()?.metadata };
+  };
+  /** The server's study is the default model's when there is one, so /api/study and the picker's first model agree. */
+  const defaultStudyModel = (): StudyModel | undefined => {
+    const model = ctx.models.defaultModel();
+    return model ? studyModel(model.name) : undefined;
+  };
+  const readStudy = async (model: StudyModel | undefined, missing: string) => {
+    const current = study ? await study.getStudy(model) : undefined;
+    if (!current) throw new NotFoundError(missing);
     return current;
-  });
+  };
+  app.get(
+    '/api/study',
+    { config, schema: { tags, summary: "The default model's tuning study and its trials" } },
+    async () => readStudy(defaultStudyModel(), 'no tuning study is available'),
+  );
+  app.get<{ Params: { name: string } }>(
+    '/api/models/:name/study',
+    { config, schema: { tags, summary: 'The tuning study this model was tuned in, with its trials and importance' } },
+    async (req) => {
+      const model = studyModel(req.params.name);
+      return readStudy(model, `no tuning study is available for model "${model.name}"`);
+    },
+  );
 
   // Open event streams are ended when the server closes, so shutdown never waits on them.
-  app.addHook('preClose', async () => feed?.close());
+  app.addHook('preClose', async () => feeds?.close());
+  const stream = (req: FastifyRequest, reply: FastifyReply, key: string, model: () => StudyModel | undefined) => {
+    if (!feeds || !study) throw new NotFoundError('no tuning study is available');
+    if (feeds.size >= feeds.maxStreams) {
+      reply.header('retry-after', '5');
+      throw new HttpError(503, `too many open event streams (at most ${feeds.maxStreams}); retry later`);
+    }
+    // The model is looked up on every poll, so a new version's study is followed.
+    const feed = feeds.feed(key, () => study.getStudy(model()));
+    reply.hijack();
+    const res = reply.raw;
+    // The security headers and request id set so far, which a hijacked reply would otherwise lose.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    // HEAD: the headers say what a GET would stream; there is no body to wait for.
+    if (req.method === 'HEAD' || !feed.subscribe(res)) res.end();
+  };
   app.get(
     '/api/study/events',
-    { config, schema: { tags, summary: 'Server-sent events: `event: study` with the study each time it changes' } },
+    {
+      config,
+      schema: {
+        tags,
+        summary: "Server-sent events: `event: study` with the default model's study each time it changes",
+      },
+    },
+    async (req, reply) => stream(req, reply, '', defaultStudyModel),
+  );
+  app.get<{ Params: { name: string } }>(
+    '/api/models/:name/study/events',
+    {
+      config,
+      schema: { tags, summary: "Server-sent events: `event: study` with this model's study each time it changes" },
+    },
     async (req, reply) => {
-      if (!feed) throw new NotFoundError('no tuning study is available');
-      if (feed.size >= feed.maxStreams) {
-        reply.header('retry-after', '5');
-        throw new HttpError(503, `too many open event streams (at most ${feed.maxStreams}); retry later`);
-      }
-      reply.hijack();
-      const res = reply.raw;
-      // The security headers and request id set so far, which a hijacked reply would otherwise lose.
-      for (const [name, value] of Object.entries(reply.getHeaders()))
-        if (value !== undefined) res.setHeader(name, value);
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-      });
-      // HEAD: the headers say what a GET would stream; there is no body to wait for.
-      if (req.method === 'HEAD' || !feed.subscribe(res)) res.end();
+      const name = studyModel(req.params.name).name;
+      stream(req, reply, `model:${name}`, () => (ctx.models.get(name) ? studyModel(name) : undefined));
     },
   );
 };

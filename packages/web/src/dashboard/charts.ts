@@ -4,6 +4,9 @@ import 'uplot/dist/uPlot.min.css';
 
 const PALETTE = ['#1f5fbf', '#c2410c', '#15803d', '#7e22ce', '#b91c1c', '#0e7490', '#a16207', '#4b5563'];
 const charts = new WeakMap<HTMLElement, uPlot>();
+/** Pruned trials' curves are red; the others take the palette without it. */
+const PRUNED = '#b91c1c';
+const UNPRUNED = PALETTE.filter((c) => c !== PRUNED);
 
 function mount(container: HTMLElement, opts: Omit<uPlot.Options, 'width' | 'height'>, data: uPlot.AlignedData): void {
   charts.get(container)?.destroy();
@@ -146,5 +149,119 @@ export function curvesChart(container: HTMLElement, curves: Record<string, { ste
       ],
     },
     data,
+  );
+}
+
+/**
+ * One metric's per-epoch curve for every trial (intermediate values). Pruned trials are drawn dashed
+ * in red with a cross where the pruner stopped them; the best trial is drawn thick.
+ */
+export function trialCurvesChart(
+  container: HTMLElement,
+  curves: { trialId: string; pruned: boolean; points: { step: number; value: number }[] }[],
+  metric: string,
+  bestId: string | undefined,
+): void {
+  const steps = [...new Set(curves.flatMap((c) => c.points.map((p) => p.step)))].sort((a, b) => a - b);
+  const data: uPlot.AlignedData = [
+    steps,
+    ...curves.map((c) => {
+      const byStep = new Map(c.points.map((p) => [p.step, p.value]));
+      return steps.map((s) => byStep.get(s) ?? null);
+    }),
+  ];
+  mount(
+    container,
+    {
+      scales: { x: { time: false } },
+      axes: [
+        { label: 'epoch', incrs: [1, 2, 5, 10, 20, 50, 100] },
+        { label: metric, size: 60 },
+      ],
+      series: [
+        { label: 'epoch' },
+        ...curves.map((c, i) => ({
+          label: `trial ${c.trialId}${c.pruned ? ' (pruned)' : ''}`,
+          stroke: c.pruned ? PRUNED : UNPRUNED[i % UNPRUNED.length],
+          width: c.trialId === bestId ? 3 : 1.5,
+          dash: c.pruned ? [5, 4] : [],
+          spanGaps: true,
+          points: c.pruned
+            ? {
+                show: true,
+                size: 9,
+                stroke: PRUNED,
+                fill: '#fff',
+                // Only the last point of a pruned curve: where the pruner stopped it.
+                filter: () => {
+                  const at = steps.indexOf(c.points[c.points.length - 1]!.step);
+                  return at >= 0 ? [at] : null;
+                },
+              }
+            : { show: false },
+        })),
+      ],
+      legend: { show: curves.length <= 20 }, // beyond, the legend buries the chart: use the top-K filter
+    },
+    data,
+  );
+}
+
+/**
+ * Two objectives of a multi-objective study: every completed trial, the Pareto front highlighted and
+ * joined (sorted along x), each axis in its objective's direction.
+ */
+export function paretoChart(
+  container: HTMLElement,
+  points: { x: number; y: number; front: boolean }[],
+  xName: string,
+  yName: string,
+): void {
+  const xs = [...new Set(points.map((p) => p.x))].sort((a, b) => a - b);
+  const at = (front: boolean) => {
+    const byX = new Map<number, number>();
+    for (const p of points) if (p.front === front && !byX.has(p.x)) byX.set(p.x, p.y);
+    return xs.map((x) => byX.get(x) ?? null);
+  };
+  // Trials sharing an x (e.g. one model size, two learning rates) go to stacked layers of the same series style.
+  const layers: (number | null)[][] = [];
+  const seen = new Map<number, number>();
+  for (const p of points) {
+    if (p.front) continue;
+    const k = seen.get(p.x) ?? 0;
+    seen.set(p.x, k + 1);
+    layers[k] ??= xs.map(() => null);
+    layers[k]![xs.indexOf(p.x)] = p.y;
+  }
+  const other = (k: number): uPlot.Series => ({
+    label: k === 0 ? 'other trials' : '',
+    stroke: '#9ca3af',
+    width: 0,
+    points: { show: true, size: 7, fill: '#9ca3af' },
+    paths: () => null,
+  });
+  mount(
+    container,
+    {
+      scales: { x: { time: false } },
+      axes: [
+        { label: xName, size: 40 },
+        { label: yName, size: 60 },
+      ],
+      series: [
+        { label: xName },
+        {
+          label: 'Pareto front',
+          stroke: PALETTE[1],
+          width: 2,
+          spanGaps: true,
+          paths: uPlot.paths.stepped!({ align: 1 }),
+          points: { show: true, size: 9, fill: PALETTE[1] },
+        },
+        ...layers.map((_, k) => other(k)),
+      ],
+      cursor: { drag: { x: false, y: false } },
+    },
+    [xs, at(true), ...layers],
   );
 }

@@ -1,5 +1,14 @@
 /** Pure helpers over the study JSON: which trials count, the best one, the running best. */
-import { type HpValue, rankTrials, type StudyJson, type TrialJson } from '@tuneserve/client';
+import {
+  type HpValue,
+  hyperparameterNames as hpNames,
+  paretoFront,
+  rankTrials,
+  type StudyJson,
+  type TrialJson,
+} from '@tuneserve/client';
+
+export { curveMetrics, type ParallelAxis, parallelCoordinates, trialCurves } from '@tuneserve/client';
 
 export function scored(study: StudyJson): TrialJson[] {
   return study.trials.filter((t) => t.score !== null && Number.isFinite(t.score));
@@ -21,9 +30,7 @@ export function runningBest(scores: number[], direction: 'min' | 'max'): number[
 }
 
 export function hyperparameterNames(study: StudyJson): string[] {
-  const names = new Set<string>();
-  for (const t of study.trials) for (const k of Object.keys(t.hyperparameters)) names.add(k);
-  return [...names].sort();
+  return hpNames(study.trials);
 }
 
 /** Points of one hyperparameter against the score; non-numeric values become categories. */
@@ -56,4 +63,45 @@ export function formatDuration(ms: number | null): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   return s < 120 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/**
+ * The trials the views show: all of them, or (k > 0) the k best — the Pareto front first for a
+ * multi-objective study, then by the primary score.
+ */
+export function topTrials(study: StudyJson, k: number): TrialJson[] {
+  if (!(k > 0)) return study.trials;
+  const ranked = rankTrials(study.trials, study.objective.direction);
+  const front = study.objectives ? paretoFront(study.trials, study.objectives) : [];
+  const order = [...front, ...ranked.filter((t) => !front.includes(t))];
+  return order.slice(0, k);
+}
+
+/** Trial ids on the Pareto front (empty for single-objective studies). */
+export function frontIds(study: StudyJson): Set<string> {
+  return new Set(study.objectives ? paretoFront(study.trials, study.objectives).map((t) => t.trialId) : []);
+}
+
+/** `<objective>_std`: the spread of the score over cross-validation folds, when the trial has one. */
+export function scoreSpread(study: StudyJson, trial: TrialJson): number | undefined {
+  const v = trial.finalMetrics?.[`${study.objective.name}_std`];
+  return v !== undefined && Number.isFinite(v) ? v : undefined;
+}
+
+/** Importance as sorted [name, share] pairs (largest first); empty when the study carries none. */
+export function importanceBars(study: StudyJson): [string, number][] {
+  return Object.entries(study.importance ?? {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+/** Points of two objectives for the Pareto view: every completed trial with values, and whether it is on the front. */
+export function paretoPoints(
+  study: StudyJson,
+  xi: number,
+  yi: number,
+): { trialId: string; x: number; y: number; front: boolean }[] {
+  const front = frontIds(study);
+  return study.trials
+    .filter((t) => t.status === 'COMPLETED' && Array.isArray(t.values))
+    .map((t) => ({ trialId: t.trialId, x: t.values![xi]!, y: t.values![yi]!, front: front.has(t.trialId) }))
+    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
 }

@@ -1,19 +1,37 @@
 /**
- * The tuning dashboard: trials table, objective and hyperparameter charts, the best trial's
- * learning curves (all redrawn on every `study` server-sent event), and the served model's
- * metadata with its test confusion matrix.
+ * The tuning dashboard of the chosen model's study: trials table, objective and hyperparameter charts,
+ * importance, parallel coordinates, every trial's learning curves, the Pareto front of a
+ * multi-objective study, filtered to the top K (all redrawn on every `study` server-sent event), and
+ * the model's metadata with its test confusion matrix.
  */
 import { HttpError, type ServedModel, type StudyJson, type TuneserveClient } from '@tuneserve/client';
 import { describeError } from '../messages.js';
-import { curvesChart, followResize, objectiveChart, scatterChart, showEmpty } from './charts.js';
+import {
+  curvesChart,
+  followResize,
+  objectiveChart,
+  paretoChart,
+  scatterChart,
+  showEmpty,
+  trialCurvesChart,
+} from './charts.js';
+import { disposeParallel, parallelChart } from './parallel.js';
 import {
   bestTrial,
+  curveMetrics,
   formatDuration,
   formatValue,
+  frontIds,
   hpPoints,
   hyperparameterNames,
+  importanceBars,
+  parallelCoordinates,
+  paretoPoints,
   runningBest,
   scored,
+  scoreSpread,
+  topTrials,
+  trialCurves,
 } from './study-math.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -23,9 +41,27 @@ export class Dashboard {
   private live: AbortController | undefined;
   private retryTimer: number | undefined;
 
-  constructor(private readonly client: () => TuneserveClient) {
+  constructor(
+    private readonly client: () => TuneserveClient,
+    /** The model whose study and metadata the dashboard shows (undefined: the server's default). */
+    private readonly model: () => string | undefined = () => undefined,
+  ) {
     $('hp-select').addEventListener('change', () => this.renderScatter());
-    followResize(['chart-objective', 'chart-scatter', 'chart-curves'].map((id) => $(id)));
+    $('curve-metric').addEventListener('change', () => this.study && this.renderTrialCurves(this.study));
+    for (const id of ['pareto-x', 'pareto-y'])
+      $(id).addEventListener('change', () => this.study && this.renderPareto(this.study));
+    const topK = $<HTMLInputElement>('top-k');
+    topK.addEventListener('input', () => this.study && this.render(this.study));
+    $('study-controls').addEventListener('submit', (e) => e.preventDefault());
+    followResize(
+      ['chart-objective', 'chart-scatter', 'chart-curves', 'chart-trial-curves', 'chart-pareto'].map((id) => $(id)),
+    );
+  }
+
+  /** The K of "show the best K" (0: all). */
+  private topK(): number {
+    const k = Number($<HTMLInputElement>('top-k').value);
+    return Number.isInteger(k) && k > 0 ? k : 0;
   }
 
   /** Starts (or restarts) loading and following the study; called when the view opens. */
@@ -45,16 +81,21 @@ export class Dashboard {
 
   private async follow(controller: AbortController, failures: number): Promise<void> {
     const client = this.client();
+    const model = this.model();
     try {
-      this.render(await client.study());
+      this.render(await client.study(model));
       this.setLive('live');
-      await client.watchStudy((study) => this.render(study), controller.signal);
+      await client.watchStudy((study) => this.render(study), controller.signal, model);
       failures = 0;
     } catch (error) {
       if (controller.signal.aborted) return;
       failures++;
       if (error instanceof HttpError && error.status === 404) {
-        this.summary('No tuning study is attached to this server. Start it with a study (e.g. `tuneserve up`).');
+        this.summary(
+          model
+            ? `No tuning study found for model “${model}”: ${error.message}`
+            : 'No tuning study is attached to this server. Start it with a study (e.g. `tuneserve up`).',
+        );
       } else {
         this.summary(describeError(error, client.apiKey !== undefined).text);
       }
@@ -73,30 +114,50 @@ export class Dashboard {
     $('study-summary').textContent = text;
   }
 
-  private render(study: StudyJson): void {
-    this.study = study;
-    const done = study.trials.filter((t) => t.status === 'COMPLETED').length;
-    const running = study.trials.filter((t) => t.status === 'RUNNING').length;
-    const best = bestTrial(study);
-    const of = study.maxTrials === null ? '' : ` of ${study.maxTrials}`;
+  private render(full: StudyJson): void {
+    this.study = full;
+    const done = full.trials.filter((t) => t.status === 'COMPLETED').length;
+    const running = full.trials.filter((t) => t.status === 'RUNNING').length;
+    const pruned = full.trials.filter((t) => t.status === 'PRUNED').length;
+    const best = bestTrial(full);
+    const of = full.maxTrials === null ? '' : ` of ${full.maxTrials}`;
+    const objectives = full.objectives
+      ? `objectives ${full.objectives.map((o) => `${o.name} (${o.direction})`).join(', ')} · ${frontIds(full).size} on the Pareto front`
+      : `objective ${full.objective.name} (${full.objective.direction})`;
+    const spread = best ? scoreSpread(full, best) : undefined;
     this.summary(
-      `Study “${study.name}” (${study.tuner}): ${study.trials.length}${of} trials, ${done} completed` +
+      `Study “${full.name}” (${full.tuner}): ${full.trials.length}${of} trials, ${done} completed` +
+        (pruned ? `, ${pruned} pruned` : '') +
         (running ? `, ${running} running` : '') +
-        ` · objective ${study.objective.name} (${study.objective.direction})` +
-        (best ? ` · best ${formatValue(best.score)} in trial ${best.trialId}` : ''),
+        ` · ${objectives}` +
+        (best
+          ? ` · best ${full.objectives ? `${full.objective.name} ` : ''}${formatValue(best.score)}${spread === undefined ? '' : ` ± ${formatValue(spread)}`} in trial ${best.trialId}`
+          : ''),
     );
-    this.renderTable(study, best?.trialId);
+    // The top-K filter narrows every trial view; the importance stays the whole study's.
+    const k = this.topK();
+    const shown = topTrials(full, k);
+    $('top-k-count').textContent = k ? `showing ${shown.length} of ${full.trials.length}` : '';
+    const study: StudyJson = { ...full, trials: shown };
+    this.renderTable(study, best?.trialId, frontIds(full));
     this.renderObjective(study);
     this.fillHpSelect(study);
     this.renderScatter();
-    this.renderCurves(study);
+    this.renderCurves(full);
+    this.renderImportance(full);
+    void this.renderParallel(study);
+    this.renderTrialCurves(full);
+    this.renderPareto(full);
   }
 
-  private renderTable(study: StudyJson, bestId: string | undefined): void {
+  private renderTable(study: StudyJson, bestId: string | undefined, front: Set<string>): void {
     const table = $<HTMLTableElement>('trials-table');
     const hps = hyperparameterNames(study);
+    const objectiveColumns = study.objectives?.map((o) => `${o.name} (${o.direction})`) ?? [
+      `Score (${study.objective.name})`,
+    ];
     const head = document.createElement('tr');
-    for (const title of ['Trial', 'Status', ...hps, `Score (${study.objective.name})`, 'Best step', 'Duration']) {
+    for (const title of ['Trial', 'Status', ...hps, ...objectiveColumns, 'Best step', 'Duration']) {
       const th = document.createElement('th');
       th.scope = 'col';
       th.textContent = title;
@@ -107,8 +168,12 @@ export class Dashboard {
       const tr = document.createElement('tr');
       tr.dataset.status = t.status;
       if (t.trialId === bestId) {
-        tr.className = 'best';
+        tr.classList.add('best');
         tr.title = 'best trial';
+      }
+      if (front.has(t.trialId)) {
+        tr.classList.add('front');
+        tr.title = tr.title ? `${tr.title}, on the Pareto front` : 'on the Pareto front';
       }
       const th = document.createElement('th');
       th.scope = 'row';
@@ -116,7 +181,7 @@ export class Dashboard {
       const cells = [
         t.status,
         ...hps.map((h) => formatValue(t.hyperparameters[h])),
-        formatValue(t.score),
+        ...(study.objectives ? study.objectives.map((_, i) => formatValue(t.values?.[i])) : [scoreText(study, t)]),
         t.bestStep === null ? '–' : String(t.bestStep),
         formatDuration(t.durationMs),
       ];
@@ -134,6 +199,81 @@ export class Dashboard {
     table.tBodies[0]!.replaceChildren(...rows);
   }
 
+  private renderImportance(study: StudyJson): void {
+    const list = $('importance');
+    const bars = importanceBars(study);
+    if (bars.length === 0) {
+      const li = document.createElement('li');
+      li.className = 'empty';
+      li.textContent = 'Needs two completed trials.';
+      list.replaceChildren(li);
+      return;
+    }
+    list.replaceChildren(
+      ...bars.map(([name, share]) => {
+        const li = document.createElement('li');
+        const label = document.createElement('span');
+        label.textContent = name;
+        const track = document.createElement('span');
+        track.className = 'track';
+        const fill = document.createElement('span');
+        fill.className = 'fill';
+        fill.style.width = `${(share * 100).toFixed(1)}%`;
+        track.append(fill);
+        const pct = document.createElement('span');
+        pct.className = 'pct';
+        pct.textContent = `${(share * 100).toFixed(1)}%`;
+        li.append(label, track, pct);
+        li.setAttribute('aria-label', `${name}: ${(share * 100).toFixed(1)}%`);
+        return li;
+      }),
+    );
+  }
+
+  private async renderParallel(study: StudyJson): Promise<void> {
+    const container = $('chart-parallel');
+    const { axes, colourAxis, lines } = parallelCoordinates(study, study.trials);
+    if (lines.length === 0 || colourAxis === 0) {
+      disposeParallel(container);
+      showEmpty(container, 'No finished trial yet.');
+      return;
+    }
+    await parallelChart(container, axes, lines, colourAxis, study.objective.direction);
+  }
+
+  private renderTrialCurves(study: StudyJson): void {
+    const select = $<HTMLSelectElement>('curve-metric');
+    const metrics = curveMetrics(study.trials, study.objective.name);
+    fillSelect(select, metrics);
+    const container = $('chart-trial-curves');
+    const shown = topTrials(study, this.topK());
+    const curves = select.value ? trialCurves(shown, select.value) : [];
+    if (curves.length === 0) {
+      showEmpty(container, 'No learning curves yet.');
+      return;
+    }
+    trialCurvesChart(container, curves, select.value, bestTrial(study)?.trialId);
+  }
+
+  private renderPareto(study: StudyJson): void {
+    const objectives = study.objectives;
+    $('pareto-panel').hidden = !objectives;
+    if (!objectives) return;
+    const names = objectives.map((o) => `${o.name} (${o.direction})`);
+    const x = $<HTMLSelectElement>('pareto-x');
+    const y = $<HTMLSelectElement>('pareto-y');
+    if (fillSelect(x, names)) x.value = names[0]!;
+    if (fillSelect(y, names)) y.value = names[1]!;
+    const xi = names.indexOf(x.value);
+    const yi = names.indexOf(y.value);
+    const points = paretoPoints(study, xi, yi);
+    if (points.length === 0) {
+      showEmpty($('chart-pareto'), 'No completed trial yet.');
+      return;
+    }
+    paretoChart($('chart-pareto'), points, names[xi]!, names[yi]!);
+  }
+
   private renderObjective(study: StudyJson): void {
     const scores = scored(study).map((t) => t.score!);
     if (scores.length === 0) {
@@ -144,20 +284,7 @@ export class Dashboard {
   }
 
   private fillHpSelect(study: StudyJson): void {
-    const select = $<HTMLSelectElement>('hp-select');
-    const names = hyperparameterNames(study);
-    const current = [...select.options].map((o) => o.value);
-    if (current.join('\n') === names.join('\n')) return;
-    const keep = select.value;
-    select.replaceChildren(
-      ...names.map((n) => {
-        const option = document.createElement('option');
-        option.value = n;
-        option.textContent = n;
-        return option;
-      }),
-    );
-    if (names.includes(keep)) select.value = keep;
+    fillSelect($<HTMLSelectElement>('hp-select'), hyperparameterNames(study));
   }
 
   private renderScatter(): void {
@@ -190,8 +317,9 @@ export class Dashboard {
 
   private async loadModel(): Promise<void> {
     const client = this.client();
+    const name = this.model();
     try {
-      renderModel(await client.servedModel());
+      renderModel(await (name ? client.model(name) : client.servedModel()));
     } catch (error) {
       const p = document.createElement('p');
       p.className = 'empty';
@@ -203,6 +331,22 @@ export class Dashboard {
       $('confusion').replaceChildren();
     }
   }
+}
+
+/** The score, with its spread over cross-validation folds when the trial has one. */
+function scoreText(study: StudyJson, t: StudyJson['trials'][number]): string {
+  const spread = scoreSpread(study, t);
+  return spread === undefined ? formatValue(t.score) : `${formatValue(t.score)} ± ${formatValue(spread)}`;
+}
+
+/** Replaces a select's options when the list changed (keeping the choice); true when it did. */
+function fillSelect(select: HTMLSelectElement, names: string[]): boolean {
+  const current = [...select.options].map((o) => o.value);
+  if (current.join('\n') === names.join('\n')) return false;
+  const keep = select.value;
+  select.replaceChildren(...names.map((n) => new Option(n, n)));
+  if (names.includes(keep)) select.value = keep;
+  return true;
 }
 
 function renderModel(model: ServedModel): void {
