@@ -3,8 +3,8 @@
  * register their own) and user files that export a build function or a HyperModel. A space is made for one data
  * set (its input shape and output), so the same name fits tables, images and any number of classes.
  */
-import { access, readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { access } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BuildFn, HyperModel, HyperParameters } from '@tuneserve/tuner';
 import { SearchSpaceError } from './errors.js';
@@ -119,30 +119,21 @@ async function loadSpaceFile(file: string): Promise<SearchSpace> {
   return fromHyperModel(file, `user space from ${basename(file)}`, hypermodel);
 }
 
+/**
+ * Imports a space file. Node 20 cannot import TypeScript, so .ts/.mts files go through tsx's scoped loader
+ * (esbuild under the hood): nothing is written beside the user's file, and its relative imports (.ts ones too)
+ * resolve as they would under tsx itself. A syntax error's message names the file, line and column.
+ */
 async function importModule(file: string): Promise<Record<string, unknown>> {
-  if (!/\.m?ts$/.test(file)) return importOrExplain(file);
-  // Node 20 cannot import TypeScript: transpile next to the original so its relative imports still resolve.
-  const { default: ts } = await import('typescript').catch(() => {
-    throw new SearchSpaceError(`${file}: loading a .ts space needs the typescript package; compile it to .js instead`);
-  });
-  const out = ts.transpileModule(await readFile(file, 'utf8'), {
-    fileName: file,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  });
-  const tmp = join(dirname(file), `.${basename(file, extname(file))}.${process.pid}.tuneserve.mjs`);
-  await writeFile(tmp, out.outputText);
+  const url = pathToFileURL(file).href;
   try {
-    return await importOrExplain(tmp, file);
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
-
-async function importOrExplain(path: string, shownAs = path): Promise<Record<string, unknown>> {
-  try {
-    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    if (/\.m?ts$/.test(file)) {
+      const { tsImport } = await import('tsx/esm/api'); // loaded only for TypeScript spaces
+      return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    }
+    return (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    throw new SearchSpaceError(`cannot load search space ${shownAs}: ${(err as Error).message}`);
+    throw new SearchSpaceError(`cannot load search space ${file}: ${(err as Error).message}`);
   }
 }
 
