@@ -310,7 +310,7 @@ describe('PNGs at the model size, decoded in-process (png-direct)', () => {
   it('hands corrupt files to sharp, which names the problem', async () => {
     const png = writePng({ width: 16, height: 12, depth: 8, colorType: 2, samples: samples(576, 255, 3) });
     const badCrc = Buffer.from(png);
-    badCrc[png.length - 20] ^= 0xff; // inside IDAT
+    badCrc.writeUInt8((badCrc.readUInt8(png.length - 20) ^ 0xff) & 0xff, png.length - 20); // inside IDAT
     for (const bytes of [png.subarray(0, png.length - 30), badCrc]) {
       const err = await decodeImage(schema(16, 12, 3), bytes).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ImageDecodeError);

@@ -52,9 +52,9 @@ describe('shift augmentation in augmented batches', () => {
     const sizes: number[] = [];
     await dataset.forEachAsync(({ xs, ys }) => {
       sizes.push(xs.shape[0]);
-      const rows = xs.arraySync();
+      const rows = xs.arraySync() as number[][];
       x.push(...rows);
-      y.push(...ys.arraySync());
+      y.push(...(ys.arraySync() as number[]));
       tf.dispose([xs, ys]);
     });
     expect(sizes).toEqual([4, 4, 2]);

@@ -122,8 +122,9 @@ describe('hostConvPlan', () => {
         // trained-looking weights: larger than the initializers' so relu and max pool both cut, scaled by fan-in so
         // the deeper stacks keep logits in a range where float32 rounding cannot swap two classes
         for (const w of model.weights) {
-          const fanIn = w.shape.length > 1 ? w.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 9;
-          const value = tf.randomNormal(w.shape, 0, Math.min(0.3, 1.5 / Math.sqrt(fanIn)));
+          const shape = w.shape as number[];
+          const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 9;
+          const value = tf.randomNormal(shape, 0, Math.min(0.3, 1.5 / Math.sqrt(fanIn)));
           w.write(value);
           value.dispose();
         }
@@ -180,7 +181,7 @@ describe('hostConvPlan', () => {
       }),
     ];
     for (const m of models) expect(hostConvPlan(m, gemm), m.layers.map((l) => l.getClassName()).join()).toBeUndefined();
-    tf.dispose(models);
+    for (const m of models) m.dispose();
   });
 
   it('chooseInference serves a CNN on the host path when the addon is loaded', () => {

@@ -136,7 +136,7 @@ describe('chooseInference', () => {
     expect(tfjs.run([input.subarray(0, 784), input.subarray(784)], 7)).toEqual(executed(dense, input, 7));
     expect(graph.run([input], 7)).toEqual(executed(cnn, input, 7));
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([cnn, dense]);
+    for (const m of [cnn, dense]) m.dispose();
   });
 });
 
@@ -146,7 +146,7 @@ describe('denseInferencePlan', () => {
     const x = tf.randomUniform([5, 784]);
     same(dense, x);
     same(flat, x.reshape([5, 28, 28]));
-    tf.dispose([x, dense, flat]);
+    for (const m of [x, dense, flat]) m.dispose();
   });
 
   it('declines models it does not reproduce exactly', () => {
@@ -168,6 +168,6 @@ describe('denseInferencePlan', () => {
       expect(denseInferencePlan(m)).toBeUndefined();
       expect(hostDensePlan(m, reference)).toBeUndefined();
     }
-    tf.dispose([cnn, tanh, lastAxis, functional]);
+    for (const m of [cnn, tanh, lastAxis, functional]) m.dispose();
   });
 });

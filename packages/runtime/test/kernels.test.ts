@@ -238,7 +238,7 @@ for (const mode of modes) {
       // the one kernel really runs (TF.js's own fused conv2d runs Conv2D, Add and Relu while recording)
       const probe = await tf.profile(() =>
         tf.fused.conv2d({
-          x: tf.ones([1, 4, 4, 1]),
+          x: tf.ones([1, 4, 4, 1]) as tf.Tensor4D,
           filter: tf.ones([2, 2, 1, 2]),
           bias: tf.ones([2]),
           strides: 1,
@@ -369,7 +369,12 @@ for (const mode of modes) {
           const f = tf.tensor4d(fVals, [3, 3, 4, 32]);
           const b = tf.tensor1d(bVals);
           const layer = (a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
-            tf.maxPool(tf.relu(tf.add(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), bias)), 2, 2, 'valid');
+            tf.maxPool(
+              tf.relu(tf.add(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), bias)) as tf.Tensor4D,
+              2,
+              2,
+              'valid',
+            );
           const [gx, gf, gb] = tf.grads((a, w, bias) => layer(a!, w!, bias!).square().sum() as tf.Scalar)([x, f, b]);
           // inference (no argmax recorded) and a broadcast the bias kernel must leave to the stock Add
           const rowPlusColumn = tf.add(tf.ones([3, 1]), tf.range(0, 4).reshape([1, 4]));
@@ -475,11 +480,11 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
       ['maxPoolGrad, dx outside the heap', () => addon.maxPoolGrad(heap, 0, 0, 4, pool)],
       // a 4x4 one-channel image, 2x2 filter, stride 2: 16 image floats, 4 window rows of 4, 2 output channels
       ['dropoutMask, outside the heap', () => addon.dropoutMask(heap, 10, 10, 0, 1, 1)],
-      ['conv2d, y outside the heap', () => addon.conv2d(heap, 0, 0, 10, -1, pool, 2)],
-      ['conv2d, kept windows outside the heap', () => addon.conv2d(heap, 0, 0, 0, 4, pool, 2)],
-      ['conv2d, no output channels', () => addon.conv2d(heap, 0, 0, 0, -1, pool, 0)],
-      ['conv2dInputGrad, a window buffer given', () => addon.conv2dInputGrad(heap, 0, 0, 0, 0, pool, 2)],
-      ['conv2dInputGrad, dy outside the heap', () => addon.conv2dInputGrad(heap, 0, 0, 12, -1, pool, 2)],
+      ['conv2d, y outside the heap', () => addon.conv2d(heap, 0, 0, 10, -1, pool, 2, -1, false)],
+      ['conv2d, kept windows outside the heap', () => addon.conv2d(heap, 0, 0, 0, 4, pool, 2, -1, false)],
+      ['conv2d, no output channels', () => addon.conv2d(heap, 0, 0, 0, -1, pool, 0, -1, false)],
+      ['conv2dInputGrad, a window buffer given', () => addon.conv2dInputGrad(heap, 0, 0, 0, 0, pool, 2, -1, false)],
+      ['conv2dInputGrad, dy outside the heap', () => addon.conv2dInputGrad(heap, 0, 0, 12, -1, pool, 2, -1, false)],
       [
         'sgemm on a typed array, C outside it',
         () => addon.sgemm(new Float32Array(8), false, false, 2, 2, 2, 0, 2, 0, 0, 2, 0, 6, 2, 0, 1, 1, 0),
@@ -496,7 +501,7 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
     // The same pool geometry with room for its output: window maxima of 0..15 laid out 4x4.
     const room = new Float32Array(20);
     room.set(Array.from({ length: 16 }, (_, i) => i));
-    addon.maxPool(room, 0, 16, -1, pool);
+    addon.maxPool(room.buffer, 0, 16, -1, pool);
     expect(Array.from(room.subarray(16))).toEqual([5, 7, 13, 15]);
   });
 });

@@ -47,6 +47,6 @@ describe('measureLatency', () => {
       layers: [tf.layers.conv2d({ inputShape: [null, null, 1], filters: 2, kernelSize: 3 })],
     });
     expect(() => measureLatency(open)).toThrow(/known example shape/);
-    tf.dispose([model, open]);
+    for (const m of [model, open]) m.dispose();
   });
 });

@@ -23,8 +23,8 @@ export async function http(
   init: { method?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  let body: string | Buffer | undefined;
-  if (init.raw !== undefined) body = init.raw;
+  let body: string | Uint8Array<ArrayBuffer> | undefined;
+  if (init.raw !== undefined) body = typeof init.raw === 'string' ? init.raw : new Uint8Array(init.raw);
   else if (init.body !== undefined) body = JSON.stringify(init.body);
   if (body !== undefined && !('content-type' in headers)) headers['content-type'] = 'application/json';
   const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });

@@ -64,7 +64,7 @@ describe('model files changing on disk while serving', () => {
     // ...then the rest: the changed files are noticed and version 2 loads.
     await writeFile(join(root, '2', 'weights.bin'), weights);
     await cp(join(base, 'staged', 'metadata.json'), join(root, '2', 'metadata.json'));
-    await until('version 2', () => server.models.list()[0]?.versions.versions().includes(2));
+    await until('version 2', () => server.models.list()[0]?.versions.versions().includes(2) ?? false);
     expect(await predict(server, 3)).toBe('This number is a 6');
     expect(log.messages).toContain('version 2: its files changed since it failed to load; loading it again');
   });

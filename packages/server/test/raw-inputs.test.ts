@@ -213,8 +213,8 @@ describe('images', () => {
 
     const form = new FormData();
     form.append('top_k', '2');
-    form.append('image', new Blob([dark], { type: 'image/png' }), 'dark.png');
-    form.append('image', new Blob([light], { type: 'image/png' }), 'light.png');
+    form.append('image', new Blob([new Uint8Array(dark)], { type: 'image/png' }), 'dark.png');
+    form.append('image', new Blob([new Uint8Array(light)], { type: 'image/png' }), 'light.png');
     const upload = await fetch(`${server.url}/api/models/shade/predict`, { method: 'POST', body: form });
     expect(upload.status).toBe(200);
     const uploaded = (await upload.json()) as { predictions: { label: string; top_k: unknown[] }[] };

@@ -127,13 +127,16 @@ describe('a list objective searches for the Pareto front', () => {
       objective: [new Objective('error', 'min'), new Objective('size', 'min')],
     });
     const a = await tuner.ask();
+    if (!a) throw new Error('ask() handed out no trial');
     a.hyperparameters.int('units', { minValue: 1, maxValue: 64 });
     const told = await tuner.tell(a, [0.1, 20]);
     expect(told.status).toBe('COMPLETED');
     expect(told.values).toEqual([0.1, 20]);
     const b = await tuner.ask();
+    if (!b) throw new Error('ask() handed out no trial');
     await expect(tuner.tell(b, [0.1])).rejects.toThrow(/2 objective\(s\) \(error, size\)/);
     const c = await tuner.ask();
+    if (!c) throw new Error('ask() handed out no trial');
     const invalid = await tuner.tell(c, { error: 0.2 });
     expect(invalid.status).toBe('FAILED'); // INVALID with no retries left
     expect(invalid.message).toMatch(/objective 'size' is missing/);

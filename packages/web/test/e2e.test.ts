@@ -217,7 +217,7 @@ describe.skipIf(!hasSystem('chromium'))('web page in Chromium against a real ser
     expect(box.width).toBeGreaterThan(300); // the pad spans the narrow screen
     // A vertical finger stroke as real touch input (Chromium turns it into touch pointer events).
     const cdp = await context.newCDPSession(page);
-    const touch = (type: string, fy: number) =>
+    const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', fy: number) =>
       cdp.send('Input.dispatchTouchEvent', {
         type,
         touchPoints: type === 'touchEnd' ? [] : [{ x: box.x + box.width / 2, y: box.y + fy * box.height }],
