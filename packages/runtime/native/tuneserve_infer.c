@@ -6,9 +6,10 @@
  * Why not im2col + sgemm as in training: serving batches are small and the first layer of a CNN has few input
  * channels, so the window matrix costs more to build than the product (K = 9 for a 3x3 filter on one channel), and
  * OpenBLAS's packing dominates such thin products. Here each block of R output pixels along a row keeps R x NV
- * vectors of 16 output channels in registers while it walks the filter taps, broadcasting one input value per pixel
- * and loading the filter row once for the R pixels. Compiled for x86-64-v4 (AVX-512), v3 (AVX2 + FMA) and the
- * baseline, chosen at load time, so the addon stays portable.
+ * vectors of output channels in registers while it walks the filter taps, broadcasting one input value per pixel and
+ * loading the filter row once for the R pixels. The kernels (tuneserve_infer_kernels.h) are compiled for AVX-512
+ * (16 floats a vector), AVX2 + FMA (8) and the baseline (4), and the widest the CPU runs is chosen at load time, so
+ * the addon stays portable.
  *
  * Geometry (Int32Array of 12, as the addon's im2col takes it): batch, inH, inW, inC, outH, outW, filterH, filterW,
  * strideH, strideW, padTop, padLeft. Every call checks its extents against the array and throws a RangeError instead
@@ -20,33 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
-
-/* vectors of 16 floats are passed between inlined helpers only; the ABI note for the baseline clone does not apply */
+/* the kernels pass vectors only between inlined helpers; the ABI note about wide vector arguments does not apply */
 #pragma GCC diagnostic ignored "-Wpsabi"
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t vi16 __attribute__((vector_size(64)));
-
-static inline __attribute__((always_inline)) v16 load16(const float *p) {
-  v16 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline __attribute__((always_inline)) void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-static inline __attribute__((always_inline)) v16 relu16(v16 v) {
-  const v16 zero = {0};
-  return (v16)((vi16)v & (vi16)(v > zero));
-}
-
-/* max(a, b) lane by lane; b where a is NaN, as the scalar `a > b ? a : b` */
-static inline __attribute__((always_inline)) v16 max16(v16 a, v16 b) {
-  const vi16 take = (vi16)(a > b);
-  return (v16)(((vi16)a & take) | ((vi16)b & ~take));
-}
 
 typedef struct {
   int64_t n, ih, iw, ci, oh, ow, fh, fw, sh, sw, pt, pl;
@@ -63,64 +39,7 @@ typedef struct {
   bool relu;
 } Job;
 
-/*
- * R output pixels starting at (oy, ox), output channels [c0, c0 + 16 * NV): accumulators in registers, one pass
- * over the filter taps.
- */
-#define DEFINE_BLOCK(NAME, NV, R)                                                                         \
-  static inline __attribute__((always_inline)) void NAME(const Job *j, const Geo *g, int64_t oy,         \
-                                                         int64_t ox, int64_t c0) {                       \
-    v16 acc[R][NV];                                                                                      \
-    _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; \
-                                                                                     v++) acc[r][v] =     \
-        j->bias ? load16(j->bias + c0 + 16 * v) : (v16){0};                                              \
-    const int64_t ci = g->ci, co = j->co, step = g->sw * ci;                                             \
-    for (int64_t kh = 0; kh < g->fh; kh++) {                                                             \
-      const float *row = j->src + ((oy * g->sh + kh) * j->wp + ox * g->sw) * ci;                         \
-      for (int64_t kw = 0; kw < g->fw; kw++) {                                                           \
-        const float *in = row + kw * ci;                                                                 \
-        const float *wk = j->w + (kh * g->fw + kw) * ci * co + c0;                                       \
-        for (int64_t c = 0; c < ci; c++) {                                                               \
-          v16 wv[NV];                                                                                    \
-          _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wv[v] = load16(wk + c * co + 16 * v);     \
-          _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                         \
-            const float s = in[r * step + c];                                                            \
-            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] += s * wv[v];                 \
-          }                                                                                              \
-        }                                                                                                \
-      }                                                                                                  \
-    }                                                                                                    \
-    float *out = j->y + (oy * g->ow + ox) * co + c0;                                                     \
-    _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; \
-                                                                                     v++)                \
-        store16(out + r * co + 16 * v, j->relu ? relu16(acc[r][v]) : acc[r][v]);                         \
-  }
-
-DEFINE_BLOCK(block1x8, 1, 8)
-DEFINE_BLOCK(block1x1, 1, 1)
-DEFINE_BLOCK(block2x6, 2, 6)
-DEFINE_BLOCK(block2x1, 2, 1)
-DEFINE_BLOCK(block3x4, 3, 4)
-DEFINE_BLOCK(block3x1, 3, 1)
-DEFINE_BLOCK(block4x4, 4, 4)
-DEFINE_BLOCK(block4x1, 4, 1)
-
-/* One output row, channels [c0, c0 + 16 * nv); the last block overlaps the one before (same values) instead of a
- * tail loop. */
-#define ROW(BIG, ONE, R)                                                     \
-  do {                                                                       \
-    if (g->ow < (R)) {                                                       \
-      for (int64_t ox = 0; ox < g->ow; ox++) ONE(j, g, oy, ox, c0);          \
-    } else {                                                                 \
-      for (int64_t ox = 0;; ox += (R)) {                                     \
-        const int64_t at = ox + (R) <= g->ow ? ox : g->ow - (R);             \
-        BIG(j, g, oy, at, c0);                                               \
-        if (at + (R) >= g->ow) break;                                        \
-      }                                                                      \
-    }                                                                        \
-  } while (0)
-
-/* Output channels past the last multiple of 16, one at a time (no shape the search spaces produce needs this). */
+/* Output channels past the last whole vector, one at a time (no shape the search spaces produce needs this). */
 static void tail_channels(const Job *j, const Geo *g, int64_t c0) {
   const int64_t ci = g->ci, co = j->co;
   for (int64_t oy = 0; oy < g->oh; oy++) {
@@ -139,63 +58,58 @@ static void tail_channels(const Job *j, const Geo *g, int64_t c0) {
   }
 }
 
-CLONES static void conv_image(const Job *j, const Geo *g) {
-  const int64_t full = j->co / 16 * 16;
-  for (int64_t c0 = 0; c0 < full;) {
-    const int64_t nv = (full - c0) / 16 >= 4 ? 4 : (full - c0) / 16;
-    for (int64_t oy = 0; oy < g->oh; oy++) {
-      switch (nv) {
-        case 4:
-          ROW(block4x4, block4x1, 4);
-          break;
-        case 3:
-          ROW(block3x4, block3x1, 4);
-          break;
-        case 2:
-          ROW(block2x6, block2x1, 6);
-          break;
-        default:
-          ROW(block1x8, block1x1, 8);
-      }
-    }
-    c0 += 16 * nv;
-  }
-  if (full < j->co) tail_channels(j, g, full);
-}
 
-/* Max over each window of NHWC images; padding never wins (windows are clipped to the image), an empty window is 0. */
-CLONES static void max_pool(const float *x, float *y, const Geo *g) {
-  const int64_t ch = g->ci;
-  for (int64_t n = 0; n < g->n; n++) {
-    const float *img = x + n * g->ih * g->iw * ch;
-    for (int64_t oy = 0; oy < g->oh; oy++) {
-      const int64_t h0 = oy * g->sh - g->pt, hs = h0 < 0 ? 0 : h0, he = h0 + g->fh > g->ih ? g->ih : h0 + g->fh;
-      for (int64_t ox = 0; ox < g->ow; ox++, y += ch) {
-        const int64_t w0 = ox * g->sw - g->pl, ws = w0 < 0 ? 0 : w0, we = w0 + g->fw > g->iw ? g->iw : w0 + g->fw;
-        if (hs >= he || ws >= we) {
-          memset(y, 0, sizeof(float) * (size_t)ch);
-          continue;
-        }
-        if (ch % 16 == 0) { /* whole vectors of channels: each window element once, maxima in registers */
-          for (int64_t c = 0; c < ch; c += 16) {
-            v16 m = load16(img + (hs * g->iw + ws) * ch + c);
-            for (int64_t h = hs; h < he; h++)
-              for (int64_t w = ws; w < we; w++) m = max16(load16(img + (h * g->iw + w) * ch + c), m);
-            store16(y + c, m);
-          }
-          continue;
-        }
-        memcpy(y, img + (hs * g->iw + ws) * ch, sizeof(float) * (size_t)ch);
-        for (int64_t h = hs; h < he; h++) {
-          for (int64_t w = ws; w < we; w++) {
-            const float *in = img + (h * g->iw + w) * ch;
-            for (int64_t c = 0; c < ch; c++) y[c] = in[c] > y[c] ? in[c] : y[c];
-          }
-        }
-      }
-    }
+/*
+ * R output pixels starting at (oy, ox), output channels [c0, c0 + VW * NV): accumulators in registers, one pass
+ * over the filter taps.
+ */
+#define DEFINE_BLOCK(NAME, NV, R)                                                                         \
+  TARGET static inline __attribute__((always_inline)) void NAME(const Job *j, const Geo *g, int64_t oy,         \
+                                                         int64_t ox, int64_t c0) {                       \
+    VF acc[R][NV];                                                                                      \
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; \
+                                                                                     v++) acc[r][v] =     \
+        j->bias ? F(load)(j->bias + c0 + VW * v) : (VF){0};                                              \
+    const int64_t ci = g->ci, co = j->co, step = g->sw * ci;                                             \
+    for (int64_t kh = 0; kh < g->fh; kh++) {                                                             \
+      const float *row = j->src + ((oy * g->sh + kh) * j->wp + ox * g->sw) * ci;                         \
+      for (int64_t kw = 0; kw < g->fw; kw++) {                                                           \
+        const float *in = row + kw * ci;                                                                 \
+        const float *wk = j->w + (kh * g->fw + kw) * ci * co + c0;                                       \
+        for (int64_t c = 0; c < ci; c++) {                                                               \
+          VF wv[NV];                                                                                    \
+          _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wv[v] = F(load)(wk + c * co + VW * v);     \
+          _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                         \
+            const float s = in[r * step + c];                                                            \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] += s * wv[v];                 \
+          }                                                                                              \
+        }                                                                                                \
+      }                                                                                                  \
+    }                                                                                                    \
+    float *out = j->y + (oy * g->ow + ox) * co + c0;                                                     \
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; \
+                                                                                     v++)                \
+        F(store)(out + r * co + VW * v, j->relu ? F(relu)(acc[r][v]) : acc[r][v]);                         \
   }
-}
+
+/* One output row, channels [c0, c0 + VW * nv), in blocks of R pixels (MID for rows narrower than R, then single
+ * pixels); the last block overlaps the one before (same values) instead of a tail loop. */
+#define ROW_OF(BLOCK, R)                                          \
+  for (int64_t ox = 0;; ox += (R)) {                              \
+    const int64_t at = ox + (R) <= g->ow ? ox : g->ow - (R);      \
+    BLOCK(j, g, oy, at, c0);                                      \
+    if (at + (R) >= g->ow) break;                                 \
+  }
+#define ROW(BIG, MID, ONE, R, RM)                                      \
+  do {                                                                 \
+    if (g->ow >= (R)) {                                                \
+      ROW_OF(BIG, R)                                                   \
+    } else if (g->ow >= (RM)) {                                        \
+      ROW_OF(MID, RM)                                                  \
+    } else {                                                           \
+      for (int64_t ox = 0; ox < g->ow; ox++) ONE(j, g, oy, ox, c0);    \
+    }                                                                  \
+  } while (0)
 
 /*
  * Dense products of few rows, C[m, n] = A[m, k] @ B[k, n]: R rows x NV vectors of columns in registers, one pass over
@@ -203,52 +117,91 @@ CLONES static void max_pool(const float *x, float *y, const Geo *g) {
  * itself for the one to a few rows a serving batch holds.
  */
 #define DEFINE_DENSE(NAME, NV, R)                                                                              \
-  static inline __attribute__((always_inline)) void NAME(const float *a, const float *b, float *c, int64_t k, \
+  TARGET static inline __attribute__((always_inline)) void NAME(const float *a, const float *b, float *c, int64_t k, \
                                                          int64_t n, int64_t j0) {                              \
-    v16 acc[R][NV];                                                                                           \
+    VF acc[R][NV];                                                                                           \
     _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) \
-        acc[r][v] = (v16){0};                                                                                 \
+        acc[r][v] = (VF){0};                                                                                 \
     for (int64_t p = 0; p < k; p++) {                                                                         \
-      v16 bv[NV];                                                                                             \
-      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = load16(b + p * n + j0 + 16 * v);           \
+      VF bv[NV];                                                                                             \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = F(load)(b + p * n + j0 + VW * v);           \
       _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {                                                   \
         const float s = a[r * k + p];                                                                         \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] += s * bv[v];                          \
       }                                                                                                       \
     }                                                                                                         \
     _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) \
-        store16(c + r * n + j0 + 16 * v, acc[r][v]);                                                          \
+        F(store)(c + r * n + j0 + VW * v, acc[r][v]);                                                          \
   }
 
-DEFINE_DENSE(dense4x4, 4, 4)
-DEFINE_DENSE(dense4x1, 4, 1)
-DEFINE_DENSE(dense1x4, 1, 4)
-DEFINE_DENSE(dense1x1, 1, 1)
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define F(name) CAT(name, SUFFIX)
 
-CLONES static void dense_rows(const float *a, const float *b, float *c, int64_t m, int64_t k, int64_t n) {
-  const int64_t full = n / 16 * 16;
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    int64_t j = 0;
-    for (; j + 64 <= full; j += 64) dense4x4(a + i * k, b, c + i * n, k, n, j);
-    for (; j < full; j += 16) dense1x4(a + i * k, b, c + i * n, k, n, j);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_X86_KERNELS 1
+#define VW 16
+#define MAXNV 4
+#define SUFFIX _avx512
+#define TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#include "tuneserve_infer_kernels.h"
+#undef VW
+#undef MAXNV
+#undef SUFFIX
+#undef TARGET
+#define VW 8
+#define MAXNV 2
+#define SUFFIX _avx2
+#define TARGET __attribute__((target("avx2,fma")))
+#include "tuneserve_infer_kernels.h"
+#undef VW
+#undef MAXNV
+#undef SUFFIX
+#undef TARGET
+#endif
+#define VW 4
+#define MAXNV 2
+#define SUFFIX _base
+#define TARGET
+#include "tuneserve_infer_kernels.h"
+#undef VW
+#undef MAXNV
+#undef SUFFIX
+#undef TARGET
+
+typedef struct {
+  const char *name;
+  void (*conv_image)(const Job *j, const Geo *g);
+  void (*max_pool)(const float *x, float *y, const Geo *g);
+  void (*dense_rows)(const float *a, const float *b, float *c, int64_t m, int64_t k, int64_t n);
+} Kernels;
+
+static const Kernels kernel_sets[] = {
+#ifdef HAVE_X86_KERNELS
+    {"avx512", conv_image_avx512, max_pool_avx512, dense_rows_avx512},
+    {"avx2", conv_image_avx2, max_pool_avx2, dense_rows_avx2},
+#endif
+    {"baseline", conv_image_base, max_pool_base, dense_rows_base},
+};
+#define KERNEL_SETS (sizeof(kernel_sets) / sizeof(kernel_sets[0]))
+
+static bool runs_here(const Kernels *k) {
+#ifdef HAVE_X86_KERNELS
+  __builtin_cpu_init();
+  if (strcmp(k->name, "avx512") == 0) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  if (strcmp(k->name, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return strcmp(k->name, "baseline") == 0;
+}
+
+/* The widest set this CPU runs (chosen on first use; inferIsa can pick a narrower one, for tests). */
+static const Kernels *kernels = NULL;
+static const Kernels *active(void) {
+  if (!kernels) {
+    for (size_t i = 0; i < KERNEL_SETS && !kernels; i++)
+      if (runs_here(&kernel_sets[i])) kernels = &kernel_sets[i];
   }
-  for (; i < m; i++) {
-    int64_t j = 0;
-    for (; j + 64 <= full; j += 64) dense4x1(a + i * k, b, c + i * n, k, n, j);
-    for (; j < full; j += 16) dense1x1(a + i * k, b, c + i * n, k, n, j);
-  }
-  if (full == n) return;
-  /* columns past the last multiple of 16 (a 10-class output layer): row by row, B's tail columns in order */
-  for (i = 0; i < m; i++) {
-    float *ci = c + i * n;
-    for (int64_t j = full; j < n; j++) ci[j] = 0.0f;
-    for (int64_t p = 0; p < k; p++) {
-      const float s = a[i * k + p];
-      const float *bp = b + p * n;
-      for (int64_t j = full; j < n; j++) ci[j] += s * bp[j];
-    }
-  }
+  return kernels;
 }
 
 /* The array's floats (a Float32Array, or an ArrayBuffer), or NULL. */
@@ -339,7 +292,7 @@ static napi_value InferConv2d(napi_env env, napi_callback_info info) {
       src = scratch;
     }
     const Job job = {src, pad ? wp : g.iw, ws + w, bias >= 0 ? ws + bias : NULL, ws + y + n * outs, co, relu};
-    conv_image(&job, &g);
+    active()->conv_image(&job, &g);
   }
   free(scratch);
   return NULL;
@@ -362,7 +315,7 @@ static napi_value InferMaxPool(napi_env env, napi_callback_info info) {
   if (x < 0 || x + g.n * g.ih * g.iw * g.ci > count || y < 0 || y + g.n * g.oh * g.ow * g.ci > count) {
     return fail(env, bad);
   }
-  max_pool(ws + x, ws + y, &g);
+  active()->max_pool(ws + x, ws + y, &g);
   return NULL;
 }
 
@@ -383,8 +336,31 @@ static napi_value InferDense(napi_env env, napi_callback_info info) {
       a + m * k > count || b + k * n > count || c + m * n > count) {
     return fail(env, bad);
   }
-  dense_rows(ws + a, ws + b, ws + c, m, k, n);
+  active()->dense_rows(ws + a, ws + b, ws + c, m, k, n);
   return NULL;
+}
+
+/* inferIsa(name?): the kernel set in use ("avx512", "avx2" or "baseline"); with a name this CPU runs, switches to it
+ * first (tests compare every set the machine supports). Throws a RangeError for an unknown or unsupported name. */
+static napi_value InferIsa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return fail(env, "tuneserve_blas.inferIsa: bad arguments");
+  if (argc == 1) {
+    char name[16];
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+      return fail(env, "tuneserve_blas.inferIsa: the name must be a string");
+    }
+    const Kernels *pick = NULL;
+    for (size_t i = 0; i < KERNEL_SETS; i++)
+      if (strcmp(kernel_sets[i].name, name) == 0 && runs_here(&kernel_sets[i])) pick = &kernel_sets[i];
+    if (!pick) return fail(env, "tuneserve_blas.inferIsa: unknown kernel set or not supported by this CPU");
+    kernels = pick;
+  }
+  napi_value out;
+  if (napi_create_string_utf8(env, active()->name, NAPI_AUTO_LENGTH, &out) != napi_ok) return NULL;
+  return out;
 }
 
 /* Adds this file's functions to the addon's exports (called from the addon's Init). */
@@ -393,6 +369,7 @@ napi_value tuneserve_inference_init(napi_env env, napi_value exports) {
       {"inferConv2d", NULL, InferConv2d, NULL, NULL, NULL, napi_default, NULL},
       {"inferMaxPool", NULL, InferMaxPool, NULL, NULL, NULL, napi_default, NULL},
       {"inferDense", NULL, InferDense, NULL, NULL, NULL, napi_default, NULL},
+      {"inferIsa", NULL, InferIsa, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

@@ -112,8 +112,23 @@ describe('hostConvPlan', () => {
       [hostGemm(), undefined],
       [reference, undefined],
     ];
-    for (const [gemm, native] of setups) {
+    // the addon's kernels for every instruction set this CPU runs (AVX-512, AVX2, baseline), then back to the widest
+    const addon = loadAccelerator().addon;
+    const widest = addon?.inferIsa?.();
+    const isas = ['avx512', 'avx2', 'baseline'].filter((isa) => {
+      try {
+        return addon?.inferIsa?.(isa) === isa;
+      } catch {
+        return false; // not supported by this CPU
+      }
+    });
+    if (addon) expect(isas, 'the baseline kernels run everywhere').toContain('baseline');
+    const runs: [HostGemm | undefined, HostConv | undefined, string | undefined][] = setups.flatMap(([gemm, native]) =>
+      native ? isas.map((isa) => [gemm, native, isa] as [HostGemm, HostConv, string]) : [[gemm, native, undefined]],
+    );
+    for (const [gemm, native, isa] of runs) {
       if (!gemm) continue;
+      if (isa) addon?.inferIsa?.(isa);
       for (const [model, classes] of [
         [winner(), 10],
         [variants(), 7],
@@ -143,6 +158,7 @@ describe('hostConvPlan', () => {
         model.dispose();
       }
     }
+    if (widest) addon?.inferIsa?.(widest);
     expect(tf.memory().numTensors).toBe(before);
   });
 

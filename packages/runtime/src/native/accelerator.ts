@@ -139,6 +139,8 @@ export interface BlasAddon {
   inferMaxPool?(ws: Float32Array, x: number, y: number, geometry: Int32Array): void;
   /** Inference: C[m, n] = A[m, k] @ B[k, n] row-major, register-blocked for a few rows. */
   inferDense?(ws: Float32Array, m: number, n: number, k: number, a: number, b: number, c: number): void;
+  /** Inference: the kernel set in use ("avx512" | "avx2" | "baseline"); with a name this CPU runs, switches first. */
+  inferIsa?(name?: string): string;
 }
 
 export interface AcceleratorStatus {
