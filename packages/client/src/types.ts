@@ -59,6 +59,8 @@ export interface TrialJson {
   status: string;
   hyperparameters: Record<string, HpValue>;
   score: number | null;
+  /** The score's standard deviation over the trial's executions (cross-validation folds); absent with one execution. */
+  scoreStd?: number | null;
   bestStep: number | null;
   startedAt: string | null;
   endedAt: string | null;

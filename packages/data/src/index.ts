@@ -1,4 +1,5 @@
 export { DataError, type DataErrorWhere, FieldError, ImageDecodeError } from './errors.js';
+export { drawFolds, type FoldOptions, foldSplits } from './folds.js';
 export { type CsvOptions, csvLoader, loadCsv } from './loaders/csv.js';
 export {
   defaultMnistDir,

@@ -71,6 +71,19 @@ export interface DrawOptions {
   seed: number;
 }
 
+/** The examples of each class (indexed by class; a class without examples is a hole), or one group of all without classes. */
+export function classGroups(total: number, classes?: ArrayLike<number>): number[][] {
+  if (!classes) return [Array.from({ length: total }, (_, i) => i)];
+  const groups: number[][] = [];
+  for (let i = 0; i < total; i++) {
+    const c = classes[i]!;
+    const group = groups[c] ?? [];
+    groups[c] = group;
+    group.push(i);
+  }
+  return groups;
+}
+
 /** Draws val and test at random; throws DataError when the data is too small for the parts asked for. */
 export function drawPartition(o: DrawOptions): Partition {
   checkFraction('valSplit', o.valSplit);
@@ -78,17 +91,7 @@ export function drawPartition(o: DrawOptions): Partition {
   if (o.valSplit + o.testSplit >= 1) {
     throw new DataError(`valSplit + testSplit must leave examples for training, got ${o.valSplit} + ${o.testSplit}`);
   }
-  const groups: number[][] = [];
-  if (o.classes) {
-    for (let i = 0; i < o.total; i++) {
-      const c = o.classes[i]!;
-      const group = groups[c] ?? [];
-      groups[c] = group;
-      group.push(i);
-    }
-  } else {
-    groups.push(Array.from({ length: o.total }, (_, i) => i));
-  }
+  const groups = classGroups(o.total, o.classes);
   const present = groups.filter((g) => g !== undefined && g.length > 0);
   const needed = present.length + (o.valSplit > 0 ? 1 : 0) + (o.testSplit > 0 ? 1 : 0);
   if (o.total < needed) {

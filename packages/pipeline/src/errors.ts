@@ -19,3 +19,13 @@ export class TunerUnavailableError extends Error {
 export class ModelDataMismatchError extends Error {
   override name = 'ModelDataMismatchError';
 }
+
+/** Cross-validation the data cannot do (a validation split of its own). Too few examples for the folds is a DataError. */
+export class CrossValidationError extends Error {
+  override name = 'CrossValidationError';
+}
+
+/** A configuration to enqueue that the space does not accept (an unknown name, a value out of range). */
+export class EnqueueError extends Error {
+  override name = 'EnqueueError';
+}

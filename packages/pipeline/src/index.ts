@@ -1,7 +1,14 @@
 export { adaptSplit } from './adapt.js';
 export { type Augmentation, type AugmentedBatchesOptions, augmentedBatches } from './augment.js';
 export type { Dataset, Split, SplitRecord, Task } from './dataset.js';
-export { ModelDataMismatchError, SearchSpaceError, StudyNotFoundError, TunerUnavailableError } from './errors.js';
+export {
+  CrossValidationError,
+  EnqueueError,
+  ModelDataMismatchError,
+  SearchSpaceError,
+  StudyNotFoundError,
+  TunerUnavailableError,
+} from './errors.js';
 export { evaluateModel, predictSplit } from './evaluate.js';
 export {
   type ExportOptions,

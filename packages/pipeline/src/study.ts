@@ -27,6 +27,8 @@ export interface PipelineInfo {
   data?: DataSpec;
   /** The exact split, so `train` and `evaluate` see the same test set. */
   split?: SplitRecord;
+  /** Folds of the cross-validation the trials were scored by (absent: one validation split). */
+  cv?: number;
   /** Studies from before data specs: an MNIST-format folder and a sample limit. */
   dataDir?: string;
   limitSamples?: number;

@@ -1,10 +1,11 @@
 /** `tune`: runs a hyperparameter search over a search space on a data set's train/val splits. */
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_SEED, drawFolds, foldSplits } from '@tuneserve/data';
 import * as tuner from '@tuneserve/tuner';
 import type { Dataset } from './dataset.js';
-import { TunerUnavailableError } from './errors.js';
+import { CrossValidationError, EnqueueError, SearchSpaceError, TunerUnavailableError } from './errors.js';
 import { withSeed } from './random.js';
-import type { SearchSpace } from './space.js';
+import { hyperparametersFor, type SearchSpace } from './space.js';
 import { toTensors } from './tensors.js';
 
 /** The tuner registry's kinds (a new tuner there is a new --tuner choice here). */
@@ -43,7 +44,19 @@ export interface TuneOptions {
   log?: (line: string) => void;
   /** Runs once the study is open (after --overwrite cleared it), before the first trial. */
   beforeSearch?: () => Promise<void>;
+  /**
+   * K-fold cross-validation (K >= 2): each trial trains K models, model i validating on fold i of
+   * train + val and training on the other folds (the test split is untouched); the score is the
+   * folds' mean, its spread the metric `<objective>_std`. Replaces executionsPerTrial.
+   */
+  cv?: number;
+  /** Seconds after which no new trial starts (the running one finishes). */
+  maxTime?: number;
+  /** Configurations to run first (Optuna's enqueue_trial); one already run or queued is not repeated. */
+  enqueue?: HpValues[];
 }
+
+type HpValues = Record<string, number | string | boolean>;
 
 function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
   if (kind === 'median') return new tuner.MedianPruner({ nStartupTrials: 2, nWarmupSteps: 1 });
@@ -52,7 +65,10 @@ function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
 }
 
 type Resolved = Required<
-  Omit<TuneOptions, 'seed' | 'storage' | 'keepCheckpoints' | 'verbose' | 'log' | 'beforeSearch'>
+  Omit<
+    TuneOptions,
+    'seed' | 'storage' | 'keepCheckpoints' | 'verbose' | 'log' | 'beforeSearch' | 'cv' | 'maxTime' | 'enqueue'
+  >
 > &
   TuneOptions;
 
@@ -82,7 +98,8 @@ export function createTuner(options: TuneOptions): tuner.Tuner {
   return tuner.createTuner(o.tuner, o.space.hypermodel, {
     objective: o.objective,
     maxTrials: o.maxTrials,
-    executionsPerTrial: o.executionsPerTrial,
+    executionsPerTrial: o.cv ?? o.executionsPerTrial,
+    ...(o.maxTime !== undefined ? { maxTime: o.maxTime } : {}),
     directory: o.directory,
     projectName: o.projectName,
     overwrite: o.overwrite,
@@ -97,8 +114,11 @@ export function createTuner(options: TuneOptions): tuner.Tuner {
 }
 
 export interface TuneResult {
-  best: { trialId: string; values: Record<string, number | string | boolean>; score: number | null }[];
+  /** scoreStd: the score's spread over the folds (cross-validation) or executions. */
+  best: { trialId: string; values: HpValues; score: number | null; scoreStd?: number }[];
   seconds: number;
+  /** The search stopped at maxTime before its trials ran out. */
+  timedOut?: boolean;
 }
 
 /** The objective a task optimises unless told otherwise (Keras Tuner's usual choices). */
@@ -116,26 +136,101 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
 
 async function search(o: Resolved): Promise<TuneResult> {
   const t0 = performance.now();
+  // Folds first: a data set that cannot make them fails before anything is written.
+  const folds = o.cv !== undefined ? crossValidation(o.data, o.cv, o.seed) : undefined;
+  if (o.enqueue) await checkQueue(o.space, o.enqueue);
   const search = createTuner(o);
-  const train = toTensors(o.data.train, o.data.inputShape);
-  const val = toTensors(o.data.val, o.data.inputShape);
+  const held: tf.Tensor[] = [];
   try {
     // Opening the study applies `overwrite` (it clears the project folder), so files kept beside it come after.
     await search.getBestHyperparameters(1);
+    for (const values of o.enqueue ?? []) await search.enqueueTrial(values);
     await o.beforeSearch?.();
-    await search.search(train.x, train.y, {
+    const fitArgs = {
       epochs: o.epochs,
       batchSize: o.batchSize,
-      validationData: [val.x, val.y],
       ...(o.verbose !== undefined ? { verbose: o.verbose } : {}),
-    });
+    };
+    if (folds) {
+      await search.search(undefined, undefined, { ...fitArgs, folds });
+    } else {
+      const train = toTensors(o.data.train, o.data.inputShape);
+      const val = toTensors(o.data.val, o.data.inputShape);
+      held.push(train.x, train.y, val.x, val.y);
+      await search.search(train.x, train.y, { ...fitArgs, validationData: [val.x, val.y] });
+    }
     const trials = await search.oracle.getBestTrials(3);
+    // The tuner stops at maxTime between trials; with fewer trials than asked for, that is what ended it.
+    const timedOut =
+      o.maxTime !== undefined &&
+      performance.now() - t0 >= o.maxTime * 1000 &&
+      (await search.oracle.getTrials()).length < o.maxTrials;
     return {
-      best: trials.map((t) => ({ trialId: t.trialId, values: { ...t.hyperparameters.values }, score: t.score })),
+      best: trials.map((t) => ({
+        trialId: t.trialId,
+        values: { ...t.hyperparameters.values },
+        score: t.score,
+        ...(t.metrics[tuner.stdName(search.oracle.objective.name)] !== undefined
+          ? { scoreStd: t.metrics[tuner.stdName(search.oracle.objective.name)]! }
+          : {}),
+      })),
       seconds: (performance.now() - t0) / 1000,
+      ...(timedOut ? { timedOut: true } : {}),
     };
   } finally {
-    tf.dispose([train.x, train.y, val.x, val.y]);
+    tf.dispose(held);
+    folds?.dispose();
     await search.close();
+  }
+}
+
+/**
+ * The folds of train + val as tuner Folds. One fold's tensors are held at a time (executions run
+ * in fold order), so K folds of a large data set cost one copy, not K.
+ */
+function crossValidation(data: Dataset, k: number, seed: number | undefined): tuner.Folds & { dispose(): void } {
+  if (data.split.source.val === 'given') {
+    throw new CrossValidationError(
+      `cross-validation draws its folds from the training data, but ${data.name} brings its own validation split (a val/ folder, or MNIST's reference split); use a data set without one, or tune without cross-validation`,
+    );
+  }
+  const pool = data.trainFull();
+  const labels = data.output.task === 'classification' ? data.output.labels : undefined;
+  const members = drawFolds({
+    name: data.name,
+    total: pool.count,
+    k,
+    ...(data.task === 'classification' ? { classes: pool.y } : {}),
+    ...(labels ? { labels } : {}),
+    seed: seed ?? DEFAULT_SEED,
+  });
+  let current: { index: number; tensors: tf.Tensor[]; data: tuner.FoldData } | undefined;
+  const release = () => {
+    if (current) tf.dispose(current.tensors);
+    current = undefined;
+  };
+  return {
+    count: k,
+    fold(index) {
+      if (current?.index !== index) {
+        release();
+        const { train, val } = foldSplits(pool, members, index);
+        const t = toTensors(train, data.inputShape);
+        const v = toTensors(val, data.inputShape);
+        current = { index, tensors: [t.x, t.y, v.x, v.y], data: { x: t.x, y: t.y, validationData: [v.x, v.y] } };
+      }
+      return current.data;
+    },
+    dispose: release,
+  };
+}
+
+/** Checks each configuration against the space (names it declares, values it allows) before anything is written. */
+async function checkQueue(space: SearchSpace, list: HpValues[]): Promise<void> {
+  for (const [i, values] of list.entries()) {
+    await hyperparametersFor(space, values).catch((err: unknown) => {
+      if (!(err instanceof SearchSpaceError)) throw err;
+      throw new EnqueueError(`${list.length > 1 ? `entry ${i + 1}: ` : ''}${err.message}`);
+    });
   }
 }

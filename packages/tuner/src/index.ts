@@ -22,7 +22,7 @@ export {
   measureBuiltinMetrics,
 } from './engine/builtin-metrics.js';
 export { disposeModel } from './engine/executions.js';
-export { type AggregatedMetrics, aggregateExecutions, intermediateValues } from './engine/metrics.js';
+export { type AggregatedMetrics, aggregateExecutions, intermediateValues, stdName } from './engine/metrics.js';
 export {
   type EndTrialInput,
   Oracle,
@@ -31,7 +31,14 @@ export {
   type PopulateResult,
   type StudyLocation,
 } from './engine/oracle.js';
-export { type SearchFitArgs, type TrialEpochs, Tuner, type TunerOptions } from './engine/tuner.js';
+export {
+  type FoldData,
+  type Folds,
+  type SearchFitArgs,
+  type TrialEpochs,
+  Tuner,
+  type TunerOptions,
+} from './engine/tuner.js';
 export {
   CheckpointError,
   FailedTrialError,

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { StudyJson, TrialJson } from '@tuneserve/client';
-import { meanOverExecutions } from './engine/metrics.js';
+import { meanOverExecutions, stdName } from './engine/metrics.js';
 import { hyperparameterImportance } from './importance.js';
 import { type Direction, objectiveFromSpec, paretoObjectives, scoreOf } from './objective.js';
 import { openStorage } from './storage/registry.js';
@@ -69,6 +69,9 @@ export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | 
         finalMetrics: t.metrics,
         metrics: curves.get(t.trialId) ?? {},
       };
+      // The score is the (first) objective's value; its spread over executions is stored beside it.
+      const spread = t.metrics[stdName(objective.name)];
+      if (spread !== undefined) view.scoreStd = spread;
       if (t.message) view.message = t.message;
       return view;
     });

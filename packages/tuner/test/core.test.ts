@@ -156,6 +156,18 @@ describe('aggregation over executions and ranking', () => {
     expect(out.metrics.val_loss).toBeCloseTo(0.3, 12); // (0.4 + 0.2) / 2
     expect(out.metrics.acc).toBeCloseTo(0.7, 12); // (0.8 + 0.6) / 2
     expect(out.bestStep).toBe(0); // floor((1 + 0) / 2)
+    expect(out.metrics.val_loss_std).toBeCloseTo(0.1, 12); // population std of 0.4 and 0.2
+    expect(out.metrics.acc_std).toBeUndefined(); // only the objective's spread
+  });
+
+  it("stores each objective's spread over executions (folds), none for a single execution", () => {
+    const rows = [0.8, 0.9, 0.7].map((v, e) => row(e, 0, 'val_accuracy', v));
+    const out = aggregateExecutions(rows, new Objective('val_accuracy', 'max'));
+    expect(out.metrics.val_accuracy).toBeCloseTo(0.8, 12);
+    expect(out.metrics.val_accuracy_std).toBeCloseTo(Math.sqrt(0.02 / 3), 12);
+    expect(aggregateExecutions(rows.slice(0, 1), new Objective('val_accuracy', 'max')).metrics).toEqual({
+      val_accuracy: 0.8,
+    });
   });
 
   it('a diverged execution makes the objective NaN; custom execution results count as executions', () => {

@@ -251,6 +251,52 @@ describe('a real model search', () => {
     await tuner.close();
   });
 
+  it('cross-validates with folds: execution i trains and validates on fold i, the spread is stored', async () => {
+    // Three folds; fold 1 validates on relabelled examples, so its accuracy is far below the others'.
+    const folds = [0, 1, 2].map((f) => {
+      const train = toyData(160, 20 + f);
+      const held = toyData(60, 30 + f);
+      const y = f === 1 ? tf.tidy(() => held.y.add(1).mod(3)) : held.y;
+      if (f === 1) held.y.dispose();
+      return { x: train.x, y: train.y, validationData: [held.x, y] as [tf.Tensor, tf.Tensor] };
+    });
+    const asked: number[] = [];
+    const tuner = new RandomSearch(buildMlp, {
+      ...quiet,
+      objective: 'val_accuracy',
+      maxTrials: 2,
+      seed: 2,
+      projectName: 'cv',
+    });
+    await tuner.search(undefined, undefined, {
+      epochs: 4,
+      batchSize: 32,
+      folds: {
+        count: 3,
+        fold: (i: number) => {
+          asked.push(i);
+          return folds[i]!;
+        },
+      },
+    });
+    expect(asked).toEqual([0, 1, 2, 0, 1, 2]);
+    for (const trial of await tuner.oracle.getTrials()) {
+      expect(trial.status).toBe('COMPLETED');
+      const rows = await tuner.oracle.trialMetrics(trial.trialId);
+      const best = [0, 1, 2].map((e) =>
+        Math.max(...rows.filter((r) => r.execution === e && r.name === 'val_acc').map((r) => r.value)),
+      );
+      expect(best[1]).toBeLessThan(Math.min(best[0]!, best[2]!));
+      const mean = (best[0]! + best[1]! + best[2]!) / 3;
+      expect(trial.score).toBeCloseTo(mean, 6);
+      const std = Math.sqrt(best.reduce((a, v) => a + (v - mean) ** 2, 0) / 3);
+      expect(trial.metrics.val_accuracy_std).toBeCloseTo(std, 6);
+    }
+    const study = await loadStudy({ directory: dir, projectName: 'cv' });
+    expect(study?.trials[0]?.scoreStd).toBeCloseTo((await tuner.oracle.getTrials())[0]!.metrics.val_accuracy_std!, 9);
+    tf.dispose(folds.flatMap((f) => [f.x, f.y, ...f.validationData]));
+  });
+
   it('discovers conditional hyperparameters before the first trial', async () => {
     const build = (hp: HyperParameters): tf.LayersModel => {
       const model = tf.sequential();

@@ -1,6 +1,7 @@
 /** Maps the libraries' typed input errors to UsageError (exit 2) and makes Ctrl-C a clean stop. */
 import { DataError } from '@tuneserve/data';
 import {
+  CrossValidationError,
   ModelDataMismatchError,
   SearchSpaceError,
   StudyNotFoundError,
@@ -12,6 +13,7 @@ import { UsageError } from '../errors.js';
 
 const INPUT_ERRORS = [
   DataError,
+  CrossValidationError,
   ModelDataMismatchError,
   SearchSpaceError,
   StudyNotFoundError,

@@ -19,6 +19,7 @@ import type { StudyView } from '@tuneserve/tuner';
 import { type Command, Option } from 'commander';
 import { addDataOptions, type DataFlags, dataSpecFrom, loadData } from '../adapters/data.js';
 import { nonNegativeInt, positiveInt } from '../adapters/flags.js';
+import { type HpValues, hpValues, parseJson } from '../adapters/hp-json.js';
 import { exitOnInterrupt, toUsageError } from '../adapters/pipeline-errors.js';
 import { UsageError } from '../errors.js';
 import { createProgress } from '../progress.js';
@@ -91,22 +92,8 @@ export function registerTrain(program: Command): void {
   });
 }
 
-function parseHp(text: string): Record<string, number | string | boolean> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`--hp is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError('--hp must be a JSON object such as {"units":64,"optimizer":"adam"}');
-  }
-  for (const [k, v] of Object.entries(parsed)) {
-    if (!['number', 'string', 'boolean'].includes(typeof v)) {
-      throw new UsageError(`--hp value of "${k}" must be a number, string or boolean`);
-    }
-  }
-  return parsed as Record<string, number | string | boolean>;
+function parseHp(text: string): HpValues {
+  return hpValues(parseJson(text, '--hp'), '--hp');
 }
 
 /**

@@ -35,11 +35,22 @@ function bestTrials(study: StudyView, n: number): StudyView {
 /** A fixed-width table: one row per trial of `study`, one column per hyperparameter; counts from `whole`. */
 export function formatTrials(study: StudyView, whole: StudyView = study): string {
   const hpNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.hyperparameters)))];
-  const header = ['trial', 'status', study.objective.name, 'best epoch', 'seconds', ...hpNames];
+  // The spread over folds (--cv) or executions, when the study has one.
+  const spread = study.trials.some((t) => typeof t.scoreStd === 'number');
+  const header = [
+    'trial',
+    'status',
+    study.objective.name,
+    ...(spread ? ['± std'] : []),
+    'best epoch',
+    'seconds',
+    ...hpNames,
+  ];
   const rows = study.trials.map((t) => [
     t.trialId,
     t.status,
     t.score === null ? '-' : t.score.toFixed(4),
+    ...(spread ? [typeof t.scoreStd === 'number' ? t.scoreStd.toFixed(4) : '-'] : []),
     t.bestStep === null ? '-' : String(t.bestStep + 1),
     t.durationMs === null ? '-' : (t.durationMs / 1000).toFixed(1),
     ...hpNames.map((n) => {

@@ -4,6 +4,7 @@ import { registerMnistSpaces } from '@tuneserve/mnist';
 import {
   type DataSpec,
   defaultObjective,
+  EnqueueError,
   PRUNER_KINDS,
   type PrunerKind,
   readPipelineInfo,
@@ -18,7 +19,8 @@ import { initBackend } from '@tuneserve/runtime';
 import { HyperParameterError } from '@tuneserve/tuner';
 import type { Command } from 'commander';
 import { addDataOptions, type DataFlags, dataSpecFrom, loadData } from '../adapters/data.js';
-import { nonNegativeInt, oneOf, positiveInt } from '../adapters/flags.js';
+import { integer, nonNegativeInt, oneOf, positiveInt } from '../adapters/flags.js';
+import { readEnqueueFile } from '../adapters/hp-json.js';
 import { exitOnInterrupt, toUsageError } from '../adapters/pipeline-errors.js';
 import { UsageError } from '../errors.js';
 
@@ -43,6 +45,31 @@ export interface TuneFlags extends StudyFlags, DataFlags {
   pruner: PrunerKind;
   keepCheckpoints?: number;
   quiet?: boolean;
+  /** K-fold cross-validation per trial (K >= 2). */
+  cv?: number;
+  /** Seconds after which no new trial starts. */
+  timeout?: number;
+  /** A JSON file of configurations to run first. */
+  enqueue?: string;
+}
+
+/** --cv, --timeout, --enqueue: how a search is run and bounded (tune and up). */
+export function addSearchControlOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--cv <k>',
+      'k-fold cross-validation: each trial trains k models, each validating on one fold of train+val (score: the mean; spread shown by `trials`); replaces --executions-per-trial',
+      integer('--cv', 2),
+    )
+    .option(
+      '--timeout <seconds>',
+      'start no new trial after this many seconds (the running one finishes)',
+      positiveInt('--timeout'),
+    )
+    .option(
+      '--enqueue <file.json>',
+      'configurations to run first: a JSON object of hyperparameter values, or an array of them (never run twice)',
+    );
 }
 
 function otherSpace(o: TuneFlags, projectName: string, space: string, what: string): string {
@@ -111,6 +138,7 @@ export function registerTune(program: Command): void {
       positiveInt('--keep-checkpoints'),
     )
     .option('--quiet', 'no progress output', false);
+  addSearchControlOptions(cmd);
   addStudyOptions(cmd);
   addDataOptions(cmd);
   cmd.action(async (o: TuneFlags) => {
@@ -127,6 +155,8 @@ export async function tune(
   const stopInterrupt = exitOnInterrupt('tune', 'run the same command again to resume the study');
   try {
     registerMnistSpaces();
+    // The file before the data: a mistake in it ends the run at once.
+    const enqueue = o.enqueue ? await readEnqueueFile(o.enqueue) : undefined;
     const spec = tuneDataSpec(o, o.seed);
     // The data before the backend, so bad data ends with its one line and nothing else.
     const data = preloaded ?? (await loadData(spec));
@@ -139,10 +169,25 @@ export async function tune(
     if (previous && previous.space !== space.name) {
       throw new UsageError(otherSpace(o, projectName, space.name, `holds a study of space "${previous.space}"`));
     }
+    if (previous && previous.cv !== o.cv) {
+      // Fold means and single-split scores do not rank against each other.
+      throw new UsageError(
+        otherSpace(
+          o,
+          projectName,
+          space.name,
+          `was tuned ${previous.cv ? `with --cv ${previous.cv}` : 'without --cv'}`,
+        ),
+      );
+    }
     log(data.summary);
     const objective = o.objective ?? defaultObjective(data);
+    const per = o.cv
+      ? `${o.cv}-fold cross-validation x ${o.epochs} epochs on ${data.train.count + data.val.count} examples (train + val)`
+      : `${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} examples`;
+    const budget = o.timeout ? `, no new trial after ${o.timeout} s` : '';
     log(
-      `tuning space "${space.name}" (${space.description}) with ${o.tuner}, objective ${objective}: ${o.maxTrials} trials x ${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} examples (backend ${backend.name})`,
+      `tuning space "${space.name}" (${space.description}) with ${o.tuner}, objective ${objective}: ${o.maxTrials} trials x ${per}${budget} (backend ${backend.name})`,
     );
     const result = await runTune({
       space,
@@ -160,6 +205,9 @@ export async function tune(
       pruner: o.pruner,
       ...(o.keepCheckpoints !== undefined ? { keepCheckpoints: o.keepCheckpoints } : {}),
       data,
+      ...(o.cv ? { cv: o.cv } : {}),
+      ...(o.timeout ? { maxTime: o.timeout } : {}),
+      ...(enqueue ? { enqueue } : {}),
       beforeSearch: () =>
         writePipelineInfo(o.directory, projectName, {
           space: space.name,
@@ -170,26 +218,34 @@ export async function tune(
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
           data: spec,
           split: data.split,
+          ...(o.cv ? { cv: o.cv } : {}),
         }),
       ...(o.quiet ? { verbose: 0 as const } : {}),
     }).catch((err: unknown) =>
       // Same space name, other definitions (an edited space file): the stored study disagrees.
       toUsageError(
-        previous && err instanceof HyperParameterError
-          ? new UsageError(
-              otherSpace(
-                o,
-                projectName,
-                space.name,
-                `was searched with other definitions (${err.message.replace(/\.$/, '')})`,
-              ),
-            )
-          : err,
+        err instanceof EnqueueError
+          ? new UsageError(`${o.enqueue}: ${err.message}`)
+          : previous && err instanceof HyperParameterError
+            ? new UsageError(
+                otherSpace(
+                  o,
+                  projectName,
+                  space.name,
+                  `was searched with other definitions (${err.message.replace(/\.$/, '')})`,
+                ),
+              )
+            : err,
       ),
     );
-    log(`search finished in ${result.seconds.toFixed(1)} s`);
+    log(
+      `search finished in ${result.seconds.toFixed(1)} s${result.timedOut ? ` (--timeout ${o.timeout} s reached: no new trial started)` : ''}`,
+    );
     for (const [i, best] of result.best.entries()) {
-      log(`#${i + 1} trial ${best.trialId} score ${best.score?.toFixed(4) ?? '-'} ${JSON.stringify(best.values)}`);
+      const spread = best.scoreStd !== undefined ? ` ± ${best.scoreStd.toFixed(4)}` : '';
+      log(
+        `#${i + 1} trial ${best.trialId} score ${best.score?.toFixed(4) ?? '-'}${spread} ${JSON.stringify(best.values)}`,
+      );
     }
     return { ...result, projectName, data };
   } finally {

@@ -12,9 +12,17 @@ import { SplitSampleSource, studySourceFor } from '../adapters/sources.js';
 import { startServe } from './serve.js';
 import { resolveServeOptions } from './serve-options.js';
 import { train } from './train.js';
-import { addStudyOptions, nameForData, type StudyFlags, tune, tuneDataSpec } from './tune.js';
+import {
+  addSearchControlOptions,
+  addStudyOptions,
+  nameForData,
+  type StudyFlags,
+  type TuneFlags,
+  tune,
+  tuneDataSpec,
+} from './tune.js';
 
-interface UpFlags extends StudyFlags, DataFlags {
+interface UpFlags extends StudyFlags, DataFlags, Pick<TuneFlags, 'cv' | 'timeout' | 'enqueue'> {
   modelsDir: string;
   /** Default: named after the data. */
   name?: string;
@@ -79,6 +87,7 @@ export function registerUp(program: Command): void {
       positiveInt('--max-epochs'),
     )
     .option('--seed <n>', 'random seed of the split, the quick search and the training', nonNegativeInt('--seed'));
+  addSearchControlOptions(cmd);
   addStudyOptions(cmd);
   addDataOptions(cmd);
   cmd.action(async (o: UpFlags) => {

@@ -46,6 +46,13 @@ export interface ExecutionHost {
   markPruned(trialId: string): void;
 }
 
+/** What one execution trains on; validationData replaces fitArgs.validationData when given. */
+export interface ExecutionData {
+  x: FitInput;
+  y: FitInput;
+  validationData?: [FitInput, FitInput];
+}
+
 export interface ExecutionPlan {
   trial: Trial;
   executions: number;
@@ -54,8 +61,8 @@ export interface ExecutionPlan {
   initialEpoch: number;
   /** A finished trial whose best weights the first epoch starts from (Hyperband's parent). */
   parentTrialId: string | undefined;
-  x: FitInput;
-  y: FitInput;
+  /** Execution i's training data (and, under cross-validation, its validation data). */
+  data: (execution: number) => ExecutionData | Promise<ExecutionData>;
   /** model.fit's other arguments (without epochs, initialEpoch, verbose and callbacks). */
   fitArgs: tf.ModelFitArgs;
   callbacks: tf.CustomCallback[] | tf.CustomCallbackArgs[] | tf.Callback[];
@@ -108,8 +115,10 @@ export async function runExecutions(host: ExecutionHost, plan: ExecutionPlan): P
         },
       });
       if (initialEpoch < epochs) {
-        const out = await host.fit(hp, model, plan.x, plan.y, {
+        const data = await plan.data(execution);
+        const out = await host.fit(hp, model, data.x, data.y, {
           ...plan.fitArgs,
+          ...(data.validationData ? { validationData: data.validationData as tf.ModelFitArgs['validationData'] } : {}),
           epochs,
           initialEpoch,
           verbose: 0,

@@ -2,7 +2,7 @@
  * Metric aggregation over a trial's executions: the one implementation behind a trial's final
  * metrics, the pruners' intermediate values and the per-epoch curves of the study view.
  */
-import type { Objective } from '../objective.js';
+import { MultiObjective, type Objective } from '../objective.js';
 import type { EpochMetric } from '../storage/types.js';
 
 /** Per trial, per step: each metric averaged over the executions that reached that step (NaN kept). */
@@ -99,6 +99,11 @@ export function aggregateExecutions(
     const vals = perExecution.map((m) => objective.getValue(m)).filter((v): v is number => v !== undefined);
     if (vals.length === perExecution.length) metrics[objective.name] = mean(vals);
   }
+  // The spread over executions (cross-validation folds): numpy's std (population), as a CV report shows.
+  for (const o of objective instanceof MultiObjective ? objective.objectives : [objective]) {
+    const vals = perExecution.map((m) => o.getValue(m)).filter((v): v is number => v !== undefined);
+    if (vals.length > 1 && vals.length === perExecution.length) metrics[stdName(o.name)] = std(vals);
+  }
   return bestSteps.length ? { metrics, bestStep: Math.floor(mean(bestSteps)) } : { metrics };
 }
 
@@ -117,6 +122,16 @@ export function intermediateValues(
     if (values.size > 0) out.set(trialId, values);
   }
   return out;
+}
+
+/** The metric holding an objective's spread over a trial's executions, e.g. val_accuracy_std. */
+export function stdName(objective: string): string {
+  return `${objective}_std`;
+}
+
+function std(values: number[]): number {
+  const m = mean(values);
+  return Math.sqrt(mean(values.map((v) => (v - m) ** 2)));
 }
 
 function mean(values: number[]): number {

@@ -15,7 +15,7 @@ import type { HyperParameters } from '../hyperparameters/index.js';
 import type { Trial, TrialResult } from '../trial.js';
 import { BaseTuner, type BaseTunerOptions } from './base-tuner.js';
 import { builtinMetricsOf, measureBuiltinMetrics } from './builtin-metrics.js';
-import { BEST_DIR, discardResumeFiles, disposeModel, runExecutions } from './executions.js';
+import { BEST_DIR, discardResumeFiles, disposeModel, type ExecutionData, runExecutions } from './executions.js';
 import type { Oracle } from './oracle.js';
 import { checkKeepCheckpoints, removeSurplusCheckpoints } from './retention.js';
 
@@ -32,8 +32,22 @@ export interface TunerOptions extends BaseTunerOptions {
   latencyRuns?: number;
 }
 
-/** search()'s third argument in the default runTrial: model.fit's arguments plus verbose. */
-export type SearchFitArgs = tf.ModelFitArgs & { verbose?: number };
+/** One execution's data under cross-validation. The provider owns (and disposes) the tensors. */
+export interface FoldData extends ExecutionData {
+  validationData: [FitInput, FitInput];
+}
+
+/**
+ * Cross-validation for the default runTrial: a trial runs `count` executions, execution i training
+ * on fold(i).x/y and validating on fold(i).validationData; the score is their mean (as for executions).
+ */
+export interface Folds {
+  readonly count: number;
+  fold(index: number): FoldData | Promise<FoldData>;
+}
+
+/** search()'s third argument in the default runTrial: model.fit's arguments plus verbose and folds. */
+export type SearchFitArgs = tf.ModelFitArgs & { verbose?: number; folds?: Folds };
 
 /** The epochs a trial trains: from `initialEpoch` up to (not including) `epochs`. */
 export interface TrialEpochs {
@@ -63,15 +77,16 @@ export class Tuner extends BaseTuner {
 
   /**
    * Runs one trial. The default trains `executionsPerTrial` models with model.fit (or the
-   * HyperModel's fit) on search()'s (x, y, fitArgs); override it to tune anything: return the
-   * objective as a number or a metrics record containing it.
+   * HyperModel's fit) on search()'s (x, y, fitArgs) — or, with fitArgs.folds, one model per fold
+   * on that fold's data (x and y unused); override it to tune anything: return the objective as a
+   * number or a metrics record containing it.
    */
   async runTrial(trial: Trial, ...args: unknown[]): Promise<TrialResult> {
-    const [x, y, fitArgs = {}] = args as [FitInput, FitInput, SearchFitArgs | undefined];
-    if (x === undefined || y === undefined) {
-      throw new FatalError('search(x, y, fitArgs) needs training inputs x and targets y.');
+    const [x, y, fitArgs = {}] = args as [FitInput | undefined, FitInput | undefined, SearchFitArgs | undefined];
+    const { verbose: _verbose, callbacks, folds, ...rest } = fitArgs;
+    if (!folds && (x === undefined || y === undefined)) {
+      throw new FatalError('search(x, y, fitArgs) needs training inputs x and targets y (or fitArgs.folds).');
     }
-    const { verbose: _verbose, callbacks, ...rest } = fitArgs;
     const { epochs, initialEpoch } = this.trialEpochs(trial, fitArgs);
     const { epochs: _e, initialEpoch: _i, ...fitRest } = rest;
     const hypermodel = this.requireHypermodel();
@@ -86,12 +101,11 @@ export class Tuner extends BaseTuner {
       },
       {
         trial,
-        executions: this.executionsPerTrial,
+        executions: folds ? folds.count : this.executionsPerTrial,
         epochs,
         initialEpoch,
         parentTrialId: this.parentTrialId(trial),
-        x,
-        y,
+        data: folds ? (execution) => folds.fold(execution) : () => ({ x: x!, y: y! }),
         fitArgs: fitRest,
         callbacks: callbacks === undefined ? [] : Array.isArray(callbacks) ? callbacks : [callbacks],
       },
