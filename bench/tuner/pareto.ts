@@ -1,7 +1,7 @@
 /**
  * Multi-objective search: hypervolume of the front found after `--mo-evals` evaluations, median
  * over `--mo-seeds` seeds, on ZDT1 (6 variables) and a 2-objective DTLZ2 (6 variables). Ours:
- * NSGA2, BayesianOptimization with a list objective (ParEGO) and RandomSearch, each a real tuner
+ * NSGA2, BayesianOptimization with a list objective (ParEGO), TPE (MOTPE, no target) and RandomSearch, each a real tuner
  * on a SQLite study; Optuna's NSGAIISampler and TPESampler (MOTPE with several objectives) run in
  * Debian's python3-optuna, installed on demand. Every hypervolume is computed by the same function
  * (the library's `hypervolume`) from the evaluated points.
@@ -16,6 +16,7 @@ import {
   NSGA2,
   Objective,
   RandomSearch,
+  TPE,
   type Trial,
   type Tuner,
 } from '@tuneserve/tuner';
@@ -67,6 +68,15 @@ const OURS: Ours[] = [
           return evaluate(problem, trial);
         }
       })(null, tunerOptions('parego', problem, seed, evals, directory)),
+  },
+  {
+    label: 'MOTPE',
+    create: (problem, seed, evals, directory) =>
+      new (class extends TPE {
+        override async runTrial(trial: Trial) {
+          return evaluate(problem, trial);
+        }
+      })(null, tunerOptions('motpe', problem, seed, evals, directory)),
   },
   {
     label: 'Random',

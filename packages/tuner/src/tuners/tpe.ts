@@ -10,15 +10,17 @@
  *   workers are pushed apart;
  * - `numEiCandidates` (24) points drawn from l are scored by log l(x) - log g(x), which ranks like
  *   expected improvement, and the best untried configuration is used.
+ * With several objectives it is MOTPE: the good trials are the best non-dominated fronts, weighted
+ * by their hypervolume contributions (see `split`).
  * Univariate (default off): one estimator per hyperparameter. Multivariate: one joint estimator per
  * group of hyperparameters that were always active together, so a conditional space (children only
  * active under a parent's value) is modelled per branch from the trials that took that branch.
  * Values live on each hyperparameter's [0, 1] probability scale (log and reverse-log ranges are linear
  * there); steps, integers and ordered choices are bucketed; unordered choices and booleans are categorical.
  */
+import { hypervolume } from '@tuneserve/client';
 import { Oracle, type OracleContext, type OracleOptions, type PopulateResult } from '../engine/oracle.js';
 import { Tuner, type TunerOptions } from '../engine/tuner.js';
-import { ObjectiveError } from '../errors.js';
 import { createRandom, type Random } from '../gp/random.js';
 import { valuesHash } from '../hash.js';
 import type { BuildFn, HyperModel } from '../hypermodel.js';
@@ -31,7 +33,8 @@ import {
   type HyperParameters,
   Int,
 } from '../hyperparameters/index.js';
-import { type Direction, type Objective, paretoObjectives } from '../objective.js';
+import { type Direction, paretoObjectives } from '../objective.js';
+import { nonDominatedRanks } from '../pareto.js';
 import { type Dimension, ParzenEstimator } from '../tpe/parzen-estimator.js';
 import type { HpValues, Trial } from '../trial.js';
 
@@ -160,28 +163,134 @@ function groupsByPresence(encodings: Encoding[], trials: Trial[]): Encoding[][] 
   return [...groups.values()];
 }
 
+/** The good trials and, for several objectives, their kernel weights. */
+interface Split {
+  finished: Trial[];
+  below: Set<Trial>;
+  weights?: Map<Trial, number>;
+}
+
+/**
+ * One objective: the best gamma(n) by score, PRUNED trials after every COMPLETED one. Several
+ * objectives (MOTPE, Ozaki et al. 2020): COMPLETED trials by non-dominated front; the front that
+ * does not fit whole is cut by greedy hypervolume contribution, and each good trial's kernel weighs
+ * its hypervolume contribution among the good ones.
+ */
+function split(trials: Trial[], objectives: readonly Direction[], settings: TPESettings): Split | undefined {
+  const signs = objectives.map((d) => (d === 'max' ? -1 : 1));
+  if (objectives.length === 1) {
+    const sign = signs[0] as number;
+    const finished = trials.filter(
+      (t) => (t.status === 'COMPLETED' || t.status === 'PRUNED') && t.score !== null && Number.isFinite(t.score),
+    );
+    if (finished.length < Math.max(settings.numStartupTrials, 1)) return undefined;
+    const ranked = finished
+      .map((t, order) => ({ t, order, pruned: t.status === 'PRUNED' ? 1 : 0, value: sign * (t.score as number) }))
+      .sort((a, b) => a.pruned - b.pruned || a.value - b.value || a.order - b.order);
+    const nBelow = belowCount(finished.length, settings);
+    return { finished, below: new Set(ranked.slice(0, nBelow).map((r) => r.t)) };
+  }
+  const finished = trials.filter(
+    (t) =>
+      t.status === 'COMPLETED' &&
+      Array.isArray(t.values) &&
+      t.values.length === objectives.length &&
+      t.values.every((v) => Number.isFinite(v)),
+  );
+  if (finished.length < Math.max(settings.numStartupTrials, 1)) return undefined;
+  // Minimisation frame from here on.
+  const points = finished.map((t) => (t.values as number[]).map((v, k) => (signs[k] as number) * v));
+  const mins = objectives.map(() => ({ direction: 'min' as const }));
+  const ranks = nonDominatedRanks(points, mins);
+  const nBelow = belowCount(finished.length, settings);
+  const chosen: number[] = [];
+  for (let rank = 0; chosen.length < nBelow; rank++) {
+    const front = ranks.flatMap((r, i) => (r === rank ? [i] : []));
+    if (chosen.length + front.length <= nBelow) chosen.push(...front);
+    else chosen.push(...greedyHypervolumeSubset(front, points, nBelow - chosen.length, mins));
+  }
+  const below = new Set(chosen.map((i) => finished[i] as Trial));
+  const contributions = hypervolumeContributions(
+    chosen.map((i) => points[i] as number[]),
+    mins,
+  );
+  const top = Math.max(...contributions);
+  const weights = new Map(chosen.map((i, j) => [finished[i] as Trial, (contributions[j] as number) / top]));
+  return { finished, below, weights };
+}
+
+function belowCount(n: number, settings: TPESettings): number {
+  return Math.min(n, Math.max(1, Math.floor(settings.gamma(n))));
+}
+
+/** Optuna's reference point: 10% beyond the worst value of each objective (minimisation frame). */
+function referencePoint(points: readonly number[][]): number[] {
+  const m = (points[0] as number[]).length;
+  return Array.from({ length: m }, (_, k) => {
+    const worst = Math.max(...points.map((p) => p[k] as number));
+    const ref = Math.max(1.1 * worst, 0.9 * worst);
+    return ref === 0 ? 1e-12 : ref;
+  });
+}
+
+/** `count` members of `front` picked one at a time by largest added hypervolume. */
+function greedyHypervolumeSubset(
+  front: number[],
+  points: readonly number[][],
+  count: number,
+  mins: readonly { direction: 'min' }[],
+): number[] {
+  const reference = referencePoint(front.map((i) => points[i] as number[]));
+  const picked: number[] = [];
+  const left = [...front];
+  while (picked.length < count && left.length > 0) {
+    const base = picked.map((i) => points[i] as number[]);
+    let best = 0;
+    let bestGain = Number.NEGATIVE_INFINITY;
+    left.forEach((i, j) => {
+      const gain = hypervolume([...base, points[i] as number[]], reference, mins);
+      if (gain > bestGain) {
+        bestGain = gain;
+        best = j;
+      }
+    });
+    picked.push(...left.splice(best, 1));
+  }
+  return picked;
+}
+
+/** Each point's exclusive hypervolume (plus a tiny floor, so no kernel weighs 0). */
+function hypervolumeContributions(points: readonly number[][], mins: readonly { direction: 'min' }[]): number[] {
+  if (points.length <= 1) return points.map(() => 1);
+  const reference = referencePoint(points);
+  const all = hypervolume(points, reference, mins);
+  return points.map(
+    (_, i) =>
+      all -
+      hypervolume(
+        points.filter((__, j) => j !== i),
+        reference,
+        mins,
+      ) +
+      1e-12,
+  );
+}
+
 /**
  * The TPE proposal for the next trial, or undefined while fewer than `numStartupTrials` trials have
  * finished or when every candidate was tried already (the caller then draws at random). Shared by
- * the TPE oracle and BayesianOptimization's hand-over past its GP budget.
+ * the TPE oracle and BayesianOptimization's hand-over past its GP budget. `directions`: one per
+ * objective (several: MOTPE on the trials' `values`).
  */
 export function suggestTpe(
   ctx: OracleContext,
-  direction: Direction,
+  directions: readonly Direction[],
   settings: TPESettings,
   random: Random,
 ): HpValues | undefined {
-  const sign = direction === 'max' ? -1 : 1;
-  const finished = ctx.trials.filter(
-    (t) => (t.status === 'COMPLETED' || t.status === 'PRUNED') && t.score !== null && Number.isFinite(t.score),
-  );
-  const n = finished.length;
-  if (n < Math.max(settings.numStartupTrials, 1)) return undefined;
-  const ranked = finished
-    .map((t, order) => ({ t, order, pruned: t.status === 'PRUNED' ? 1 : 0, value: sign * (t.score as number) }))
-    .sort((a, b) => a.pruned - b.pruned || a.value - b.value || a.order - b.order);
-  const nBelow = Math.min(n, Math.max(1, Math.floor(settings.gamma(n))));
-  const below = new Set(ranked.slice(0, nBelow).map((r) => r.t));
+  const parts = split(ctx.trials, directions, settings);
+  if (!parts) return undefined;
+  const { finished, below } = parts;
   const modelled = new Set(finished);
   if (settings.constantLiar) for (const t of ctx.trials) if (t.status === 'RUNNING') modelled.add(t);
   // Both sets keep the study's (chronological) order: the kernel weights favour recent trials.
@@ -199,22 +308,35 @@ export function suggestTpe(
     multivariate: settings.multivariate,
     weights: settings.weights,
   };
-  const rowsOf = (trials: Trial[], group: Encoding[]): number[][] =>
-    trials.flatMap((t) => {
+  const rowsOf = (trials: Trial[], group: Encoding[]): { rows: number[][]; trials: Trial[] } => {
+    const rows: number[][] = [];
+    const kept: Trial[] = [];
+    for (const t of trials) {
       const row: number[] = [];
       for (const e of group) {
         const v = activeValue(t, e.hp);
-        if (v === undefined) return [];
+        if (v === undefined) break;
         row.push(e.encode(v));
       }
-      return [row];
-    });
+      if (row.length === group.length) {
+        rows.push(row);
+        kept.push(t);
+      }
+    }
+    return { rows, trials: kept };
+  };
 
   // Per group: candidates from l(x), best log l - log g first.
   const ranking = groups.map((group) => {
     const dims = group.map((e) => e.dimension);
-    const l = new ParzenEstimator(dims, rowsOf(good, group), options);
-    const g = new ParzenEstimator(dims, rowsOf(bad, group), options);
+    const goodRows = rowsOf(good, group);
+    const { weights } = parts;
+    const l = new ParzenEstimator(
+      dims,
+      goodRows.rows,
+      weights ? { ...options, weights: () => goodRows.trials.map((t) => weights.get(t) ?? 1) } : options,
+    );
+    const g = new ParzenEstimator(dims, rowsOf(bad, group).rows, options);
     const candidates = l.sample(random, settings.numEiCandidates);
     const ll = l.logPdf(candidates);
     const lg = g.logPdf(candidates);
@@ -250,18 +372,6 @@ function resolve(space: HyperParameters, chosen: Map<number, HpValue>): HpValues
   return hp.values;
 }
 
-/** Throws when the objective has several entries: TPE here ranks trials by one score. */
-function requireSingleObjective(objective: Objective): void {
-  const objectives = paretoObjectives(objective);
-  if (objectives) {
-    throw new ObjectiveError(
-      `TPE optimizes one objective, got ${objectives.length} (${objectives.map((o) => o.name).join(', ')}); ` +
-        'for a Pareto front use NSGA2 (--tuner nsga2), BayesianOptimization (ParEGO, --tuner bayesian) ' +
-        'or RandomSearch (--tuner random), or pass a single objective.',
-    );
-  }
-}
-
 export class TPEOracle extends Oracle {
   readonly settings: TPESettings;
 
@@ -269,12 +379,12 @@ export class TPEOracle extends Oracle {
     super({ ...options, maxTrials: options.maxTrials === undefined ? 10 : options.maxTrials });
     const budget = this.maxTrials === null ? 10 : Math.max(1, Math.floor(this.maxTrials / 2));
     this.settings = tpeSettings({ ...options, numStartupTrials: options.numStartupTrials ?? Math.min(10, budget) });
-    requireSingleObjective(this.objective);
   }
 
   protected populateSpace(_trialId: string, ctx: OracleContext): PopulateResult {
     const random = createRandom(Math.floor(ctx.random() * 2 ** 32));
-    const values = suggestTpe(ctx, this.objective.direction, this.settings, random);
+    const directions = (paretoObjectives(this.objective) ?? [this.objective]).map((o) => o.direction);
+    const values = suggestTpe(ctx, directions, this.settings, random);
     if (values) return { status: 'RUNNING', values, userData: { proposedBy: 'tpe' } };
     const started = ctx.trials.filter((t) => t.status === 'COMPLETED' || t.status === 'PRUNED').length;
     const drawn = this.randomValues(ctx);
