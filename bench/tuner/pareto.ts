@@ -7,7 +7,7 @@
  * (the library's `hypervolume`) from the evaluated points.
  * Targets: NSGA2 >= Optuna NSGA-II and ParEGO >= Optuna MOTPE (median hypervolume) on every problem.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   BayesianOptimization,
@@ -20,6 +20,7 @@ import {
   type Trial,
   type Tuner,
 } from '@tuneserve/tuner';
+import { ensureOptuna } from './optuna.js';
 import { type ParetoProblem, paretoProblems } from './pareto-problems.js';
 import { type Flags, fmt, intFlag, median, printTable, type Section, type SectionContext } from './section.js';
 
@@ -110,11 +111,13 @@ async function oursHypervolume(
 
 /** Optuna is importable, after installing Debian's python3-optuna if needed; false when it cannot be. */
 function optunaAvailable(): boolean {
-  const importable = () => spawnSync(PYTHON, ['-c', 'import optuna'], { stdio: 'ignore' }).status === 0;
-  if (importable()) return true;
-  console.log('python3-optuna is missing: apt-get install -y python3-optuna');
-  spawnSync('apt-get', ['install', '-y', 'python3-optuna'], { stdio: 'inherit' });
-  return importable();
+  try {
+    ensureOptuna();
+    return true;
+  } catch (err) {
+    console.log(err instanceof Error ? err.message : String(err));
+    return false;
+  }
 }
 
 function optunaHypervolumes(
