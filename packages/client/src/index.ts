@@ -1,5 +1,6 @@
 export { type ClientOptions, type LabelledOptions, type Timed, TuneserveClient, toClassification } from './client.js';
 export { AuthError, ClientError, HttpError, ResponseFormatError, TimeoutError, UnreachableError } from './errors.js';
+export { NamedError } from './named-error.js';
 export {
   type Box,
   centreOfMass,

@@ -6,7 +6,14 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperParameters } from '@tuneserve/tuner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveSpace, SearchSpaceError } from '../src/index.js';
+import { resolveSpace, SearchSpaceError, type SpaceContext } from '../src/index.js';
+
+/** A file space ignores the data's context; any valid one will do. */
+const context: SpaceContext = {
+  inputShape: [8],
+  input: { kind: 'tensor', shape: [8] },
+  output: { task: 'classification', labels: ['a', 'b'] },
+};
 
 // Inside the package, so that the space's `import '@tensorflow/tfjs'` resolves as it does in a user's project.
 const dir = join(import.meta.dirname, `.tmp-space-${process.pid}`);
@@ -42,7 +49,7 @@ afterAll(async () => {
 
 describe('a .ts space file', () => {
   it('loads with its relative TypeScript imports and writes nothing beside it', async () => {
-    const space = await resolveSpace(join(dir, 'space.ts'));
+    const space = await resolveSpace(join(dir, 'space.ts'), context);
     const hp = new HyperParameters();
     const model = await space.hypermodel.build(hp);
     expect(hp.space.map((h) => h.name)).toEqual(['hidden']);
@@ -55,7 +62,7 @@ describe('a .ts space file', () => {
   });
 
   it('a syntax error names the file, line and column', async () => {
-    const failure = resolveSpace(join(dir, 'broken.ts'));
+    const failure = resolveSpace(join(dir, 'broken.ts'), context);
     await expect(failure).rejects.toThrow(SearchSpaceError);
     await expect(failure).rejects.toThrow(/broken\.ts:2:\d+/);
     expect((await readdir(dir)).sort()).toEqual(['broken.ts', 'layers.ts', 'space.ts']);
