@@ -38,9 +38,8 @@ import {
 } from './csv-reader.js';
 
 /**
- * Reading on two threads is opt-in: on the shared 2-core machine (CPU shared per process group)
- * bench:data measured it slower than one thread (55 s vs 43 s for 1M x 20) and 2.26x the float32
- * matrix in memory against 1.91x (the worker's own heap). It should pay on idle cores.
+ * Reading on two threads is opt-in: bench:data found it slower than one thread on the shared 2-core machine, with
+ * more memory (the worker's own heap); figures in docs/benchmarks.md. It should pay on idle cores.
  */
 const PARALLEL_MIN_BYTES = Number.POSITIVE_INFINITY;
 
