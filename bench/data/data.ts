@@ -2,7 +2,7 @@
  * bench:data — loading speed and memory of @tuneserve/data against a baseline, side by side in one run.
  *
  * CSV: a generated file of `--rows` rows x 20 numeric columns, loaded by tuneserve (CSV -> split,
- * standardised float32 matrices; on one thread, the default, and on two) and by pandas.read_csv (Debian's python3-pandas, installed on demand),
+ * standardised float32 matrices; with the byte reader, the default, and with csv-parse only) and by pandas.read_csv (Debian's python3-pandas, installed on demand),
  * each in a fresh process, alternating, best of `--repeat`. Memory is each process's peak resident
  * size above its size before the load, compared with the float32 matrix (rows x 20 x 4 bytes).
  * Targets: time <= 2x pandas, memory <= 2x the float32 matrix.
@@ -126,14 +126,14 @@ async function benchCsv(): Promise<void> {
   );
   const ours: Run[] = [];
   const pandas: Run[] = [];
-  const twoThreads: Run[] = [];
+  const csvParse: Run[] = [];
   for (let i = 0; i < repeat; i++) {
     pandas.push(run(PYTHON, ['-c', PANDAS, file]));
     ours.push(run(process.execPath, [MEASURE, 'csv', file]));
-    twoThreads.push(run(process.execPath, [MEASURE, 'csv', file, 'two']));
+    csvParse.push(run(process.execPath, [MEASURE, 'csv', file, 'csv-parse']));
     console.log(
       `  run ${i + 1}: pandas.read_csv ${s(pandas[i]!.seconds)} (${mb(pandas[i]!.peakBytes)}), ` +
-        `tuneserve ${s(ours[i]!.seconds)} (${mb(ours[i]!.peakBytes)}), tuneserve on two threads ${s(twoThreads[i]!.seconds)} (${mb(twoThreads[i]!.peakBytes)})`,
+        `tuneserve ${s(ours[i]!.seconds)} (${mb(ours[i]!.peakBytes)}), tuneserve with csv-parse only ${s(csvParse[i]!.seconds)} (${mb(csvParse[i]!.peakBytes)})`,
     );
   }
   const best = (runs: Run[]) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -141,8 +141,8 @@ async function benchCsv(): Promise<void> {
   const o = best(ours);
   const peakOurs = Math.min(...ours.map((r) => r.peakBytes));
   const peakPandas = Math.min(...pandas.map((r) => r.peakBytes));
-  const two = best(twoThreads);
-  const peakTwo = Math.min(...twoThreads.map((r) => r.peakBytes));
+  const parsed = best(csvParse);
+  const peakParsed = Math.min(...csvParse.map((r) => r.peakBytes));
   console.log(`  pandas:    ${p.summary}`);
   console.log(`  tuneserve: ${o.summary}`);
   console.log('  | | pandas.read_csv | tuneserve | ratio | target |');
@@ -154,7 +154,7 @@ async function benchCsv(): Promise<void> {
     `  | peak memory above start | ${mb(peakPandas)} (${(peakPandas / matrix).toFixed(2)}x matrix) | ${mb(peakOurs)} | ${(peakOurs / matrix).toFixed(2)}x the float32 matrix | <= 2x |`,
   );
   console.log(
-    `  | two threads (opt-in: parallelMinBytes) | | ${s(two.seconds)}, ${mb(peakTwo)} | ${(two.seconds / p.seconds).toFixed(2)}x pandas, ${(peakTwo / matrix).toFixed(2)}x matrix | |`,
+    `  | csv-parse only (byteReader: false; the reader before the byte reader) | | ${s(parsed.seconds)}, ${mb(peakParsed)} | ${(parsed.seconds / p.seconds).toFixed(2)}x pandas, ${(peakParsed / matrix).toFixed(2)}x matrix | |`,
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * One measured load in a fresh process (so peak memory is this load's alone), printed as JSON:
- *   node measure.js csv <file> [two]      load a CSV with @tuneserve/data (`two`: opt in to two threads)
+ *   node measure.js csv <file> [csv-parse] load a CSV with @tuneserve/data (`csv-parse`: without the byte reader)
  *   node measure.js images <dir> single   decode one image at a time on one libvips thread
  *   node measure.js images <dir> both     the loader's default: several at once, every core
  * Peak memory is the kernel's high-water mark (VmHWM) minus the resident size before loading.
@@ -18,7 +18,7 @@ function status(field: 'VmRSS' | 'VmHWM'): number {
 
 const [kind, path, mode] = process.argv.slice(2);
 if (!path || (kind !== 'csv' && kind !== 'images')) {
-  console.error('usage: measure.js csv <file> [two] | images <dir> single|both');
+  console.error('usage: measure.js csv <file> [csv-parse] | images <dir> single|both');
   process.exit(2);
 }
 if (mode === 'single') sharp.concurrency(1);
@@ -28,7 +28,7 @@ const data =
   kind === 'csv'
     ? await loadCsv(path, {
         task: 'regression',
-        ...(mode === 'two' ? { parallelMinBytes: 0 } : {}),
+        ...(mode === 'csv-parse' ? { byteReader: false } : {}),
       })
     : await loadImageFolder(path, mode === 'single' ? { concurrency: 1 } : {});
 const seconds = (performance.now() - start) / 1000;

@@ -1,6 +1,7 @@
 /**
- * Streaming a CSV file (or a byte range of it) into a RawTable with csv-parse: the header, a sample
- * that fixes which columns are numbers and which are categories, then every row as float32 values.
+ * Streaming a CSV file (or a byte range of it) into a RawTable: the header, a sample that fixes which
+ * columns are numbers and which are categories, then every row as float32 values. TableReader takes
+ * records from csv-parse (parseFile here) or field byte ranges from the byte reader (csv-bytes.ts).
  * Used by the CSV loader on the main thread and by its worker thread for the second half of a file.
  */
 import { createReadStream } from 'node:fs';
@@ -106,6 +107,42 @@ export function asNumber(text: string): number {
   return Number.isFinite(v) ? v : Number.NaN;
 }
 
+/**
+ * asNumber's fast path over bytes [start, end) of a cell: a plain decimal of up to 15 digits with
+ * nothing around it (sign, digits, one point), as the same exact integer-and-power-of-ten division,
+ * so the value is exactly asNumber of the cell's text. NaN for anything else: the caller then takes
+ * the text path, so blanks, exponents, missing tokens and errors behave as they do for csv-parse's records.
+ * The digit loop is asNumber's twin on purpose: sharing it through a character accessor would cost a
+ * call per byte in the load's hottest loop (number.test.ts checks the two agree).
+ */
+export function plainNumber(bytes: Uint8Array, start: number, end: number): number {
+  let i = start;
+  let negative = false;
+  const first = bytes[i];
+  if (first === 45 || first === 43) {
+    negative = first === 45;
+    i++;
+  }
+  let digits = 0;
+  let value = 0;
+  let scale = -1;
+  for (; i < end; i++) {
+    const c = bytes[i]!;
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      digits++;
+      if (scale >= 0) scale++;
+    } else if (c === 46 && scale < 0) {
+      scale = 0;
+    } else {
+      return Number.NaN;
+    }
+  }
+  if (digits === 0 || digits > 15) return Number.NaN;
+  const v = scale > 0 ? value / POW10[scale]! : value;
+  return negative ? -v : v;
+}
+
 /** The delimiter: tab for .tsv/.tab, else whichever of , ; tab occurs most in the header line. */
 export async function sniffDelimiter(path: string): Promise<string> {
   if (/\.(tsv|tab)$/i.test(path)) return '\t';
@@ -170,7 +207,7 @@ export class TableReader {
     if (!this.header) this.setHeader(record);
     else if (this.table) this.ingest(record, index);
     else {
-      this.checkLength(record, index);
+      this.checkLength(record.length, index);
       this.sample.push({ record, index });
       for (const cell of record) this.sampleBytes += cell.length + 1;
       if (this.sample.length >= SAMPLE_ROWS) this.decideKinds();
@@ -236,46 +273,81 @@ export class TableReader {
     this.sample = [];
   }
 
-  private checkLength(record: string[], index: number): void {
-    if (record.length !== this.fieldCount) {
-      throw new RowError(index, `ragged row: ${record.length} fields, the header has ${this.fieldCount}`);
+  private checkLength(fields: number, index: number): void {
+    if (fields !== this.fieldCount) {
+      throw new RowError(index, `ragged row: ${fields} fields, the header has ${this.fieldCount}`);
     }
   }
 
   private ingest(record: string[], index: number): void {
-    this.checkLength(record, index);
-    const table = this.table!;
+    this.checkLength(record.length, index);
+    const offset = this.table!.appendRow();
+    for (let j = 0; j < this.source.length; j++) this.put(j, record[this.source[j]!]!, offset, index);
+  }
+
+  /**
+   * A record given as byte ranges [starts[k], ends[k]) of `bytes` (the byte reader). Before the
+   * column kinds are fixed it goes through onRecord as strings; after, a plain decimal in a numeric
+   * column is parsed from its bytes and every other cell goes through the same `put` as csv-parse's records.
+   */
+  onFields(bytes: Buffer, starts: Int32Array, ends: Int32Array, count: number): void {
+    const table = this.table;
+    if (!table || !this.header) {
+      const record = new Array<string>(count);
+      for (let k = 0; k < count; k++) record[k] = bytes.toString('utf8', starts[k], ends[k]);
+      this.onRecord(record);
+      return;
+    }
+    const index = ++this.record;
+    this.checkLength(count, index);
     const offset = table.appendRow();
     const block = table.data;
     const last = this.source.length - 1;
     for (let j = 0; j <= last; j++) {
-      const column = table.columns[j]!;
-      const text = clean(record[this.source[j]!]!);
-      if (isMissing(text)) {
-        if (j === last) throw new RowError(index, 'missing target value (every row needs one)', column.name);
-        if (!this.o.impute) {
-          throw new RowError(
-            index,
-            'missing value (use --impute mean|most-frequent to fill missing values)',
-            column.name,
-          );
+      const k = this.source[j]!;
+      if (table.columns[j]!.kind === 'number') {
+        const v = plainNumber(bytes, starts[k]!, ends[k]!);
+        if (!Number.isNaN(v)) {
+          block[offset + j] = v;
+          if (j === last) this.noteTarget(v);
+          continue;
         }
-        block[offset + j] = Number.NaN;
-      } else if (column.kind === 'number') {
-        const v = asNumber(text);
-        if (Number.isNaN(v)) {
-          throw new RowError(
-            index,
-            `${JSON.stringify(text)} is not a number, but the column's first values are (list it in --categorical to read it as categories)`,
-            column.name,
-          );
-        }
-        block[offset + j] = v;
-        if (j === last) this.noteTarget(v);
-      } else {
-        block[offset + j] = RawTable.code(column, text);
-        if (j === last && !this.target.firstText) this.target.firstText = { value: text, record: index };
       }
+      this.put(j, bytes.toString('utf8', starts[k], ends[k]), offset, index);
+    }
+  }
+
+  /** One cell's text into column j of the row at `offset`: the single place cell rules live. */
+  private put(j: number, raw: string, offset: number, index: number): void {
+    const table = this.table!;
+    const block = table.data;
+    const last = this.source.length - 1;
+    const column = table.columns[j]!;
+    const text = clean(raw);
+    if (isMissing(text)) {
+      if (j === last) throw new RowError(index, 'missing target value (every row needs one)', column.name);
+      if (!this.o.impute) {
+        throw new RowError(
+          index,
+          'missing value (use --impute mean|most-frequent to fill missing values)',
+          column.name,
+        );
+      }
+      block[offset + j] = Number.NaN;
+    } else if (column.kind === 'number') {
+      const v = asNumber(text);
+      if (Number.isNaN(v)) {
+        throw new RowError(
+          index,
+          `${JSON.stringify(text)} is not a number, but the column's first values are (list it in --categorical to read it as categories)`,
+          column.name,
+        );
+      }
+      block[offset + j] = v;
+      if (j === last) this.noteTarget(v);
+    } else {
+      block[offset + j] = RawTable.code(column, text);
+      if (j === last && !this.target.firstText) this.target.firstText = { value: text, record: index };
     }
   }
 

@@ -1,6 +1,6 @@
 /**
- * CSV / TSV tables with a header row. The file is streamed through csv-parse straight into a
- * float32 RawTable (numbers as they are, text as category codes): no array of row objects, so a
+ * CSV / TSV tables with a header row. The file is streamed (by the byte reader when it has no quote
+ * character, else by csv-parse) straight into a float32 RawTable (numbers as they are, text as category codes): no array of row objects, so a
  * million rows cost about their float32 size. Column kinds come from the first rows; the target
  * defaults to the last column and the task is inferred (text or a few distinct integers:
  * classification) unless given. Preprocessing is fitted on the training split only.
@@ -24,6 +24,7 @@ import {
 } from '../split.js';
 import { type CategoryColumn, type Column, RawTable, TableFullError } from '../table.js';
 import type { DataLoader, Dataset, LoadOptions, Split, SplitRecord, Task } from '../types.js';
+import { NeedsCsvParse, readBytes } from './csv-bytes.js';
 import {
   lineOfRecord,
   MAX_CLASSES,
@@ -46,6 +47,8 @@ const PARALLEL_MIN_BYTES = Number.POSITIVE_INFINITY;
 export interface CsvOptions extends LoadOptions {
   /** Smallest file read by two threads (the second half in a worker); default: never. */
   parallelMinBytes?: number;
+  /** Read files without quote characters with the byte reader (default true); false: csv-parse only. */
+  byteReader?: boolean;
 }
 
 /** The compiled worker next to this module, or (tests run the TypeScript sources) in the built package. */
@@ -94,10 +97,20 @@ interface ReadResult {
   threads: number;
 }
 
-/** Reads the whole file on this thread. */
-async function readSequential(file: string, size: number, delimiter: string, o: LoadOptions): Promise<ReadResult> {
+/** Reads the whole file on this thread: with the byte reader when it can, else (or after it gave up) csv-parse. */
+async function readSequential(file: string, size: number, delimiter: string, o: CsvOptions): Promise<ReadResult> {
+  const onBytes = (b: number) => o.onProgress?.(b, size);
+  if (o.byteReader !== false) {
+    const reader = new TableReader(file, size, o);
+    try {
+      await readBytes(file, reader, { delimiter, onBytes });
+      return { reader, threads: 1 };
+    } catch (err) {
+      if (!(err instanceof NeedsCsvParse)) throw err;
+    }
+  }
   const reader = new TableReader(file, size, o);
-  await parseFile(file, reader, { delimiter, onBytes: (b) => o.onProgress?.(b, size) });
+  await parseFile(file, reader, { delimiter, onBytes });
   return { reader, threads: 1 };
 }
 
