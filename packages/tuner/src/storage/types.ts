@@ -5,7 +5,7 @@
  */
 import type { HyperParametersConfig } from '../hyperparameters/index.js';
 import type { ObjectiveSpec } from '../objective.js';
-import type { HpValues, TrialStatus } from '../trial.js';
+import type { HpValues, Trial } from '../trial.js';
 
 export interface StudyRecord {
   /** The project name. */
@@ -20,24 +20,28 @@ export interface StudyRecord {
   createdAt: number;
 }
 
-export interface TrialRecord {
-  trialId: string;
+/** A trial as stored: the Trial's bookkeeping fields (declared once, in trial.ts), with the values as a record. */
+export interface TrialRecord
+  extends Pick<
+    Trial,
+    | 'trialId'
+    | 'status'
+    | 'score'
+    | 'bestStep'
+    | 'metrics'
+    | 'message'
+    | 'ownerId'
+    | 'heartbeatAt'
+    | 'startedAt'
+    | 'endedAt'
+    | 'retries'
+    | 'userData'
+  > {
   /** Creation order (0, 1, ...). */
   seq: number;
-  status: TrialStatus;
   values: HpValues;
   /** Duplicate key of the values (valuesHash). */
   hash: string;
-  score: number | null;
-  bestStep: number | null;
-  metrics: Record<string, number>;
-  message: string | null;
-  ownerId: string | null;
-  heartbeatAt: number | null;
-  startedAt: number | null;
-  endedAt: number | null;
-  retries: number;
-  userData: Record<string, unknown>;
 }
 
 /** One metric at one epoch of one execution of a trial. */
