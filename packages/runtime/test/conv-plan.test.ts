@@ -123,8 +123,9 @@ describe('hostConvPlan', () => {
       }
     });
     if (addon) expect(isas, 'the baseline kernels run everywhere').toContain('baseline');
-    const runs: [HostGemm | undefined, HostConv | undefined, string | undefined][] = setups.flatMap(([gemm, native]) =>
-      native ? isas.map((isa) => [gemm, native, isa] as [HostGemm, HostConv, string]) : [[gemm, native, undefined]],
+    type Run = [HostGemm | undefined, HostConv | undefined, string | undefined];
+    const runs = setups.flatMap(([gemm, native]): Run[] =>
+      native ? isas.map((isa): Run => [gemm, native, isa]) : [[gemm, native, undefined]],
     );
     for (const [gemm, native, isa] of runs) {
       if (!gemm) continue;

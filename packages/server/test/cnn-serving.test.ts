@@ -38,8 +38,9 @@ describe('serving a CNN', () => {
     const model = winner();
     // weights larger than the initializers' so relu and max pooling cut, scaled by fan-in
     for (const w of model.weights) {
-      const fanIn = w.shape.length > 1 ? w.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 9;
-      const value = tf.randomNormal(w.shape, 0, Math.min(0.3, 1.5 / Math.sqrt(fanIn)));
+      const shape = w.shape as number[];
+      const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 9;
+      const value = tf.randomNormal(shape, 0, Math.min(0.3, 1.5 / Math.sqrt(fanIn)));
       w.write(value);
       value.dispose();
     }
