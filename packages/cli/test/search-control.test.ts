@@ -88,6 +88,28 @@ describe('--cv', () => {
     );
   });
 
+  it('reaches the search through `up` too', async () => {
+    const out = await cli([
+      'up',
+      '--data',
+      'flowers.csv',
+      '--name',
+      'flowers-up',
+      '--no-serve',
+      '--cv',
+      '2',
+      '--max-trials',
+      '1',
+      '--epochs',
+      '3',
+      '--max-epochs',
+      '4',
+    ]);
+    expect(out).toMatch(/1 trials x 2-fold cross-validation x 3 epochs on 135 examples \(train \+ val\)/);
+    expect(out).toMatch(/exported flowers-up version 1/);
+    expect((await studyJson('flowers-up')).trials[0]?.scoreStd).toEqual(expect.any(Number));
+  });
+
   it('refuses fewer than 2 folds, more folds than the smallest class, and data with its own validation split', async () => {
     await refused(['tune', '--data', 'flowers.csv', '--cv', '1'], /--cv must be an integer >= 2, got "1"/);
     await refused(
