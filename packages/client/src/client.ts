@@ -179,16 +179,19 @@ export class TuneserveClient {
     return (await this.timedJson<ServedModel>('GET', '/api/model')).value;
   }
 
-  /** `GET /api/samples/random`: a random test example with its true label. */
-  async randomSample(): Promise<Sample> {
-    return checkSample((await this.timedJson<Sample>('GET', '/api/samples/random')).value);
+  /**
+   * A random test example with its true answer: of the data `model` was trained on
+   * (`GET /api/models/{model}/samples/random`), or the server's (`GET /api/samples/random`).
+   */
+  async randomSample(model?: string): Promise<Sample> {
+    return checkSample((await this.timedJson<Sample>('GET', `${samplesPath(model)}/random`)).value);
   }
 
-  /** `GET /api/samples/{index}`. */
-  async sample(index: number): Promise<Sample> {
+  /** The test example at `index` (`GET /api/models/{model}/samples/{index}`, or `GET /api/samples/{index}`). */
+  async sample(index: number, model?: string): Promise<Sample> {
     if (!Number.isInteger(index) || index < 0)
       throw new ClientError(`sample index must be an integer >= 0, got ${index}`);
-    return checkSample((await this.timedJson<Sample>('GET', `/api/samples/${index}`)).value);
+    return checkSample((await this.timedJson<Sample>('GET', `${samplesPath(model)}/${index}`)).value);
   }
 
   /** `GET /api/models/{name}`: one model's name, versions and metadata. */
@@ -351,6 +354,9 @@ function parseSseEvent(block: string): { type: string; data: string } {
   }
   return { type, data: data.join('\n') };
 }
+
+const samplesPath = (model?: string): string =>
+  model === undefined ? '/api/samples' : `/api/models/${encodeURIComponent(model)}/samples`;
 
 const studyPath = (model?: string): string =>
   model === undefined ? '/api/study' : `/api/models/${encodeURIComponent(model)}/study`;

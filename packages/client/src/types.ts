@@ -7,10 +7,17 @@ import type { InputSchema, OutputSchema } from './schema.js';
 
 export type HpValue = number | string | boolean;
 
+/** A test example of the data a model was trained on (GET /api/models/{name}/samples/…, /api/samples/…). */
 export interface Sample {
   index: number;
+  /** The true class index (-1 for a regression example). */
   label: number;
+  /** The model's input values (encoded as in training). */
   instances: number[];
+  /** Tabular data: the example as named raw values, as a person would type them. */
+  features?: Record<string, number | string>;
+  /** The true answer by name: the class name, or the regression target's value. */
+  truth?: string | number;
 }
 
 export interface ModelMetadataJson {

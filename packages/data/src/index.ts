@@ -41,6 +41,7 @@ export {
 } from './transform/image.js';
 export {
   type CellValue,
+  decodeRow,
   encodedWidth,
   encodeRows,
   type FeatureEncoder,

@@ -28,7 +28,7 @@ import { staticPlugin } from './plugins/static.js';
 import { tfServingPlugin } from './plugins/tfserving.js';
 import { RequestRateLimiter } from './rate-limit.js';
 import { RouteTable } from './route-policy.js';
-import type { SampleSource, StudySource } from './sources.js';
+import type { ModelSampleSource, SampleSource, StudySource } from './sources.js';
 import { StudyFeeds } from './study-feed.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -91,7 +91,10 @@ export interface ServerOptions {
   /** Directory with the web front end's bundle (e.g. packages/web/dist). */
   webRoot?: string;
   study?: StudySource;
+  /** Test examples of the server's data (the default model's when no per-model source knows better). */
   samples?: SampleSource;
+  /** Test examples of the data each model was trained on. */
+  modelSamples?: ModelSampleSource;
   /** How often /api/study/events checks the study (default 1000 ms), once per server however many streams. */
   studyPollMs?: number;
   /** Event streams: most open at once (default 100; beyond: 503), heartbeat period (default 15 s). */
@@ -284,7 +287,13 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
         },
       })
     : undefined;
-  await app.register(apiPlugin, { ctx, feeds, samples: options.samples, study: options.study });
+  await app.register(apiPlugin, {
+    ctx,
+    feeds,
+    samples: options.samples,
+    modelSamples: options.modelSamples,
+    study: options.study,
+  });
   await app.register(labelledPlugin, { ctx });
   await app.register(metricsPlugin, { metrics, open: options.metricsOpen ?? false });
   await app.register(staticPlugin, { webRoot: options.webRoot, ctx });

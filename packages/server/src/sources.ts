@@ -3,10 +3,10 @@
  * CLI). The server knows nothing of tuning or of MNIST: it only sees these small interfaces.
  */
 
-import type { StudyJson } from '@tuneserve/client';
+import type { Sample, StudyJson } from '@tuneserve/client';
 
 // The study's wire types are the client package's (one declaration); re-exported for the server's users.
-export type { HpValue, MetricPoint, StudyJson, TrialJson } from '@tuneserve/client';
+export type { HpValue, MetricPoint, Sample, StudyJson, TrialJson } from '@tuneserve/client';
 
 /** A served model as a study source sees it: its name and the metadata of its latest version (what it was tuned in). */
 export interface StudyModel {
@@ -23,15 +23,14 @@ export interface StudySource {
   getStudy(model?: StudyModel): Promise<StudyJson | undefined>;
 }
 
-/** A labelled example from a data set (GET /api/samples/random, /api/samples/:index). */
-export interface Sample {
-  index: number;
-  label: number;
-  /** Flat input values, e.g. 784 floats in [0,1] for MNIST. */
-  instances: number[];
-}
-
+/** Labelled test examples of one data set (GET /api/samples/random, /api/samples/:index). */
 export interface SampleSource {
   readonly size: number;
   sample(index: number): Sample;
+}
+
+/** The test examples of the data each served model was trained on (GET /api/models/:name/samples/…). */
+export interface ModelSampleSource {
+  /** The model's samples, or undefined when its data is not known or not at hand. */
+  samplesFor(model: StudyModel): Promise<SampleSource | undefined>;
 }

@@ -55,6 +55,8 @@ export class ModelView {
       e.preventDefault();
       void this.sendFeatures();
     });
+    this.$('features-random').addEventListener('click', () => void this.sendRandomRow());
+    this.$('image-random').addEventListener('click', () => void this.sendRandomImage());
   }
 
   /** Loads the model list; a server without /api/models keeps the plain digit page. */
@@ -95,8 +97,6 @@ export class ModelView {
     for (const el of document.querySelectorAll<HTMLElement>('.panel.draw, .panel.sent')) el.hidden = !digits;
     this.$('panel-image').hidden = kind !== 'image';
     this.$('panel-tabular').hidden = kind !== 'tabular';
-    const truth = this.$('true-label').parentElement;
-    if (truth) truth.hidden = !digits; // only the digit view has labelled test samples
     const output = model.output;
     this.$('model-caption').textContent =
       `version ${model.version ?? '–'} · ` +
@@ -147,7 +147,37 @@ export class ModelView {
     }
   }
 
-  private sendFeatures(): Promise<void> {
+  /** A test example of the model's own data: its named values fill the form, then it is sent with its answer. */
+  private sendRandomRow(): Promise<void> {
+    return this.busy(async () => {
+      const model = this.current();
+      if (model?.input?.kind !== 'tabular') return;
+      const sample = await this.deps.client().randomSample(model.name);
+      if (!sample.features) throw new Error('the server sent a test example without named values');
+      for (const [name, value] of Object.entries(sample.features)) {
+        const control = document.getElementById(`feature-${name}`) as HTMLInputElement | HTMLSelectElement | null;
+        if (!control) continue;
+        if (control instanceof HTMLSelectElement && ![...control.options].some((o) => o.value === String(value)))
+          control.append(new Option(String(value), String(value)));
+        control.value = String(value);
+      }
+      await this.sendFeatures(`test example #${sample.index}`, sample.truth);
+    });
+  }
+
+  /** A test image of the model's own data, drawn from its pixels into a PNG and sent like an upload. */
+  private sendRandomImage(): Promise<void> {
+    return this.busy(async () => {
+      const model = this.current();
+      const input = model?.input;
+      if (!model || input?.kind !== 'image') return;
+      const sample = await this.deps.client().randomSample(model.name);
+      const file = await pixelsToPng(sample.instances, input.width, input.height, input.channels, input.invert);
+      await this.sendImage(new File([file], `test-${sample.index}.png`, { type: 'image/png' }), sample.truth);
+    });
+  }
+
+  private sendFeatures(source = 'your values', truth?: string | number): Promise<void> {
     return this.busy(async () => {
       const model = this.current();
       if (model?.input?.kind !== 'tabular') return;
@@ -164,11 +194,11 @@ export class ModelView {
       }
       const { value, latencyMs } = await this.deps.client().predictFeatures(model.name, [row], { topK: TOP_K });
       showNotice(undefined);
-      showLabelled(value, latencyMs, 'your values');
+      showLabelled(value, latencyMs, source, truth);
     });
   }
 
-  private sendImage(file: File): Promise<void> {
+  private sendImage(file: File, truth?: string | number): Promise<void> {
     return this.busy(async () => {
       const model = this.current();
       if (!model) return;
@@ -178,9 +208,29 @@ export class ModelView {
       preview.hidden = false;
       const { value, latencyMs } = await this.deps.client().predictImage(model.name, file, { topK: TOP_K });
       showNotice(undefined);
-      showLabelled(value, latencyMs, file.name || 'your photo');
+      showLabelled(value, latencyMs, file.name || 'your photo', truth);
     });
   }
+}
+
+/** Model-input pixels (row-major, channels last, in [0, 1]) as a PNG file of the same size. */
+function pixelsToPng(pixels: number[], width: number, height: number, channels: 1 | 3, invert = false): Promise<Blob> {
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext('2d')!;
+  const image = context.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = pixels[i * channels + (channels === 1 ? 0 : c)] ?? 0;
+      image.data[i * 4 + c] = Math.round(255 * (invert ? 1 - v : v));
+    }
+    image.data[i * 4 + 3] = 255;
+  }
+  context.putImageData(image, 0, 0);
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('could not encode the test image'))), 'image/png'),
+  );
 }
 
 function numberInput(f: NumericFeature): HTMLInputElement {

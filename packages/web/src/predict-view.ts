@@ -65,7 +65,7 @@ export function mountPredictView(deps: PredictDeps): void {
 
   $('random-button').addEventListener('click', () =>
     busy(async () => {
-      const sample = await deps.client().randomSample();
+      const sample = await deps.client().randomSample(await deps.modelName());
       pad.showDigit(sample.instances);
       await send(sample.instances, `test digit #${sample.index}`, sample.label);
     }),

@@ -38,11 +38,16 @@ export function clearResult(): void {
   $('probabilities').replaceChildren();
 }
 
-/** A labelled answer (any model with a schema): its best class and the top-k bars, or its value. */
-export function showLabelled(answer: LabelledAnswer, latencyMs: number, source: string): void {
+/**
+ * A labelled answer (any model with a schema): its best class and the top-k bars, or its value; with the true
+ * answer of a test example (class name or value) beside it.
+ */
+export function showLabelled(answer: LabelledAnswer, latencyMs: number, source: string, truth?: string | number): void {
   const [first] = answer.predictions;
   if (!first) return;
-  $('true-label').textContent = '–';
+  const truthBox = $('true-label');
+  truthBox.textContent = truth === undefined ? '–' : typeof truth === 'number' ? formatValue(truth) : truth;
+  delete truthBox.dataset.verdict;
   if ('value' in first) {
     $('prediction').textContent = formatValue(first.value);
     $('result-meta').textContent =
@@ -51,8 +56,10 @@ export function showLabelled(answer: LabelledAnswer, latencyMs: number, source: 
     return;
   }
   $('prediction').textContent = first.label;
+  if (typeof truth === 'string') truthBox.dataset.verdict = truth === first.label ? 'correct' : 'wrong';
+  const verdict = typeof truth === 'string' ? (truth === first.label ? ' · correct' : ' · wrong') : '';
   $('result-meta').textContent =
-    `${source} · ${answer.model} v${answer.version} · confidence ${(first.score * 100).toFixed(1)}% · latency ${latencyMs.toFixed(1)} ms`;
+    `${source} · ${answer.model} v${answer.version} · confidence ${(first.score * 100).toFixed(1)}% · latency ${latencyMs.toFixed(1)} ms${verdict}`;
   renderBars(
     first.top_k.map((t) => t.score),
     0,

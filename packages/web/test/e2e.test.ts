@@ -114,7 +114,8 @@ describe.skipIf(!hasSystem('chromium'))('web page in Chromium against a real ser
   it('fetches a random test digit and shows its true label and the prediction', async () => {
     const page = await newPage();
     await page.goto(open.url);
-    const sampleResponse = page.waitForResponse((r) => r.url().endsWith('/api/samples/random'));
+    // The model's own test examples (the server's MNIST set: the fixture model records no data).
+    const sampleResponse = page.waitForResponse((r) => r.url().endsWith('/api/models/mnist/samples/random'));
     await page.getByTestId('random-button').click();
     const sample = (await (await sampleResponse).json()) as { index: number; label: number };
     await poll(() => page.getByTestId('true-label').textContent()).toBe(String(sample.label));

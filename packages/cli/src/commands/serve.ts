@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '@tuneserve/runtime';
 import {
   loadModelConfig,
+  type ModelSampleSource,
   type ModelSpec,
   parseKeyFile,
   type SampleSource,
@@ -18,7 +19,7 @@ import {
 } from '@tuneserve/server';
 import { type Command, Option } from 'commander';
 import { list } from '../adapters/flags.js';
-import { mnistSampleSource, studySourceFor } from '../adapters/sources.js';
+import { mnistSampleSource, modelSampleSourceFor, studySourceFor } from '../adapters/sources.js';
 import { UsageError } from '../errors.js';
 import { addServeOptions, resolveServeOptions, type ServeOptions } from './serve-options.js';
 
@@ -81,7 +82,7 @@ async function modelSources(o: ServeOptions): Promise<Pick<ServerOptions, 'model
 
 export async function toServerOptions(
   o: ServeOptions,
-  extra: { study?: StudySource; samples?: SampleSource } = {},
+  extra: DashboardSources = {},
 ): Promise<ServerOptions & { port: number; host: string }> {
   const sources = await modelSources(o);
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError('HTTPS needs both --tls-cert and --tls-key');
@@ -124,6 +125,7 @@ export async function toServerOptions(
     ...(webRoot ? { webRoot } : {}),
     ...(extra.study ? { study: extra.study } : {}),
     ...(extra.samples ? { samples: extra.samples } : {}),
+    ...(extra.modelSamples ? { modelSamples: extra.modelSamples } : {}),
     logger: { level: o.logLevel },
   };
 }
@@ -134,7 +136,7 @@ export async function toServerOptions(
  */
 export async function startServe(
   given: Partial<ServeOptions>,
-  extra: { study?: StudySource; samples?: SampleSource } = {},
+  extra: DashboardSources = {},
 ): Promise<ServeHandle & { closed: Promise<void> }> {
   const o = resolveServeOptions(given);
   const options = await toServerOptions(o, extra);
@@ -215,7 +217,7 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option(
         '--samples <source>',
-        'labelled test digits for /api/samples: mnist, none, or a directory of IDX files',
+        'test examples for models that do not record their data (models exported by `train` use their own test split): mnist, none, or a directory of IDX files',
       )
         .env('SAMPLES')
         .default('mnist'),
@@ -249,18 +251,28 @@ interface DashboardFlags {
   storage?: string;
 }
 
-async function dashboardSources(o: DashboardFlags): Promise<{ study: StudySource; samples?: SampleSource }> {
+/** What the page and the dashboard read besides the models (the CLI adapts the tuner and the data to them). */
+export interface DashboardSources {
+  study?: StudySource;
+  samples?: SampleSource;
+  modelSamples?: ModelSampleSource;
+}
+
+async function dashboardSources(o: DashboardFlags): Promise<DashboardSources> {
   const study = studySourceFor({
     directory: o.directory,
     ...(o.projectName ? { projectName: o.projectName } : {}),
     ...(o.storage ? { storage: o.storage } : {}),
   });
-  if (o.samples === 'none') return { study };
+  // Each model's own test examples come from the data its training recorded; --samples serves the others.
+  const log = (line: string) => process.stderr.write(`tuneserve: ${line}\n`);
+  if (o.samples === 'none') return { study, modelSamples: modelSampleSourceFor(undefined, log) };
   if (o.samples !== 'mnist' && !existsSync(o.samples)) {
     throw new UsageError(`--samples: "${o.samples}" is neither mnist, none, nor an existing directory`);
   }
   try {
-    return { study, samples: await mnistSampleSource(o.samples === 'mnist' ? undefined : o.samples) };
+    const samples = await mnistSampleSource(o.samples === 'mnist' ? undefined : o.samples);
+    return { study, samples, modelSamples: modelSampleSourceFor(samples, log) };
   } catch (err) {
     throw new UsageError(`--samples: ${(err as Error).message}`);
   }

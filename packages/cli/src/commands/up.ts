@@ -121,11 +121,16 @@ export async function up(o: UpFlags): Promise<void> {
   const study = { directory: o.directory, projectName, ...(o.storage ? { storage: o.storage } : {}) };
   const handle = await startServe(serveOptions, {
     study: studySourceFor(study),
-    samples: new SplitSampleSource((data ?? (await loadData(spec))).test),
+    samples: testSamples(data ?? (await loadData(spec))),
   });
   const where = ['0.0.0.0', '::'].includes(serveOptions.host) ? 'every interface' : serveOptions.host;
   log(`tuneserve is up: open ${handle.url}/ (listening on ${where}; Ctrl-C stops)`);
   await handle.closed;
+}
+
+/** The data's test examples with its schema, so the page can show a table row as named values and its answer. */
+function testSamples(data: Dataset): SplitSampleSource {
+  return new SplitSampleSource(data.test, data.input, data.output);
 }
 
 async function quickPipeline(o: UpFlags & { projectName: string }, name: string): Promise<Dataset> {

@@ -150,3 +150,27 @@ export function encodeRows(schema: TabularInput, rows: readonly Record<string, u
   });
   return out;
 }
+
+/**
+ * The inverse of encodeRows for one encoded row: each feature's raw value (numbers de-standardised to 6
+ * significant digits, categories by their hot slot; the "other" slot reads back as "other"). Used to show a test
+ * example as the named values a person would type.
+ */
+export function decodeRow(schema: TabularInput, values: ArrayLike<number>): Record<string, number | string> {
+  const enc = tabularEncoder(schema);
+  if (values.length !== enc.width) {
+    throw new RangeError(`an encoded row of this schema has ${enc.width} values, got ${values.length}`);
+  }
+  const row: Record<string, number | string> = {};
+  enc.features.forEach(({ feature, width }, i) => {
+    const at = enc.offsets[i]!;
+    if (feature.type === 'number') {
+      row[feature.name] = Number((values[at]! * feature.std + feature.mean).toPrecision(6));
+      return;
+    }
+    let slot = 0;
+    for (let k = 1; k < width; k++) if (values[at + k]! > values[at + slot]!) slot = k;
+    row[feature.name] = feature.categories[slot] ?? 'other';
+  });
+  return row;
+}

@@ -9,7 +9,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { defaultModel, resolveIn, type ServingContext } from '../context.js';
 import { HttpError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ServedModel } from '../model/registry.js';
-import type { SampleSource, StudyModel, StudySource } from '../sources.js';
+import type { ModelSampleSource, SampleSource, StudyModel, StudySource } from '../sources.js';
 import type { StudyFeeds } from '../study-feed.js';
 
 export interface ApiOptions {
@@ -18,12 +18,13 @@ export interface ApiOptions {
   /** The studies' event streams, one feed per study shared by every client watching it. */
   feeds?: StudyFeeds | undefined;
   samples?: SampleSource | undefined;
+  modelSamples?: ModelSampleSource | undefined;
 }
 
 const tags = ['web'];
 const config = { auth: 'key' as const };
 
-export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, feeds, samples }) => {
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, study, feeds, samples, modelSamples }) => {
   const describe = (model: ServedModel) => {
     const served = resolveIn(model, {});
     return {
@@ -73,40 +74,62 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, { ctx, stud
     },
   );
 
-  const sampleAt = (index: number) => {
-    if (!samples) throw new NotFoundError('no sample data set is attached to this server');
-    if (index < 0 || index >= samples.size)
-      throw new NotFoundError(`sample ${index} does not exist (0..${samples.size - 1})`);
-    return samples.sample(index);
-  };
-  app.get('/api/samples/random', { config, schema: { tags, summary: 'A random labelled sample' } }, async () => {
-    if (!samples) throw new NotFoundError('no sample data set is attached to this server');
-    return sampleAt(Math.floor(Math.random() * samples.size));
-  });
-  app.get<{ Params: { index: string } }>(
-    '/api/samples/:index',
-    {
-      config,
-      schema: {
-        tags,
-        summary: 'The labelled sample at an index',
-        params: { type: 'object', properties: { index: { type: 'string' } } },
-      },
-    },
-    async (req) => {
-      const index = parseInteger(req.params.index);
-      if (index === undefined)
-        throw new InvalidInputError(`sample index "${req.params.index}" is not a non-negative integer`);
-      return sampleAt(index);
-    },
-  );
-
-  /** A served model as the study source sees it: name and the latest version's metadata (404 when not served). */
+  /** A served model as the sources see it: name and the latest version's metadata (404 when not served). */
   const studyModel = (name: string): StudyModel => {
     const model = ctx.models.get(name);
     if (!model) throw new NotFoundError(`model "${name}" is not served here`);
     return { name: model.name, metadata: model.latest()?.metadata };
   };
+
+  const NO_SAMPLES = 'no sample data set is attached to this server';
+  const sampleAt = (source: SampleSource | undefined, index: number | 'random', missing: string) => {
+    if (!source || source.size === 0) throw new NotFoundError(missing);
+    const at = index === 'random' ? Math.floor(Math.random() * source.size) : index;
+    if (at < 0 || at >= source.size) throw new NotFoundError(`sample ${at} does not exist (0..${source.size - 1})`);
+    return source.sample(at);
+  };
+  const indexOf = (text: string): number => {
+    const index = parseInteger(text);
+    if (index === undefined) throw new InvalidInputError(`sample index "${text}" is not a non-negative integer`);
+    return index;
+  };
+  /** The test examples of the data the model was trained on; without a per-model source, the server's for the default model. */
+  const samplesOf = async (name: string): Promise<{ source: SampleSource | undefined; missing: string }> => {
+    const model = studyModel(name);
+    const isDefault = ctx.models.defaultModel()?.name === model.name;
+    const source = modelSamples ? await modelSamples.samplesFor(model) : isDefault ? samples : undefined;
+    return { source, missing: `no test examples of the data model "${model.name}" was trained on are at hand` };
+  };
+  const indexParams = { type: 'object', properties: { name: { type: 'string' }, index: { type: 'string' } } };
+  app.get('/api/samples/random', { config, schema: { tags, summary: 'A random labelled sample' } }, async () =>
+    sampleAt(samples, 'random', NO_SAMPLES),
+  );
+  app.get<{ Params: { index: string } }>(
+    '/api/samples/:index',
+    { config, schema: { tags, summary: 'The labelled sample at an index', params: indexParams } },
+    async (req) => sampleAt(samples, indexOf(req.params.index), NO_SAMPLES),
+  );
+  app.get<{ Params: { name: string } }>(
+    '/api/models/:name/samples/random',
+    {
+      config,
+      schema: { tags, summary: "A random test example of the model's data, with its raw values and true answer" },
+    },
+    async (req) => {
+      const { source, missing } = await samplesOf(req.params.name);
+      return sampleAt(source, 'random', missing);
+    },
+  );
+  app.get<{ Params: { name: string; index: string } }>(
+    '/api/models/:name/samples/:index',
+    { config, schema: { tags, summary: "The model's test example at an index", params: indexParams } },
+    async (req) => {
+      const index = indexOf(req.params.index);
+      const { source, missing } = await samplesOf(req.params.name);
+      return sampleAt(source, index, missing);
+    },
+  );
+
   /** The server's study is the default model's when there is one, so /api/study and the picker's first model agree. */
   const defaultStudyModel = (): StudyModel | undefined => {
     const model = ctx.models.defaultModel();
