@@ -62,6 +62,7 @@ export {
 } from './space.js';
 export {
   type DataSpec,
+  frontLabel,
   type PipelineInfo,
   type RankedConfiguration,
   rankTrials,
@@ -85,6 +86,8 @@ export {
 export {
   createTuner,
   defaultObjective,
+  describeObjective,
+  type ObjectiveChoice,
   PRUNER_KINDS,
   type PrunerKind,
   runTune,
@@ -92,4 +95,5 @@ export {
   type TuneOptions,
   type TuneResult,
   type TunerKind,
+  toTunerObjective,
 } from './tune.js';

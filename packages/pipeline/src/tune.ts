@@ -27,8 +27,11 @@ export interface TuneOptions {
   epochs?: number;
   /** When the space does not tune it (default 32). */
   batchSize?: number;
-  /** Default: val_accuracy for classification, val_loss for regression. */
-  objective?: string;
+  /**
+   * Default: val_accuracy for classification, val_loss for regression. Two or more objectives search
+   * for their Pareto front (a missing direction is inferred from the name).
+   */
+  objective?: string | ObjectiveChoice[];
   /** The study lives in <directory>/<projectName> (defaults 'tuning' and the data set's name). */
   directory?: string;
   projectName?: string;
@@ -57,6 +60,23 @@ export interface TuneOptions {
 }
 
 type HpValues = Record<string, number | string | boolean>;
+
+/** One objective of a multi-objective search: a metric and, unless inferable from its name, its direction. */
+export interface ObjectiveChoice {
+  name: string;
+  direction?: 'min' | 'max';
+}
+
+/** The tuner's objective for the options' objective (names, or several with directions). */
+export function toTunerObjective(objective: string | ObjectiveChoice[]): tuner.ObjectiveInput {
+  return typeof objective === 'string' ? objective : objective.map((o) => new tuner.Objective(o.name, o.direction));
+}
+
+/** How an objective reads in messages: `val_accuracy` or `val_accuracy (max), latency_ms (min)`. */
+export function describeObjective(objective: string | ObjectiveChoice[]): string {
+  if (typeof objective === 'string') return objective;
+  return objective.map((o) => `${o.name} (${new tuner.Objective(o.name, o.direction).direction})`).join(', ');
+}
 
 function makePruner(kind: PrunerKind): tuner.Pruner | undefined {
   if (kind === 'median') return new tuner.MedianPruner({ nStartupTrials: 2, nWarmupSteps: 1 });
@@ -96,7 +116,7 @@ export function createTuner(options: TuneOptions): tuner.Tuner {
   }
   const pruner = makePruner(o.pruner);
   return tuner.createTuner(o.tuner, o.space.hypermodel, {
-    objective: o.objective,
+    objective: toTunerObjective(o.objective),
     maxTrials: o.maxTrials,
     executionsPerTrial: o.cv ?? o.executionsPerTrial,
     ...(o.maxTime !== undefined ? { maxTime: o.maxTime } : {}),

@@ -9,6 +9,7 @@ import {
   evaluateModel,
   findBestEpoch,
   fitModel,
+  frontLabel,
   limitSamples,
   rankTrials,
   retrainEpochs,
@@ -99,6 +100,53 @@ describe('training and evaluation', () => {
       '0',
       '2',
     ]);
+  });
+
+  it('with several objectives, ranks the Pareto front: the best on each objective first (labelled), then the least crowded', () => {
+    const trial = (trialId: string, values: [number, number] | null, status = 'COMPLETED') => ({
+      trialId,
+      status: status as 'COMPLETED',
+      score: values?.[0] ?? null,
+      values,
+      hyperparameters: { units: Number(trialId) },
+      bestStep: 0,
+      startedAt: null,
+      endedAt: null,
+      durationMs: null,
+      finalMetrics: {},
+      metrics: {},
+    });
+    const study = {
+      name: 's',
+      tuner: 'NSGA2',
+      objective: { name: 'val_accuracy', direction: 'max' as const },
+      objectives: [
+        { name: 'val_accuracy', direction: 'max' as const },
+        { name: 'latency_ms', direction: 'min' as const },
+      ],
+      maxTrials: 6,
+      trials: [
+        trial('0', [0.9, 1.0]), // front, middle
+        trial('1', [0.97, 3.0]), // front: most accurate
+        trial('2', [0.8, 0.2]), // front: fastest
+        trial('3', [0.85, 2.0]), // dominated by 0
+        trial('4', [0.95, 2.0]), // front, middle
+        trial('5', [0.99, 0.1], 'FAILED'), // not completed
+      ],
+    };
+    const ranked = rankTrials(study);
+    expect(ranked.map((r) => [r.trialId, r.label])).toEqual([
+      ['1', 'accurate'],
+      ['2', 'fast'],
+      // 0 and 4 are interior; crowding (sum of neighbour gaps over each range): 4 -> (0.97-0.9)/0.17 + (3-1)/2.8,
+      // 0 -> (0.95-0.8)/0.17 + (2-0.2)/2.8, larger: 0 first.
+      ['0', 'front_3'],
+      ['4', 'front_4'],
+    ]);
+    expect(ranked[0]?.objectiveValues).toEqual([0.97, 3.0]);
+    expect(frontLabel('model_size')).toBe('small');
+    expect(frontLabel('val_loss')).toBe('accurate');
+    expect(frontLabel('energy-J')).toBe('best_energy_J');
   });
 
   it('renders the report charts as SVG and the page as HTML', async () => {

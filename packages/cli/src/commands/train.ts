@@ -42,6 +42,8 @@ export interface TrainFlags extends StudyFlags, DataFlags {
 export interface TrainedVersion {
   version: number;
   dir: string;
+  /** Multi-objective studies: the version label (accurate, fast, small, front_<k>). */
+  label?: string;
   loss: number;
   /** Classification. */
   accuracy?: number;
@@ -57,7 +59,12 @@ export function registerTrain(program: Command): void {
     .description(
       'Train the best configurations of a study (or --hp): best epoch by early stopping, retrain on train+val, evaluate, export',
     )
-    .option('--top <n>', 'how many of the best configurations to train', positiveInt('--top'), 1)
+    .option(
+      '--top <n>',
+      'how many of the best configurations to train (several objectives: Pareto front members, each exported with a version label: accurate, fast, small, front_<k>)',
+      positiveInt('--top'),
+      1,
+    )
     .option(
       '--hp <json>',
       'train these hyperparameters instead of the study\'s best, e.g. \'{"units":64,"optimizer":"adam"}\'',
@@ -149,8 +156,10 @@ export async function train(
       const settings = space.trainingSettings(hp);
       const batchSize = settings.batchSize ?? o.batchSize ?? info?.batchSize ?? 128;
       const augmentation = settings.augmentation;
+      const trade =
+        config.label && study?.objectives ? `, label ${config.label}: ${describeValues(study, config)}` : '';
       log(
-        `training #${rank + 1}${config.trialId === 'manual' ? '' : ` (trial ${config.trialId}, score ${config.score.toFixed(4)})`}: ` +
+        `training #${rank + 1}${config.trialId === 'manual' ? '' : ` (trial ${config.trialId}, score ${config.score.toFixed(4)}${trade})`}: ` +
           `${JSON.stringify(hp.values)} batch ${batchSize}${augmentation ? `, ${augmentation.description}` : ''}`,
       );
       const progress = createProgress();
@@ -192,7 +201,17 @@ export async function train(
           ...(augmentation ? { augmentation: augmentation.description } : {}),
           ...(hp.values.augment_shift !== undefined ? { augmentShift: hp.values.augment_shift } : {}),
           ...(seed !== undefined ? { seed: seed + rank } : {}),
-          study: study ? { projectName, trialId: config.trialId, score: config.score, tuner: study.tuner } : null,
+          study: study
+            ? {
+                projectName,
+                trialId: config.trialId,
+                score: config.score,
+                tuner: study.tuner,
+                ...(config.label && study.objectives
+                  ? { label: config.label, objectives: study.objectives, values: config.objectiveValues }
+                  : {}),
+              }
+            : null,
           data: spec,
           split: data.split,
           dataSamples: { train: data.train.count, val: data.val.count, test: data.test.count },
@@ -216,14 +235,52 @@ export async function train(
       results.push({
         version: saved.version,
         dir: saved.dir,
+        ...(config.label ? { label: config.label } : {}),
         loss: ev.loss,
         ...(ev.task === 'classification' ? { accuracy: ev.accuracy } : { mae: ev.mae, rmse: ev.rmse, r2: ev.r2 }),
       });
     }
+    const labelled = results.filter((r) => r.label);
+    if (labelled.length > 0) await writeFrontConfig(o.modelsDir, name, labelled, log);
     return results;
   } finally {
     stopInterrupt();
   }
+}
+
+/** `accuracy 0.9712, latency_ms 0.0410`: a front member's objective values. */
+function describeValues(study: StudyView, config: RankedConfiguration): string {
+  return (study.objectives ?? [])
+    .map((o, k) => `${o.name} ${Number((config.objectiveValues?.[k] ?? Number.NaN).toPrecision(4))}`)
+    .join(', ');
+}
+
+/**
+ * Front members exported as labelled versions: a model config for the server (its version labels,
+ * TF Serving's /labels/<label> routes), and the equivalent flags.
+ */
+async function writeFrontConfig(
+  modelsDir: string,
+  name: string,
+  versions: TrainedVersion[],
+  log: (line: string) => void,
+): Promise<void> {
+  const labels = Object.fromEntries(versions.map((v) => [v.label as string, v.version]));
+  const file = join(modelsDir, `${name}.front.json`);
+  const config = {
+    models: [{ name, base_path: name, version_policy: { specific: versions.map((v) => v.version) }, labels }],
+  };
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  const flags = Object.entries(labels)
+    .map(([l, v]) => `--label ${l}=${v}`)
+    .join(' ');
+  log(
+    `Pareto front versions ${Object.entries(labels)
+      .map(([l, v]) => `${l}=${v}`)
+      .join(', ')}; serve them side by side: tuneserve serve --config ${file} ` +
+      `(or --model ${join(modelsDir, name)} --keep-versions ${versions.length} ${flags}), then ` +
+      `POST /v1/models/${name}/labels/<label>:predict`,
+  );
 }
 
 /** Four significant digits: regression targets come in any unit. */

@@ -1,5 +1,5 @@
 import { requireStudy } from '@tuneserve/pipeline';
-import { rankTrials, type StudyView } from '@tuneserve/tuner';
+import { paretoFront, rankTrials, type StudyView } from '@tuneserve/tuner';
 import type { Command } from 'commander';
 import { positiveInt } from '../adapters/flags.js';
 import { toUsageError } from '../adapters/pipeline-errors.js';
@@ -8,6 +8,7 @@ import { addStudyOptions, type StudyFlags } from './tune.js';
 interface TrialsFlags extends StudyFlags {
   json?: boolean;
   best?: number;
+  front?: boolean;
 }
 
 export function registerTrials(program: Command): void {
@@ -15,7 +16,12 @@ export function registerTrials(program: Command): void {
     .command('trials')
     .description("Summarize a study's trials (a table; --json for machines)")
     .option('--json', 'print the whole study as JSON', false)
-    .option('--best <n>', 'only the n best completed trials', positiveInt('--best'));
+    .option(
+      '--best <n>',
+      'only the n best completed trials (several objectives: n members of the Pareto front)',
+      positiveInt('--best'),
+    )
+    .option('--front', 'only the Pareto front (several objectives; one objective: the best trial)', false);
   addStudyOptions(cmd);
   cmd.action(async (o: TrialsFlags) => {
     const study = await requireStudy({
@@ -23,13 +29,17 @@ export function registerTrials(program: Command): void {
       projectName: o.projectName ?? 'mnist',
       ...(o.storage ? { storage: o.storage } : {}),
     }).catch(toUsageError);
-    const shown = o.best ? bestTrials(study, o.best) : study;
+    const shown = o.front || o.best ? bestTrials(study, o.best ?? (study.objectives ? Infinity : 1)) : study;
     process.stdout.write(o.json ? `${JSON.stringify(shown, null, 2)}\n` : formatTrials(shown, study));
   });
 }
 
+/** The n best trials: by the objective, or with several objectives the Pareto front sorted by the first. */
 function bestTrials(study: StudyView, n: number): StudyView {
-  return { ...study, trials: rankTrials(study.trials, study.objective.direction).slice(0, n) };
+  const ranked = study.objectives
+    ? paretoFront(study.trials, study.objectives)
+    : rankTrials(study.trials, study.objective.direction);
+  return { ...study, trials: ranked.slice(0, n) };
 }
 
 /** A fixed-width table: one row per trial of `study`, one column per hyperparameter; counts from `whole`. */
@@ -37,10 +47,14 @@ export function formatTrials(study: StudyView, whole: StudyView = study): string
   const hpNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.hyperparameters)))];
   // The spread over folds (--cv) or executions, when the study has one.
   const spread = study.trials.some((t) => typeof t.scoreStd === 'number');
+  // Several objectives: a column per objective and the Pareto front marked (computed over the whole study).
+  const objectives = whole.objectives ?? [];
+  const front = new Set(objectives.length ? paretoFront(whole.trials, objectives).map((t) => t.trialId) : []);
+  const objectiveColumns = objectives.length ? ['front', ...objectives.map((o) => o.name)] : [study.objective.name];
   const header = [
     'trial',
     'status',
-    study.objective.name,
+    ...objectiveColumns,
     ...(spread ? ['± std'] : []),
     'best epoch',
     'seconds',
@@ -49,7 +63,9 @@ export function formatTrials(study: StudyView, whole: StudyView = study): string
   const rows = study.trials.map((t) => [
     t.trialId,
     t.status,
-    t.score === null ? '-' : t.score.toFixed(4),
+    ...(objectives.length
+      ? [front.has(t.trialId) ? '*' : '', ...objectives.map((_, k) => formatValue(t.values?.[k]))]
+      : [t.score === null ? '-' : t.score.toFixed(4)]),
     ...(spread ? [typeof t.scoreStd === 'number' ? t.scoreStd.toFixed(4) : '-'] : []),
     t.bestStep === null ? '-' : String(t.bestStep + 1),
     t.durationMs === null ? '-' : (t.durationMs / 1000).toFixed(1),
@@ -66,12 +82,21 @@ export function formatTrials(study: StudyView, whole: StudyView = study): string
       .trimEnd();
   const done = whole.trials.filter((t) => t.status === 'COMPLETED').length;
   const shown = study.trials.length < whole.trials.length ? `; the best ${study.trials.length}` : '';
+  const objectiveText = objectives.length
+    ? `objectives ${objectives.map((o) => `${o.name} (${o.direction})`).join(', ')}, Pareto front ${front.size} (*)`
+    : `objective ${whole.objective.name} (${whole.objective.direction})`;
   return [
-    `study ${whole.name}: ${whole.tuner}, objective ${whole.objective.name} (${whole.objective.direction}), ` +
+    `study ${whole.name}: ${whole.tuner}, ${objectiveText}, ` +
       `${whole.trials.length} trial${whole.trials.length === 1 ? '' : 's'} (${done} completed${whole.maxTrials ? ` of max ${whole.maxTrials}` : ''})${shown}`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     '',
   ].join('\n');
+}
+
+/** An objective's value: counts (model_size, model_bytes) as integers, the rest with 4 decimals. */
+function formatValue(v: number | undefined): string {
+  if (v === undefined) return '-';
+  return Number.isInteger(v) ? String(v) : v.toFixed(4);
 }

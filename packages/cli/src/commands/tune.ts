@@ -4,7 +4,9 @@ import { registerMnistSpaces } from '@tuneserve/mnist';
 import {
   type DataSpec,
   defaultObjective,
+  describeObjective,
   EnqueueError,
+  type ObjectiveChoice,
   PRUNER_KINDS,
   type PrunerKind,
   readPipelineInfo,
@@ -16,10 +18,10 @@ import {
   writePipelineInfo,
 } from '@tuneserve/pipeline';
 import { initBackend } from '@tuneserve/runtime';
-import { HyperParameterError } from '@tuneserve/tuner';
+import { HyperParameterError, inferDirection } from '@tuneserve/tuner';
 import type { Command } from 'commander';
 import { addDataOptions, type DataFlags, dataSpecFrom, loadData } from '../adapters/data.js';
-import { integer, nonNegativeInt, oneOf, positiveInt } from '../adapters/flags.js';
+import { integer, list, nonNegativeInt, oneOf, positiveInt } from '../adapters/flags.js';
 import { readEnqueueFile } from '../adapters/hp-json.js';
 import { exitOnInterrupt, toUsageError } from '../adapters/pipeline-errors.js';
 import { UsageError } from '../errors.js';
@@ -38,8 +40,11 @@ export interface TuneFlags extends StudyFlags, DataFlags {
   executionsPerTrial: number;
   epochs: number;
   batchSize: number;
-  /** Default: val_accuracy for classification, val_loss for regression. */
-  objective?: string;
+  /**
+   * `name` or `name:min|max`, repeatable (two or more: a Pareto search). Default: val_accuracy for
+   * classification, val_loss for regression.
+   */
+  objective?: string[];
   overwrite: boolean;
   seed?: number;
   pruner: PrunerKind;
@@ -122,8 +127,9 @@ export function registerTune(program: Command): void {
     .option('--epochs <n>', 'epochs per execution', positiveInt('--epochs'), 10)
     .option('--batch-size <n>', 'batch size (when the space does not tune it)', positiveInt('--batch-size'), 128)
     .option(
-      '--objective <name>',
-      'metric to optimize (default: val_accuracy for classification, val_loss for regression)',
+      '--objective <name[:min|max]>',
+      'metric to optimize, direction inferred when omitted; repeat it for a Pareto search, e.g. --objective val_accuracy:max --objective latency_ms:min (built-in: model_size, model_bytes, latency_ms) (default: val_accuracy for classification, val_loss for regression)',
+      list,
     )
     .option('--overwrite', 'discard an existing study and start afresh', false)
     .option(
@@ -144,6 +150,29 @@ export function registerTune(program: Command): void {
   cmd.action(async (o: TuneFlags) => {
     await tune(o);
   });
+}
+
+/**
+ * The --objective values: one name keeps the single-objective form; each `name[:min|max]` must
+ * name a direction or a metric whose direction is known (accuracy, loss, latency_ms, ...).
+ */
+export function parseObjectives(values: readonly string[]): string | ObjectiveChoice[] {
+  const choices = values.map((value): ObjectiveChoice => {
+    const [name = '', direction, extra] = value.split(':');
+    if (name === '' || extra !== undefined || (direction !== undefined && direction !== 'min' && direction !== 'max')) {
+      throw new UsageError(`--objective must look like val_accuracy or latency_ms:min (min or max), got "${value}"`);
+    }
+    if (direction === undefined && inferDirection(name) === undefined) {
+      throw new UsageError(
+        `--objective: cannot tell whether "${name}" should be minimized or maximized; write ${name}:min or ${name}:max`,
+      );
+    }
+    return direction ? { name, direction } : { name };
+  });
+  const names = choices.map((c) => c.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new UsageError(`--objective "${twice}" is given twice`);
+  return choices.length === 1 && !choices[0]?.direction ? (choices[0]?.name as string) : choices;
 }
 
 /** Runs the search; `preloaded` is the flags' data when the caller has loaded it already (`up`). */
@@ -181,13 +210,13 @@ export async function tune(
       );
     }
     log(data.summary);
-    const objective = o.objective ?? defaultObjective(data);
+    const objective = o.objective?.length ? parseObjectives(o.objective) : defaultObjective(data);
     const per = o.cv
       ? `${o.cv}-fold cross-validation x ${o.epochs} epochs on ${data.train.count + data.val.count} examples (train + val)`
       : `${o.executionsPerTrial} executions x ${o.epochs} epochs on ${data.train.count} examples`;
     const budget = o.timeout ? `, no new trial after ${o.timeout} s` : '';
     log(
-      `tuning space "${space.name}" (${space.description}) with ${o.tuner}, objective ${objective}: ${o.maxTrials} trials x ${per}${budget} (backend ${backend.name})`,
+      `tuning space "${space.name}" (${space.description}) with ${o.tuner}, objective ${describeObjective(objective)}: ${o.maxTrials} trials x ${per}${budget} (backend ${backend.name})`,
     );
     const result = await runTune({
       space,
