@@ -119,6 +119,7 @@ describe('training and evaluation', () => {
     const study = {
       name: 's',
       tuner: 'NSGA2',
+      importance: {},
       objective: { name: 'val_accuracy', direction: 'max' as const },
       objectives: [
         { name: 'val_accuracy', direction: 'max' as const },
