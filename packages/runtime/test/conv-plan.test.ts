@@ -14,28 +14,13 @@ import {
   initBackend,
 } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainedLookingWeights, winnerCnn } from '../../../test-support/models.js';
 import { hasSystem } from '../../../test-support/system.js';
 import { loadAccelerator } from '../src/native/accelerator.js';
 
 beforeAll(async () => {
   await initBackend({ log: false });
 });
-
-/** The default space's winner shape: conv16-pool-conv32-pool-dense64-dense10 on a flat 784 input. */
-const winner = () =>
-  tf.sequential({
-    layers: [
-      tf.layers.reshape({ inputShape: [784], targetShape: [28, 28, 1] }),
-      tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dropout({ rate: 0.25 }),
-      tf.layers.dense({ units: 64, activation: 'relu' }),
-      tf.layers.dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
 
 /** Variants: image input, 'same' padding, strides, 5x5 kernels, no bias, average pooling, odd sizes, 3 channels. */
 const variants = () =>
@@ -131,19 +116,11 @@ describe('hostConvPlan', () => {
       if (!gemm) continue;
       if (isa) addon?.inferIsa?.(isa);
       for (const [model, classes] of [
-        [winner(), 10],
+        [winnerCnn(), 10],
         [variants(), 7],
         [blocks(), 7],
       ] as const) {
-        // trained-looking weights: larger than the initializers' so relu and max pool both cut, scaled by fan-in so
-        // the deeper stacks keep logits in a range where float32 rounding cannot swap two classes
-        for (const w of model.weights) {
-          const shape = w.shape as number[];
-          const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 9;
-          const value = tf.randomNormal(shape, 0, Math.min(0.3, 1.5 / Math.sqrt(fanIn)));
-          w.write(value);
-          value.dispose();
-        }
+        trainedLookingWeights(model);
         const plan = hostConvPlan(model, gemm, native);
         expect(plan).toBeDefined();
         const width = model.inputs[0]!.shape.slice(1).reduce((a, b) => a! * b!, 1)!;
@@ -164,7 +141,7 @@ describe('hostConvPlan', () => {
   });
 
   it('returns outputs the next batch does not overwrite', () => {
-    const model = winner();
+    const model = winnerCnn();
     const plan = hostConvPlan(model, hostGemm() ?? reference)!;
     const first = plan([random(784)], 1);
     const copy = Float32Array.from(first);
@@ -202,7 +179,7 @@ describe('hostConvPlan', () => {
   });
 
   it('chooseInference serves a CNN on the host path when the addon is loaded', () => {
-    const model = winner();
+    const model = winnerCnn();
     const inference = chooseInference(model, [784]);
     expect(inference.path).toBe(hostGemm() ? 'host-conv' : 'graph');
     const input = random(9 * 784);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, ModelRepository } from '@tuneserve/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainedLookingWeights, winnerCnn } from '../../../test-support/models.js';
 import { freshDir } from './fixtures.js';
 import { http, type Running, start } from './helpers.js';
 
@@ -18,32 +19,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-const winner = () =>
-  tf.sequential({
-    layers: [
-      tf.layers.reshape({ inputShape: [784], targetShape: [28, 28, 1] }),
-      tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dropout({ rate: 0.25 }),
-      tf.layers.dense({ units: 64, activation: 'relu' }),
-      tf.layers.dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
-
 describe('serving a CNN', () => {
   it('answers concurrent requests of 1 to 5 images as TF.js computes each on its own', async () => {
-    const model = winner();
-    // weights larger than the initializers' so relu and max pooling cut, scaled by fan-in
-    for (const w of model.weights) {
-      const shape = w.shape as number[];
-      const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 9;
-      const value = tf.randomNormal(shape, 0, Math.min(0.3, 1.5 / Math.sqrt(fanIn)));
-      w.write(value);
-      value.dispose();
-    }
+    const model = winnerCnn();
+    trainedLookingWeights(model);
     const dir = await freshDir('cnn');
     await new ModelRepository(join(dir, 'cnn')).saveVersion(model, {
       name: 'cnn',
