@@ -1,6 +1,6 @@
 import type { TabularInput } from '@tuneserve/client';
 import { describe, expect, it } from 'vitest';
-import { encodedWidth, encodeRows, FieldError } from '../src/index.js';
+import { decodeRow, encodedWidth, encodeRows, FieldError } from '../src/index.js';
 
 const schema: TabularInput = {
   kind: 'tabular',
@@ -63,5 +63,19 @@ describe('encodeRows (the transform shared by training and serving)', () => {
     expect(() => encodeRows(schema, [[1, 2, 3] as unknown as Record<string, unknown>])).toThrow(
       /instance 0 must be an object/,
     );
+  });
+});
+
+describe('decodeRow (a test example shown as the values a person would type)', () => {
+  it('inverts encodeRows: numbers de-standardised, categories by their hot slot, the other slot as "other"', () => {
+    const rows = [
+      { alcohol: 13.7, colour: 'white', region: 'b' },
+      { alcohol: 11.25, colour: 'red', region: 'elsewhere' },
+    ];
+    const x = encodeRows(schema, rows);
+    const width = encodedWidth(schema);
+    expect(decodeRow(schema, x.subarray(0, width))).toEqual(rows[0]);
+    expect(decodeRow(schema, x.subarray(width, 2 * width))).toEqual({ alcohol: 11.25, colour: 'red', region: 'other' });
+    expect(() => decodeRow(schema, x)).toThrow('an encoded row of this schema has 6 values, got 12');
   });
 });

@@ -119,8 +119,8 @@ export async function runQuery(options: QueryOptions, out: NodeJS.WriteStream, e
     const digit =
       picture ??
       (options.index !== undefined
-        ? fromSample(await client.sample(options.index))
-        : fromSample(await client.randomSample()));
+        ? fromSample(await client.sample(options.index, options.model))
+        : fromSample(await client.randomSample(options.model)));
     const { value, latencyMs } = await client.classify(model, digit.input);
     printOne(out, digit, value, latencyMs, options);
   } catch (e) {
@@ -243,7 +243,7 @@ async function runBatch(
   let correct = 0;
   try {
     for (let i = 0; i < count; i++) {
-      const sample = await client.randomSample();
+      const sample = await client.randomSample(model);
       const { value, latencyMs } = await client.classify(model, sample.instances);
       latencies.push(latencyMs);
       if (value.label === sample.label) correct++;
