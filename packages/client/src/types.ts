@@ -73,7 +73,7 @@ export interface TrialJson {
   endedAt: string | null;
   durationMs: number | null;
   metrics: Record<string, MetricPoint[]>;
-  /** Final metrics (best epoch, mean over executions), e.g. `<objective>_std`, the spread over cross-validation folds. */
+  /** Final metrics (best epoch, mean over executions), e.g. `latency_ms` or `<objective>_std`. */
   finalMetrics?: Record<string, number>;
   message?: string;
   /**

@@ -16,8 +16,8 @@ export interface ReportTrial {
   metrics: Record<string, { step: number; value: number }[]>;
   /** Multi-objective studies: each objective's value, in `objectives` order. */
   values?: number[] | null;
-  /** Final metrics, e.g. `<objective>_std` (the spread over cross-validation folds). */
-  finalMetrics?: Record<string, number>;
+  /** The score's spread over cross-validation folds (or executions). */
+  scoreStd?: number | null;
 }
 
 export interface ReportInput {
@@ -447,11 +447,10 @@ export async function buildReport(input: ReportInput): Promise<Report> {
   const hpNames = [...new Set(input.trials.flatMap((t) => Object.keys(t.hyperparameters)))];
   const objectives = input.objectives;
   const front = new Set(objectives ? paretoFront(input.trials, objectives).map((t) => t.trialId) : []);
-  const stdName = input.objective ? `${input.objective.name}_std` : undefined;
   const scoreCells = (t: ReportTrial): string => {
     if (objectives) return objectives.map((_, i) => `<td>${fmt(t.values?.[i])}</td>`).join('');
-    const std = stdName ? t.finalMetrics?.[stdName] : undefined;
-    return `<td>${fmt(t.score)}${std === undefined ? '' : ` ± ${fmt(std)}`}</td>`;
+    const std = t.scoreStd;
+    return `<td>${fmt(t.score)}${typeof std === 'number' ? ` ± ${fmt(std)}` : ''}</td>`;
   };
   const trialRows = input.trials
     .map((t) => {

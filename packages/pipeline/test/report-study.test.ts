@@ -13,7 +13,7 @@ const trial = (trialId: string, status: string, score: number, hps: ReportTrial[
   hyperparameters: hps,
   durationMs: 1000,
   metrics: { val_loss: curve(1, score + 0.2, score), loss: curve(1.1, 0.7, 0.5) },
-  finalMetrics: { val_loss: score, val_loss_std: 0.01 },
+  scoreStd: 0.01,
 });
 const test = regressionMetrics(Float32Array.from([0.1, -0.2]), Float32Array.from([0, -0.25]), {
   task: 'regression',

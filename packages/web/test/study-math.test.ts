@@ -155,9 +155,9 @@ describe('dashboard views', () => {
       ['lr', 0.05],
     ]);
     expect(importanceBars(study('min'))).toEqual([]);
-    const t = { ...s.trials[0]!, finalMetrics: { val_loss: 0.4, val_loss_std: 0.02 } };
-    expect(scoreSpread(s, t)).toBe(0.02);
-    expect(scoreSpread(s, s.trials[0]!)).toBeUndefined();
+    expect(scoreSpread({ ...s.trials[0]!, scoreStd: 0.02 })).toBe(0.02);
+    expect(scoreSpread({ ...s.trials[0]!, scoreStd: null })).toBeUndefined();
+    expect(scoreSpread(s.trials[0]!)).toBeUndefined();
   });
 
   it('multi-objective: the front (client paretoFront), its points, and top K with the front first', () => {

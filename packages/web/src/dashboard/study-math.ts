@@ -82,10 +82,10 @@ export function frontIds(study: StudyJson): Set<string> {
   return new Set(study.objectives ? paretoFront(study.trials, study.objectives).map((t) => t.trialId) : []);
 }
 
-/** `<objective>_std`: the spread of the score over cross-validation folds, when the trial has one. */
-export function scoreSpread(study: StudyJson, trial: TrialJson): number | undefined {
-  const v = trial.finalMetrics?.[`${study.objective.name}_std`];
-  return v !== undefined && Number.isFinite(v) ? v : undefined;
+/** The score's spread over cross-validation folds (or executions), when the trial has one (`scoreStd`). */
+export function scoreSpread(trial: TrialJson): number | undefined {
+  const v = trial.scoreStd;
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 /** Importance as sorted [name, share] pairs (largest first); empty when the study carries none. */

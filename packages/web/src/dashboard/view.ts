@@ -124,7 +124,7 @@ export class Dashboard {
     const objectives = full.objectives
       ? `objectives ${full.objectives.map((o) => `${o.name} (${o.direction})`).join(', ')} · ${frontIds(full).size} on the Pareto front`
       : `objective ${full.objective.name} (${full.objective.direction})`;
-    const spread = best ? scoreSpread(full, best) : undefined;
+    const spread = best ? scoreSpread(best) : undefined;
     this.summary(
       `Study “${full.name}” (${full.tuner}): ${full.trials.length}${of} trials, ${done} completed` +
         (pruned ? `, ${pruned} pruned` : '') +
@@ -335,7 +335,7 @@ export class Dashboard {
 
 /** The score, with its spread over cross-validation folds when the trial has one. */
 function scoreText(study: StudyJson, t: StudyJson['trials'][number]): string {
-  const spread = scoreSpread(study, t);
+  const spread = scoreSpread(t);
   return spread === undefined ? formatValue(t.score) : `${formatValue(t.score)} ± ${formatValue(spread)}`;
 }
 
