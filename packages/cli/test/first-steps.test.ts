@@ -96,9 +96,12 @@ describe('a study keeps its search space', () => {
     // The refused run left the study as it was.
     const trials = await runCli(['trials', '--best', '1'], cwd);
     expect(trials.code, trials.stderr).toBe(0);
-    const [header, , , ...rows] = trials.stdout.trimEnd().split('\n');
+    const [header, , , ...rest] = trials.stdout.trimEnd().split('\n');
     expect(header).toMatch(/, 2 trials \(2 completed of max 2\); the best 1$/);
+    // The table's rows end at the blank line before the study's hyperparameter importance.
+    const rows = rest.slice(0, rest.indexOf(''));
     expect(rows).toHaveLength(1);
+    expect(rest.at(-1)).toMatch(/^hyperparameter importance .*: /);
     const again = await runCli(['tune', '--space', 'seed', '--max-trials', '1', '--overwrite', ...TINY], cwd);
     expect(again.code, again.stderr).toBe(0);
   });

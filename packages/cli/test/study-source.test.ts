@@ -6,9 +6,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HyperParameters, RandomSearch } from '@tuneserve/tuner';
+import { HyperParameters, loadStudy, RandomSearch } from '@tuneserve/tuner';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { studyProjectOf, studySourceFor } from '../src/adapters/sources.js';
+import { formatTrials } from '../src/commands/trials.js';
 
 let directory: string;
 
@@ -63,5 +64,13 @@ describe('the study of a served model', () => {
     expect((await source.getStudy(model('wine')))?.trials).toHaveLength(3);
     expect(await source.getStudy(model('wine', { study: null }))).toBeUndefined();
     expect(await source.getStudy(model('nothing-tuned'))).toBeUndefined();
+  });
+
+  it('`trials` ends its table with the importance, largest first', async () => {
+    const study = await loadStudy({ directory, projectName: 'wine-search' });
+    const text = formatTrials(study!);
+    expect(text).toMatch(
+      /\nhyperparameter importance \(share of the objective's variance, fANOVA\): x \d+\.\d%, kind \d+\.\d%\n$/,
+    );
   });
 });

@@ -91,8 +91,17 @@ export function formatTrials(study: StudyView, whole: StudyView = study): string
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
+    ...importanceLine(whole),
     '',
   ].join('\n');
+}
+
+/** Which hyperparameters mattered, over the whole study (the study view's fANOVA importance). */
+function importanceLine(study: StudyView): string[] {
+  const entries = Object.entries(study.importance ?? {});
+  if (entries.length === 0) return [];
+  const shares = entries.map(([name, share]) => `${name} ${(share * 100).toFixed(1)}%`).join(', ');
+  return ['', `hyperparameter importance (share of the objective's variance, fANOVA): ${shares}`];
 }
 
 /** An objective's value: counts (model_size, model_bytes) as integers, the rest with 4 decimals. */
