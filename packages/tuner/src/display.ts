@@ -3,7 +3,7 @@
  * with the trial's hyperparameters printed above it), plain lines otherwise, nothing at verbose 0.
  */
 import cliProgress from 'cli-progress';
-import type { Objective } from './objective.js';
+import { type Objective, paretoObjectives } from './objective.js';
 import type { HpValues, Trial } from './trial.js';
 
 export type Verbosity = 0 | 1 | 2;
@@ -119,7 +119,14 @@ export class SearchDisplay {
       if (trial.status === 'COMPLETED') this.best = trial.score;
     }
     const took = duration(Date.now() - this.trialStarted);
-    const score = trial.score === null ? '' : ` ${this.objective.name}: ${formatValue(trial.score)}`;
+    // Several objectives: every value (the front is in getBestTrials and the trials table).
+    const objectives = paretoObjectives(this.objective);
+    const score =
+      trial.values && objectives
+        ? ` ${objectives.map((o, k) => `${o.name}: ${formatValue(trial.values?.[k] as number)}`).join(', ')}`
+        : trial.score === null
+          ? ''
+          : ` ${this.objective.name}: ${formatValue(trial.score)}`;
     const msg = trial.message ? ` (${trial.message.split('\n')[0]})` : '';
     this.log(`Trial ${trial.trialId} ${trial.status} [${took}]${score}${msg}`);
     this.log(

@@ -82,13 +82,15 @@ class Tradeoff extends RandomSearch {
 
 describe('a list objective searches for the Pareto front', () => {
   it('random search: score is the first objective, values are every objective, getBestTrials() is the front', async () => {
+    const lines: string[] = [];
     const tuner = new Tradeoff(null, {
       directory: dir,
       projectName: 'random-front',
       overwrite: true,
       maxTrials: 12,
       seed: 5,
-      verbose: 0,
+      verbose: 1,
+      log: (line: string) => lines.push(line),
       objective: ['accuracy', new Objective('cost', 'min')],
     });
     expect(tuner.oracle.objective).toBeInstanceOf(MultiObjective);
@@ -105,6 +107,8 @@ describe('a list objective searches for the Pareto front', () => {
     expect(front).toHaveLength(12);
     expect(front.map((t) => t.score)).toEqual([...trials.map((t) => t.score as number)].sort((a, b) => b - a));
     expect(await tuner.oracle.getBestTrials(3)).toHaveLength(3);
+    // Progress shows every objective of each trial.
+    expect(lines.filter((l) => /^Trial \d+ COMPLETED .* accuracy: [\d.]+, cost: [\d.]+$/.test(l))).toHaveLength(12);
     await tuner.close();
 
     const view = await loadStudy({ directory: dir, projectName: 'random-front' });
