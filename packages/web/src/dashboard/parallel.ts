@@ -6,25 +6,11 @@
  */
 import type { ParallelAxis } from './study-math.js';
 
-type ECharts = typeof import('echarts/core');
+type ECharts = typeof import('./echarts-setup.js');
 let loading: Promise<ECharts> | undefined;
 
 function load(): Promise<ECharts> {
-  loading ??= Promise.all([
-    import('echarts/core'),
-    import('echarts/charts'),
-    import('echarts/components'),
-    import('echarts/renderers'),
-  ]).then(([core, charts, components, renderers]) => {
-    core.use([
-      charts.ParallelChart,
-      components.ParallelComponent,
-      components.VisualMapComponent,
-      components.TooltipComponent,
-      renderers.SVGRenderer,
-    ]);
-    return core;
-  });
+  loading ??= import('./echarts-setup.js');
   return loading;
 }
 
