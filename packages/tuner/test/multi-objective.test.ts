@@ -24,6 +24,8 @@ import {
   paretoFront,
   RandomSearch,
   type Trial,
+  type Tuner,
+  type TunerOptions,
   valuesHash,
 } from '@tuneserve/tuner';
 import { describe, expect, it } from 'vitest';
@@ -229,10 +231,12 @@ function dtlz2Space(): HyperParameters {
   return hp;
 }
 
+type TunerClass = new (hypermodel: null, options: TunerOptions & Record<string, unknown>) => Tuner;
+
 const twoMins = () => [new Objective('f1', 'min'), new Objective('f2', 'min')];
 
 async function dtlz2Search(kind: 'nsga2' | 'random' | 'bayesian', seed: number, maxTrials: number) {
-  const Base = { nsga2: NSGA2, random: RandomSearch, bayesian: BayesianOptimization }[kind];
+  const Base: TunerClass = { nsga2: NSGA2, random: RandomSearch, bayesian: BayesianOptimization }[kind];
   const tuner = new (class extends Base {
     override async runTrial(trial: Trial): Promise<number[]> {
       return dtlz2([0, 1, 2, 3].map((i) => trial.hyperparameters.get(`x${i}`) as number));
@@ -308,7 +312,9 @@ describe('NSGA-II', () => {
         : [1 / (v.depth as number), (v.depth as number) / 4];
     // Three "workers": ask three trials before telling any, so children are drawn while others run.
     for (let round = 0; round < 13; round++) {
-      const asked = [await tuner.ask(), await tuner.ask(), await tuner.ask()].filter((t) => t.status === 'RUNNING');
+      const asked = [await tuner.ask(), await tuner.ask(), await tuner.ask()].filter(
+        (t): t is Trial => t?.status === 'RUNNING',
+      );
       expect(new Set(asked.map((t) => JSON.stringify(t.hyperparameters.values))).size).toBe(asked.length);
       for (const t of asked) await tuner.tell(t, score(t.hyperparameters.values));
     }
@@ -425,7 +431,7 @@ describe('Hyperband with several objectives', () => {
       const [bracket, round] = key.split('/').map(Number);
       const peers = trials.filter((t) => {
         const h = hyperbandTrial(t);
-        return h?.bracket === bracket && h.round === (round as number) - 1 && t.values;
+        return h?.bracket === bracket && h?.round === (round as number) - 1 && t.values;
       });
       const byF1 = peers.sort((a, b) => (a.values?.[0] as number) - (b.values?.[0] as number)).slice(0, parents.length);
       return byF1.some((t) => !parents.includes(t));

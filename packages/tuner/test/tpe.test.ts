@@ -14,6 +14,7 @@ import {
   type TPEOptions,
   type Trial,
   type Tuner,
+  type TunerOptions,
 } from '@tuneserve/tuner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasSystem } from '../../../test-support/system.js';
@@ -48,12 +49,14 @@ function mixed(t: Trial): number {
   );
 }
 
-function searchOf<T extends new (...args: never[]) => Tuner>(Base: T, f: (t: Trial) => number): T {
+type TunerClass = new (hypermodel: null, options: TunerOptions & Record<string, unknown>) => Tuner;
+
+function searchOf(Base: TunerClass, f: (t: Trial) => number): TunerClass {
   return class extends Base {
-    async runTrial(trial: Trial): Promise<number> {
+    override async runTrial(trial: Trial): Promise<number> {
       return f(trial);
     }
-  } as T;
+  };
 }
 
 const MixedTPE = searchOf(TPE, mixed);
@@ -261,7 +264,8 @@ describe('TPE', () => {
     const objective = [new Objective('f1', 'min'), new Objective('f2', 'min')];
     const minimise = [{ direction: 'min' as const }, { direction: 'min' as const }];
     const volumeOf = async (Base: typeof TPE | typeof RandomSearch, projectName: string, seed: number) => {
-      const tuner = new (class extends Base {
+      const Search: TunerClass = Base;
+      const tuner = new (class extends Search {
         override async runTrial(trial: Trial) {
           return zdt1(trial);
         }

@@ -73,7 +73,13 @@ describe.skipIf(!hasSystem('chromium'))("test examples of the served model's own
       await mkdir(join(photos, shade), { recursive: true });
       for (const g of greys) await writeFile(join(photos, shade, `${g}.png`), await png(8, 8, g));
     }
-    const photoSpec = { path: photos, channels: 3, imageSize: { width: 8, height: 8 }, seed: 1, testSplit: 0.25 };
+    const photoSpec = {
+      path: photos,
+      channels: 3 as const,
+      imageSize: { width: 8, height: 8 },
+      seed: 1,
+      testSplit: 0.25,
+    };
     const { path: _p, ...photoOptions } = photoSpec;
     await recordData(await writeShade(root), photoSpec, await loadDataset(photos, photoOptions));
     [webRoot, browser] = await Promise.all([buildBundle(), launchChromium()]);
