@@ -92,6 +92,7 @@ describe('training and evaluation', () => {
       objective: { name: 'val_loss', direction: 'min' as const },
       maxTrials: 3,
       trials: [trial('0', 'COMPLETED', 0.3), trial('1', 'FAILED', null), trial('2', 'COMPLETED', 0.1)],
+      importance: {},
     };
     const ranked = rankTrials(study);
     expect(ranked.map((r) => r.trialId)).toEqual(['2', '0']);
@@ -197,7 +198,9 @@ describe('training and evaluation', () => {
       'best-epoch.svg',
       'best-trial-curves.svg',
       'confusion-matrix.svg',
+      'parallel-coordinates.svg',
       'report.html',
+      'trial-curves.svg',
       'trials.svg',
     ]);
     for (const [name, text] of Object.entries(report.files)) {
