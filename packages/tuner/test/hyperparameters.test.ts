@@ -2,6 +2,7 @@ import {
   HyperParameterError,
   HyperParameters,
   inferDirection,
+  MultiObjective,
   Objective,
   ObjectiveError,
   toObjective,
@@ -190,10 +191,14 @@ describe('Objective', () => {
     expect(new Objective('val_loss').getValue({ loss: 1 })).toBeUndefined();
   });
 
-  it('a list is scalarized as sum(min) - sum(max); none means minimize default_objective', () => {
+  it('a list is a Pareto objective that acts as its first entry; none means minimize default_objective', () => {
     const multi = toObjective(['val_loss', 'val_accuracy']);
+    expect(multi).toBeInstanceOf(MultiObjective);
+    expect(multi.name).toBe('val_loss');
     expect(multi.direction).toBe('min');
-    expect(multi.getValue({ val_loss: 0.5, val_acc: 0.9 })).toBeCloseTo(-0.4, 12);
+    expect(multi.getValue({ val_loss: 0.5, val_acc: 0.9 })).toBe(0.5);
+    expect((multi as MultiObjective).values({ val_loss: 0.5, val_acc: 0.9 })).toEqual([0.5, 0.9]);
+    expect((multi as MultiObjective).values({ val_loss: 0.5 })).toBeUndefined();
     expect(toObjective(undefined).name).toBe('default_objective');
   });
 
