@@ -190,7 +190,10 @@ describe('bad input: a clear message and exit code 2', () => {
     try {
       const cases: [string[], RegExp][] = [
         [['tune', '--max-trials', 'abc'], /--max-trials must be a positive integer/],
-        [['tune', '--tuner', 'genetic'], /--tuner must be one of bayesian, random, grid, hyperband/],
+        [
+          ['tune', '--tuner', 'genetic'],
+          /--tuner must be one of random, grid, bayesian, hyperband, nsga2, tpe; got "genetic"/,
+        ],
         [['tune', '--pruner', 'lazy'], /--pruner must be one of none, median, asha/],
         [['tune', '--space', 'huge', ...SMALL], /unknown search space "huge"/],
         [['tune', '--space', 'nope.js', ...SMALL], /search space file .*nope\.js does not exist/],
