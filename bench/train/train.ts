@@ -1,10 +1,13 @@
 /**
- * npm run bench:train [-- --quick] [--no-torch]
+ * npm run bench:train [-- --quick] [--no-torch] [--only <rows>]
  * Stock TF.js wasm against tuneserve's wasm (pure, and with the OpenBLAS accelerator), a plain user script in its own
  * process, and PyTorch (Debian's python3-torch, 2 threads) in one run: seconds per epoch (median of the epochs after
  * the first) for the reference MLP and the CNN, per-epoch accuracy, and predict latency for 1 and 64 samples. Every
  * TF.js row compiles with the string optimizer 'rmsprop', as user code does. Ends with
  * `RESULT mlp_speedup=<x> cnn_epoch_s=<s> plain_mlp_s=<s> plain_vs_stock=<x> plain_vs_torch=<x> cnn_vs_torch=<x>`.
+ * `--only` takes a comma-separated list of row groups (default: all): mlp (the in-process MLP rows), plain (the plain
+ * user script), latency, cnn (= cnn-stock,cnn-pure,cnn-blas), torch (the PyTorch rows of the selected models).
+ * Ratios against a row that did not run print n/a.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,27 @@ const CNN_SAMPLES = argValue('--cnn-samples', quick ? 2_560 : 60_000);
 const CNN_PURE_SAMPLES = argValue('--cnn-pure-samples', quick ? 1_280 : 6_400);
 const BATCH = 128;
 const FULL = 60_000;
+function usage(message: string): never {
+  console.error(`bench:train: ${message} (--only takes a comma-separated list of ${GROUPS.join(', ')}, cnn)`);
+  process.exit(2);
+}
+const GROUPS = ['mlp', 'plain', 'latency', 'cnn-stock', 'cnn-pure', 'cnn-blas', 'torch'] as const;
+type Group = (typeof GROUPS)[number];
+/** The row groups to run: `--only mlp,plain` etc.; `cnn` stands for the three CNN groups. */
+const ONLY: ReadonlySet<Group> = (() => {
+  const i = process.argv.indexOf('--only');
+  if (i < 0) return new Set(GROUPS);
+  const picked = new Set<Group>();
+  for (const name of (process.argv[i + 1] ?? '').split(',').filter(Boolean)) {
+    if (name === 'cnn') for (const g of ['cnn-stock', 'cnn-pure', 'cnn-blas'] as const) picked.add(g);
+    else if ((GROUPS as readonly string[]).includes(name)) picked.add(name as Group);
+    else usage(`--only: unknown row group '${name}'`);
+  }
+  if (picked.size === 0) usage('--only needs a list');
+  return picked;
+})();
+const runs = (group: Group) => ONLY.has(group);
+const NOT_RUN = 'not run (--only)';
 
 type Config = { label: string; fixes: boolean; accelerator: boolean; blasThreads?: number };
 const STOCK: Config = { label: 'stock wasm', fixes: false, accelerator: false };
@@ -51,6 +75,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const times = (x: number, d = 2) => (Number.isFinite(x) ? `${x.toFixed(d)}x` : 'n/a');
 
 async function use(config: Config): Promise<BackendInfo> {
   const info = await initBackend({ backend: 'wasm', fixes: config.fixes, accelerator: config.accelerator, log: false });
@@ -301,35 +326,41 @@ async function main(): Promise<void> {
   const xm = xAll.slice([0, 0], [MLP_SAMPLES, 784]);
   const ym = yFloat.slice([0], [MLP_SAMPLES]);
   const mlpResults: FitResult[] = [];
-  for (const c of configs) mlpResults.push(await trainConfig(c, mlp, xm, ym, EPOCHS));
+  // the in-process rows; the latency rows need their trained models
+  if (runs('mlp') || runs('latency'))
+    for (const c of configs) mlpResults.push(await trainConfig(c, mlp, xm, ym, EPOCHS));
 
   // The same MLP as a plain user script in its own process (default initBackend(), compile with 'rmsprop')
-  const plain = runEpochs(
-    'plain user script (own process)',
-    process.execPath,
-    [fileURLToPath(new URL('./plain-user.js', import.meta.url)), String(MLP_SAMPLES), String(EPOCHS)],
-    MLP_SAMPLES,
-  );
+  const plainLabel = 'plain user script (own process)';
+  const plain = runs('plain')
+    ? runEpochs(
+        plainLabel,
+        process.execPath,
+        [fileURLToPath(new URL('./plain-user.js', import.meta.url)), String(MLP_SAMPLES), String(EPOCHS)],
+        MLP_SAMPLES,
+      )
+    : { ...emptyResult(plainLabel), error: NOT_RUN };
 
   // PyTorch, same data, same models
-  const torchMissing = withTorch ? ensureTorch() : 'skipped (--no-torch)';
+  const torchMissing = !runs('torch') ? NOT_RUN : withTorch ? ensureTorch() : 'skipped (--no-torch)';
   const torchLabel = torchMissing ? 'PyTorch' : `PyTorch ${torchVersion()} (${TORCH_THREADS} threads)`;
   const peerData = torchMissing ? undefined : writePeerData(full.x, Int32Array.from(full.y));
-  const torchRun = (model: 'mlp' | 'cnn', samples: number): FitResult => {
+  const torchRun = (model: 'mlp' | 'cnn', samples: number, wanted: boolean): FitResult => {
+    if (!wanted) return { ...emptyResult(torchLabel), error: NOT_RUN };
     if (!peerData) return { ...emptyResult(torchLabel), error: torchMissing };
     const script = fileURLToPath(new URL('../torch_peer.py', import.meta.url));
     const args = [script, '--model', model, '--images', peerData.images, '--labels', peerData.labels];
     args.push('--samples', String(samples), '--epochs', String(EPOCHS), '--threads', String(TORCH_THREADS));
     return runEpochs(torchLabel, PYTHON, args, samples);
   };
-  const torchMlp = torchRun('mlp', MLP_SAMPLES);
+  const torchMlp = torchRun('mlp', MLP_SAMPLES, runs('mlp') || runs('plain'));
 
   // Predict latency, on the trained MLPs
-  console.log('\nMLP predict latency (p50 of model.predict + dataSync)');
+  if (runs('latency')) console.log('\nMLP predict latency (p50 of model.predict + dataSync)');
   const latencies: { label: string; one: number; batch: number }[] = [];
   for (const [i, c] of configs.entries()) {
-    const model = mlpResults[i]!.model;
-    if (!model) continue;
+    const model = mlpResults[i]?.model;
+    if (!model || !runs('latency')) continue;
     await use(c);
     const one = tf.tidy(() => xAll.slice([0, 0], [1, 784]));
     const batch = tf.tidy(() => xAll.slice([0, 0], [64, 784]));
@@ -343,14 +374,16 @@ async function main(): Promise<void> {
   console.log(
     `\nCNN Conv2D(32,3) -> MaxPool(2) -> Conv2D(64,3) -> MaxPool(2) -> Flatten -> Dropout(0.5) -> Dense(10), rmsprop, batch ${BATCH}`,
   );
-  {
+  if (runs('cnn-stock')) {
     await use(STOCK);
     const xs = images.slice([0, 0, 0, 0], [BATCH * 2, 28, 28, 1]);
     const ys = yFloat.slice([0], [BATCH * 2]);
     cnnResults.push(await trainConfig(STOCK, cnn, xs, ys, 1));
     tf.dispose([xs, ys]);
   }
-  const cnnConfigs = hasAccel && BLAS_THREADS > 1 ? [PURE, ACCEL1, ACCEL] : configs.slice(1);
+  const cnnConfigs = (hasAccel && BLAS_THREADS > 1 ? [PURE, ACCEL1, ACCEL] : configs.slice(1)).filter((c) =>
+    runs(c.accelerator ? 'cnn-blas' : 'cnn-pure'),
+  );
   const cnnByConfig = new Map<Config, FitResult>();
   for (const c of cnnConfigs) {
     const n = c.accelerator ? CNN_SAMPLES : CNN_PURE_SAMPLES;
@@ -364,12 +397,12 @@ async function main(): Promise<void> {
     tf.dispose([xs, ys]);
   }
 
-  const torchCnn = torchRun('cnn', CNN_SAMPLES);
+  const torchCnn = torchRun('cnn', CNN_SAMPLES, runs('cnn-stock') || runs('cnn-pure') || runs('cnn-blas'));
   if (peerData) rmSync(peerData.dir, { recursive: true, force: true });
 
   // Summary
-  const stock = mlpResults[0]!.perEpoch;
-  const stockCpu = mlpResults[0]!.perEpochCpu;
+  const stock = mlpResults[0]?.perEpoch ?? Number.NaN;
+  const stockCpu = mlpResults[0]?.perEpochCpu ?? Number.NaN;
   console.log('\nSUMMARY (per 60k-sample epoch, median of the epochs after the first; speedup vs stock wasm)');
   console.log(
     'model | configuration | wall s/epoch | speedup vs stock | vs PyTorch | cpu s/epoch | cpu speedup | accuracy per epoch | other load (cores)',
@@ -377,42 +410,44 @@ async function main(): Promise<void> {
   const row = (model: string, r: FitResult, peer: FitResult, base?: { wall: number; cpu: number }) =>
     console.log(
       `${model} | ${r.label} | ${r.error ? `cannot train (${r.error})` : fmt(r.perEpoch)} | ` +
-        `${base ? `${fmt(base.wall / r.perEpoch, 1)}x` : ''} | ` +
-        `${r === peer || !Number.isFinite(peer.perEpoch) || !Number.isFinite(r.perEpoch) ? '' : `${fmt(peer.perEpoch / r.perEpoch, 2)}x`} | ` +
-        `${fmt(r.perEpochCpu)} | ${base ? `${fmt(base.cpu / r.perEpochCpu, 1)}x` : ''} | ` +
+        `${base ? times(base.wall / r.perEpoch, 1) : ''} | ` +
+        `${r === peer || !Number.isFinite(peer.perEpoch) || !Number.isFinite(r.perEpoch) ? '' : times(peer.perEpoch / r.perEpoch)} | ` +
+        `${fmt(r.perEpochCpu)} | ${base ? times(base.cpu / r.perEpochCpu, 1) : ''} | ` +
         `${r.accuracy.map((a) => fmt(a, 3)).join(' ')} | ${r.load.map((l) => fmt(l)).join(' ')}`,
     );
-  for (const r of [...mlpResults, plain, torchMlp]) row('MLP', r, torchMlp, { wall: stock, cpu: stockCpu });
-  for (const r of [...cnnResults, torchCnn]) row('CNN', r, torchCnn);
-  console.log('\npredict latency p50 | 1 sample (µs) | 64 samples (µs)');
+  const ran = (r: FitResult) => r.error !== NOT_RUN;
+  for (const r of [...mlpResults, plain, torchMlp].filter(ran)) row('MLP', r, torchMlp, { wall: stock, cpu: stockCpu });
+  for (const r of [...cnnResults, torchCnn].filter(ran)) row('CNN', r, torchCnn);
+  if (runs('latency')) console.log('\npredict latency p50 | 1 sample (µs) | 64 samples (µs)');
   for (const l of latencies)
     console.log(`${l.label} | ${fmt(l.one, 0)} | ${fmt(l.batch, 0)} (${fmt(latencies[0]!.batch / l.batch, 1)}x)`);
   const bestMlp = Math.min(...mlpResults.slice(1).map((r) => r.perEpoch));
   const bestMlpCpu = Math.min(...mlpResults.slice(1).map((r) => r.perEpochCpu));
+  const ours = [...cnnByConfig.values()];
   const bestCnnCpu = Math.min(
-    ...cnnResults.slice(1).map((r) => (Number.isFinite(r.perEpochCpu) ? r.perEpochCpu : Number.POSITIVE_INFINITY)),
+    ...ours.map((r) => (Number.isFinite(r.perEpochCpu) ? r.perEpochCpu : Number.POSITIVE_INFINITY)),
   );
   console.log(`(cpu-time view: mlp_speedup=${fmt(stockCpu / bestMlpCpu)} cnn_epoch_cpu_s=${fmt(bestCnnCpu, 1)})`);
-  const bestCnn = Math.min(
-    ...cnnResults.slice(1).map((r) => (Number.isFinite(r.perEpoch) ? r.perEpoch : Number.POSITIVE_INFINITY)),
-  );
+  const bestCnn = Math.min(...ours.map((r) => (Number.isFinite(r.perEpoch) ? r.perEpoch : Number.POSITIVE_INFINITY)));
   // The issue's targets, each with the figure this run measured
   const check = (what: string, got: number, unit: string, target: number, atLeast: boolean) => {
     const met = Number.isFinite(got) && (atLeast ? got >= target : got <= target);
-    const shown = unit === 'x' ? `${fmt(got)}x` : `${fmt(got)} ${unit}`;
+    const shown = unit === 'x' ? times(got) : `${fmt(got)} ${unit}`;
     const wanted = unit === 'x' ? `${target}x` : `${target} ${unit}`;
     console.log(`target: ${what} ${shown} (target ${atLeast ? '>=' : '<='} ${wanted}) ${met ? 'MET' : 'MISSED'}`);
   };
   console.log('');
-  check('plain user MLP script vs stock wasm', stock / plain.perEpoch, 'x', 9, true);
-  check('plain user MLP script', plain.perEpoch, 's/epoch', 0.5, false);
-  check('plain user MLP script vs PyTorch', torchMlp.perEpoch / plain.perEpoch, 'x', 3, true);
+  if (runs('plain')) {
+    check('plain user MLP script vs stock wasm', stock / plain.perEpoch, 'x', 9, true);
+    check('plain user MLP script', plain.perEpoch, 's/epoch', 0.5, false);
+    check('plain user MLP script vs PyTorch', torchMlp.perEpoch / plain.perEpoch, 'x', 3, true);
+  }
   const cnnAccel = cnnByConfig.get(ACCEL);
   if (cnnAccel) {
     check(`CNN ${ACCEL.label}`, cnnAccel.perEpoch, 's/epoch', 10, false);
     check(`CNN ${ACCEL.label} vs PyTorch`, torchCnn.perEpoch / cnnAccel.perEpoch, 'x', 2.5, true);
   }
-  check('CNN pure wasm', cnnByConfig.get(PURE)?.perEpoch ?? Number.NaN, 's/epoch', 40, false);
+  if (runs('cnn-pure')) check('CNN pure wasm', cnnByConfig.get(PURE)?.perEpoch ?? Number.NaN, 's/epoch', 40, false);
   console.log(
     `RESULT mlp_speedup=${fmt(stock / bestMlp)} cnn_epoch_s=${fmt(bestCnn, 1)} plain_mlp_s=${fmt(plain.perEpoch)} ` +
       `plain_vs_stock=${fmt(stock / plain.perEpoch)} plain_vs_torch=${fmt(torchMlp.perEpoch / plain.perEpoch)} ` +
