@@ -3,27 +3,27 @@
  * HTTP server, answering from the same models with the same parsing, limits and deadlines. Auth is
  * decided per method from one table, deny by default: a method missing from the table needs a key,
  * like an HTTP route without an `auth` declaration. Keys come in metadata `authorization: Bearer
- * <key>` or `x-api-key`, checked by the server's ApiKeys.
+ * <key>` or `x-api-key`, checked by the server's ApiKeys. ModelStreamInfer (Triton's streaming method) checks
+ * the key once when the stream opens and counts every message in the rate limit.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { classificationStrings, inTargetUnits } from './answers.js';
 import type { ApiKeys } from './auth.js';
 import type { AuthFailureGuard } from './auth-guard.js';
-import { predictWithDeadline, resolveIn, type ServingContext } from './context.js';
-import { HttpError, InvalidInputError, NotFoundError } from './errors.js';
-import type { ServedVersion } from './model/manager.js';
+import type { ServingContext } from './context.js';
+import { HttpError } from './errors.js';
+import { findModel, type InferRequest, type InferResponse, type ModelRef, modelInfer, statusOf } from './grpc-infer.js';
+import { serveStream } from './grpc-stream.js';
 import { keyDigest, type RequestRateLimiter, rateBucket } from './rate-limit.js';
-import { decodeImages, schemaColumns, v2Inputs } from './raw-input.js';
-import type { Batch } from './tensor-input.js';
+import { v2Inputs } from './raw-input.js';
 
 const PROTO = fileURLToPath(new URL('../proto/grpc_predict_v2.proto', import.meta.url));
 
-/** Which methods need a key when keys are set; any method not listed needs one too. */
 /** Not counted by the rate limit, like HTTP's /v2/health/* (probes must not eat a client's budget). */
 const RATE_EXEMPT = new Set(['ServerLive', 'ServerReady']);
 
+/** Which methods need a key when keys are set; any method not listed needs one too. */
 export const GRPC_AUTH: Readonly<Record<string, 'open' | 'key'>> = {
   ServerLive: 'open',
   ServerReady: 'open',
@@ -31,42 +31,21 @@ export const GRPC_AUTH: Readonly<Record<string, 'open' | 'key'>> = {
   ModelReady: 'key',
   ModelMetadata: 'key',
   ModelInfer: 'key',
+  ModelStreamInfer: 'key',
 };
 
-interface Contents {
-  bool_contents?: boolean[];
-  int_contents?: number[];
-  int64_contents?: number[];
-  uint_contents?: number[];
-  uint64_contents?: number[];
-  fp32_contents?: number[];
-  fp64_contents?: number[];
-  bytes_contents?: Buffer[];
-}
+/** Messages of one ModelStreamInfer stream in flight at once; past it the stream stops reading (flow control). */
+const STREAM_WINDOW = 64;
 
-interface InputTensor {
-  name: string;
-  datatype: string;
-  shape: number[];
-  contents?: Contents | null;
-}
+type Refusal = { code: grpc.status; details: string; metadata?: grpc.Metadata };
 
-interface ModelRef {
-  name: string;
-  version: string;
-}
+/** A stream message refused before inference (the rate limit): its message is the answer's error_message. */
+class RefusedError extends Error {}
 
-interface InferRequest {
-  model_name: string;
-  model_version: string;
-  id: string;
-  inputs: InputTensor[];
-  outputs: { name: string; parameters?: Record<string, { int64_param?: number; parameter_choice?: string }> }[];
-  raw_input_contents: Buffer[];
+interface StreamInferResponse {
+  error_message: string;
+  infer_response: Partial<InferResponse>;
 }
-
-/** One input's values: numbers, or BYTES elements. */
-type Values = { numbers: ArrayLike<number>; bytes?: undefined } | { bytes: Buffer[]; numbers?: undefined };
 
 export interface GrpcOptions {
   ctx: ServingContext;
@@ -88,154 +67,12 @@ export interface GrpcServer {
   close(): Promise<void>;
 }
 
-function statusOf(err: unknown): { code: grpc.status; details: string } {
-  if (err instanceof HttpError) {
-    const codes: Record<number, grpc.status> = {
-      400: grpc.status.INVALID_ARGUMENT,
-      401: grpc.status.UNAUTHENTICATED,
-      404: grpc.status.NOT_FOUND,
-      413: grpc.status.RESOURCE_EXHAUSTED,
-      415: grpc.status.INVALID_ARGUMENT,
-      501: grpc.status.UNIMPLEMENTED,
-      503: grpc.status.UNAVAILABLE,
-      504: grpc.status.DEADLINE_EXCEEDED,
-    };
-    return { code: codes[err.statusCode] ?? grpc.status.INVALID_ARGUMENT, details: err.message };
-  }
-  return { code: grpc.status.INTERNAL, details: 'internal server error' };
-}
-
-/** BYTES elements of a raw input: each a 4-byte little-endian length, then that many bytes. */
-function splitBytes(raw: Buffer, where: string): Buffer[] {
-  const items: Buffer[] = [];
-  let at = 0;
-  while (at < raw.length) {
-    if (at + 4 > raw.length) throw new InvalidInputError(`${where}: truncated BYTES element length`);
-    const length = raw.readUInt32LE(at);
-    at += 4;
-    if (at + length > raw.length) throw new InvalidInputError(`${where}: BYTES element runs past the end`);
-    items.push(raw.subarray(at, at + length));
-    at += length;
-  }
-  return items;
-}
-
 /** The client address of a gRPC peer ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000"), as HTTP's req.ip spells it. */
 function peerAddress(peer: string): string {
   const bare = peer.replace(/^ipv[46]:/, '');
   const v6 = /^\[(.*)\]:\d+$/.exec(bare);
   if (v6?.[1]) return v6[1];
   return bare.replace(/:\d+$/, '');
-}
-
-function lengthPrefix(length: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(length);
-  return b;
-}
-
-/** Typed values from little-endian bytes (copied: a gRPC buffer need not be aligned). */
-function rawNumbers(raw: Buffer, datatype: string, where: string): ArrayLike<number> {
-  const width = { FP32: 4, FP64: 8, INT32: 4, INT64: 8 }[datatype];
-  if (width === undefined) throw new InvalidInputError(`${where}: raw contents of ${datatype} are not supported`);
-  if (raw.length % width !== 0)
-    throw new InvalidInputError(`${where}: ${raw.length} bytes is not a whole number of ${datatype}`);
-  const copy = new Uint8Array(raw).buffer;
-  if (datatype === 'FP32') return new Float32Array(copy);
-  if (datatype === 'FP64') return new Float64Array(copy);
-  if (datatype === 'INT32') return new Int32Array(copy);
-  return Array.from(new BigInt64Array(copy), Number);
-}
-
-function inputValues(t: InputTensor, raw: Buffer | undefined, where: string): Values {
-  if (t.datatype === 'BYTES') {
-    if (raw) return { bytes: splitBytes(raw, where) };
-    return { bytes: t.contents?.bytes_contents ?? [] };
-  }
-  if (raw) return { numbers: rawNumbers(raw, t.datatype, where) };
-  const c = t.contents ?? {};
-  const field: Record<string, keyof Contents> = {
-    FP32: 'fp32_contents',
-    FP64: 'fp64_contents',
-    INT8: 'int_contents',
-    INT16: 'int_contents',
-    INT32: 'int_contents',
-    INT64: 'int64_contents',
-    UINT8: 'uint_contents',
-    UINT16: 'uint_contents',
-    UINT32: 'uint_contents',
-    UINT64: 'uint64_contents',
-  };
-  const key = field[t.datatype];
-  if (!key) throw new InvalidInputError(`${where}: datatype "${t.datatype}" is not supported`);
-  return { numbers: (c[key] as number[] | undefined) ?? [] };
-}
-
-function elementCount(shape: number[], where: string): number {
-  if (shape.length === 0) throw new InvalidInputError(`${where}: shape is empty`);
-  let n = 1;
-  for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new InvalidInputError(`${where}: shape holds ${d}`);
-    n *= d;
-  }
-  return n;
-}
-
-/** The request's inputs as a batch for the served version: a plain tensor, BYTES images, or one tensor per feature. */
-async function requestBatch(ctx: ServingContext, served: ServedVersion, req: InferRequest): Promise<Batch> {
-  const raw = req.raw_input_contents;
-  if (raw.length > 0 && raw.length !== req.inputs.length)
-    throw new InvalidInputError(`raw_input_contents holds ${raw.length} entries for ${req.inputs.length} inputs`);
-  if (req.inputs.length === 0) throw new InvalidInputError('the request has no inputs');
-  const values = req.inputs.map((t, i) => {
-    const where = `inputs[${i}] ("${t.name}")`;
-    const v = inputValues(t, raw[i], where);
-    const expected = elementCount(t.shape, where);
-    const got = v.numbers ? v.numbers.length : v.bytes.length;
-    if (got !== expected)
-      throw new InvalidInputError(`${where}: shape ${JSON.stringify(t.shape)} needs ${expected} values, got ${got}`);
-    return v;
-  });
-  const limits = { maxPixels: ctx.maxImagePixels };
-  const input = served.input;
-  const sig = served.signature;
-  const [first] = values;
-  const [tensor] = req.inputs;
-  if (input.kind === 'image' && values.length === 1 && first?.bytes) {
-    if (first.bytes.length > ctx.maxInstances)
-      throw new InvalidInputError(
-        `inputs[0] holds ${first.bytes.length} images; at most ${ctx.maxInstances} per request`,
-      );
-    if (first.bytes.length === 0) throw new InvalidInputError('inputs[0] holds no image');
-    return decodeImages(input, first.bytes, sig.exampleSize, limits, (i) => `inputs[0] element ${i}`);
-  }
-  if (input.kind === 'tabular' && req.inputs.every((t) => input.features.some((f) => f.name === t.name))) {
-    const columns: Record<string, unknown> = {};
-    req.inputs.forEach((t, i) => {
-      const v = values[i];
-      columns[t.name] = v?.bytes ? v.bytes.map((b) => b.toString('utf8')) : Array.from(v?.numbers ?? []);
-    });
-    const batch = await schemaColumns(served, columns, ctx.maxInstances, limits);
-    if (batch) return batch;
-  }
-  // A plain tensor: one numeric input of shape [batch, ...example shape].
-  if (values.length !== 1 || !first?.numbers || !tensor)
-    throw new InvalidInputError(
-      `the model takes one FP32 input "${sig.inputName}" of shape [-1, ${sig.exampleShape.join(', ')}]`,
-    );
-  const count = tensor.shape[0] ?? 0;
-  if (count === 0) throw new InvalidInputError('inputs[0]: the batch is empty');
-  if (count > ctx.maxInstances)
-    throw new InvalidInputError(`inputs[0] holds ${count} examples; at most ${ctx.maxInstances} per request`);
-  if (first.numbers.length !== count * sig.exampleSize)
-    throw new InvalidInputError(
-      `inputs[0]: shape ${JSON.stringify(tensor.shape)} does not hold ${count} examples of ${sig.exampleSize} values`,
-    );
-  const batchValues = first.numbers instanceof Float32Array ? first.numbers : Float32Array.from(first.numbers);
-  for (let i = 0; i < batchValues.length; i++) {
-    if (!Number.isFinite(batchValues[i])) throw new InvalidInputError(`inputs[0]: value ${i} is not a finite float32`);
-  }
-  return { values: batchValues, count };
 }
 
 export async function startGrpcServer(port: number, host: string, options: GrpcOptions): Promise<GrpcServer> {
@@ -252,12 +89,6 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
   };
   const service = loaded.inference.GRPCInferenceService.service;
 
-  const find = (name: string, version: string) => {
-    const model = ctx.models.get(name);
-    if (!model) throw new NotFoundError(`Model with name ${name} does not exist.`);
-    return { model, served: resolveIn(model, version ? { version } : {}) };
-  };
-
   // Requests arrive as proto-loader decoded them (keepCase, defaults: every field present); each handler names its type.
   const methods: Record<string, (req: unknown) => Promise<unknown>> = {
     ServerLive: async () => ({ live: true }),
@@ -266,7 +97,7 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
     ModelReady: async (req) => {
       const { name, version } = req as ModelRef;
       try {
-        find(name, version);
+        findModel(ctx, name, version);
         return { ready: true };
       } catch (e) {
         if (e instanceof HttpError && e.statusCode === 503) return { ready: false };
@@ -275,7 +106,7 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
     },
     ModelMetadata: async (req) => {
       const { name, version } = req as ModelRef;
-      const { model, served } = find(name, version);
+      const { model, served } = findModel(ctx, name, version);
       const sig = served.signature;
       const inputs = v2Inputs(served);
       return {
@@ -286,42 +117,7 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
         outputs: [{ name: sig.outputName, datatype: 'FP32', shape: [-1, sig.outputSize] }],
       };
     },
-    ModelInfer: async (request) => {
-      const req = request as InferRequest;
-      const { model, served } = find(req.model_name, req.model_version);
-      const sig = served.signature;
-      for (const out of req.outputs) {
-        if (out.name !== sig.outputName)
-          throw new InvalidInputError(
-            `requested output "${out.name}" does not exist; the model's output is "${sig.outputName}"`,
-          );
-      }
-      const batch = await requestBatch(ctx, served, req);
-      const out = inTargetUnits(served.output, await predictWithDeadline(ctx, served, batch));
-      const raw = req.raw_input_contents.length > 0;
-      const classes = req.outputs[0]?.parameters?.classification;
-      if (classes) {
-        // Triton's classification extension: BYTES "score:index:label", best first.
-        const strings = classificationStrings(served.output, out, batch.count, classes.int64_param);
-        const bytes = strings.map((t) => Buffer.from(t, 'utf8'));
-        const tensor = { name: sig.outputName, datatype: 'BYTES', shape: [batch.count, strings.length / batch.count] };
-        return {
-          model_name: model.name,
-          model_version: String(served.version),
-          id: req.id,
-          outputs: [raw ? tensor : { ...tensor, contents: { bytes_contents: bytes } }],
-          raw_output_contents: raw ? [Buffer.concat(bytes.flatMap((b) => [lengthPrefix(b.length), b]))] : [],
-        };
-      }
-      const tensor = { name: sig.outputName, datatype: 'FP32', shape: [batch.count, sig.outputSize] };
-      return {
-        model_name: model.name,
-        model_version: String(served.version),
-        id: req.id,
-        outputs: [raw ? tensor : { ...tensor, contents: { fp32_contents: Array.from(out) } }],
-        raw_output_contents: raw ? [Buffer.from(out.buffer, out.byteOffset, out.byteLength)] : [],
-      };
-    },
+    ModelInfer: (req) => modelInfer(ctx, req as InferRequest),
   };
 
   const presentedKey = (metadata: grpc.Metadata): string | undefined => {
@@ -334,63 +130,99 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
     return typeof key === 'string' && key.length > 0 ? key : undefined;
   };
 
+  /** The key check of a call (a stream's is made once, when it opens): the refusal, or the verified key's digest. */
+  const admit = (open: boolean, address: string, metadata: grpc.Metadata): Refusal | { verified: string | null } => {
+    if (open || !keys.enabled) return { verified: null };
+    const tooMany = (ms: number): Refusal => ({
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      details: `too many failed API keys from this address; retry in ${Math.ceil(ms / 1000)} s`,
+    });
+    const blocked = options.guard.blockedFor(address);
+    if (blocked > 0) return tooMany(blocked);
+    const key = presentedKey(metadata);
+    if (!key || !keys.matches(key)) {
+      // As over HTTP: only a presented, wrong key counts as a guess.
+      const nowBlocked = key ? options.guard.fail(address) : 0;
+      if (nowBlocked > 0) return tooMany(nowBlocked);
+      return {
+        code: grpc.status.UNAUTHENTICATED,
+        details: key
+          ? 'invalid API key'
+          : 'missing API key: send metadata "authorization: Bearer <key>" or "x-api-key"',
+      };
+    }
+    return { verified: keyDigest(key) };
+  };
+
+  /** Counts one request (each message of a stream) in the shared rate limit: the refusal past it, else undefined. */
   const limiter = options.rateLimiter;
+  const overLimit = (bucket: string): Refusal | undefined => {
+    if (!limiter) return undefined;
+    const { current, ttl } = limiter.hit(bucket);
+    if (current <= limiter.limit.max) return undefined;
+    const seconds = Math.max(1, Math.ceil(ttl / 1000));
+    const metadata = new grpc.Metadata();
+    metadata.set('retry-after', String(seconds));
+    return {
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      details: `rate limit exceeded: at most ${limiter.limit.max} requests per ${limiter.limit.windowMs} ms; retry in ${seconds} s`,
+      metadata,
+    };
+  };
+
+  const failure = (method: string, err: unknown) => {
+    const status = statusOf(err);
+    if (status.code === grpc.status.INTERNAL) options.log.error({ err, method }, 'gRPC call failed');
+    return status;
+  };
+
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const name of Object.keys(service)) {
     const open = GRPC_AUTH[name] === 'open';
+    const counted = !RATE_EXEMPT.has(name);
+    if (name === 'ModelStreamInfer') {
+      implementation[name] = (call: grpc.ServerDuplexStream<InferRequest, StreamInferResponse>) => {
+        const address = peerAddress(call.getPeer());
+        const admitted = admit(open, address, call.metadata);
+        if ('code' in admitted) {
+          call.emit('error', admitted);
+          return;
+        }
+        // After the key check, as over HTTP: the bucket is the verified key, else the address.
+        const bucket = rateBucket(admitted.verified, address);
+        const failed = (req: InferRequest, err: unknown): StreamInferResponse => ({
+          // Triton's way: the message's own error, its id and model so the client can match it; the stream goes on.
+          error_message: err instanceof RefusedError ? err.message : failure(name, err).details,
+          infer_response: { model_name: req.model_name, model_version: req.model_version, id: req.id },
+        });
+        serveStream(
+          call,
+          {
+            answer: async (req) => {
+              const refused = overLimit(bucket);
+              if (refused) throw new RefusedError(refused.details);
+              return { error_message: '', infer_response: await modelInfer(ctx, req) };
+            },
+            failed,
+          },
+          STREAM_WINDOW,
+        );
+      };
+      continue;
+    }
     const handler = methods[name];
     implementation[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const address = peerAddress(call.getPeer());
-      let verified: string | null = null;
-      if (!open && keys.enabled) {
-        const tooMany = (ms: number) =>
-          callback({
-            code: grpc.status.RESOURCE_EXHAUSTED,
-            details: `too many failed API keys from this address; retry in ${Math.ceil(ms / 1000)} s`,
-          });
-        const blocked = options.guard.blockedFor(address);
-        if (blocked > 0) return tooMany(blocked);
-        const key = presentedKey(call.metadata);
-        if (!key || !keys.matches(key)) {
-          // As over HTTP: only a presented, wrong key counts as a guess.
-          const nowBlocked = key ? options.guard.fail(address) : 0;
-          if (nowBlocked > 0) return tooMany(nowBlocked);
-          callback({
-            code: grpc.status.UNAUTHENTICATED,
-            details: key
-              ? 'invalid API key'
-              : 'missing API key: send metadata "authorization: Bearer <key>" or "x-api-key"',
-          });
-          return;
-        }
-        verified = keyDigest(key);
-      }
+      // The peer's address is only needed by the key check and the rate limit.
+      const address = (!open && keys.enabled) || (limiter && counted) ? peerAddress(call.getPeer()) : '';
+      const admitted = admit(open, address, call.metadata);
+      if ('code' in admitted) return callback(admitted);
       // After the key check, as over HTTP: the bucket is the verified key, else the address.
-      if (limiter && !RATE_EXEMPT.has(name)) {
-        const { current, ttl } = limiter.hit(rateBucket(verified, address));
-        if (current > limiter.limit.max) {
-          const seconds = Math.max(1, Math.ceil(ttl / 1000));
-          const trailer = new grpc.Metadata();
-          trailer.set('retry-after', String(seconds));
-          callback({
-            code: grpc.status.RESOURCE_EXHAUSTED,
-            details: `rate limit exceeded: at most ${limiter.limit.max} requests per ${limiter.limit.windowMs} ms; retry in ${seconds} s`,
-            metadata: trailer,
-          });
-          return;
-        }
-      }
-      if (!handler) {
-        callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented` });
-        return;
-      }
+      const refused = counted && limiter ? overLimit(rateBucket(admitted.verified, address)) : undefined;
+      if (refused) return callback(refused);
+      if (!handler) return callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented` });
       handler(call.request).then(
         (reply) => callback(null, reply),
-        (err: unknown) => {
-          const status = statusOf(err);
-          if (status.code === grpc.status.INTERNAL) options.log.error({ err, method: name }, 'gRPC call failed');
-          callback(status);
-        },
+        (err: unknown) => callback(failure(name, err)),
       );
     };
   }

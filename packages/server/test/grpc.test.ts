@@ -19,10 +19,17 @@ const PROTO_DIR = fileURLToPath(new URL('../proto', import.meta.url));
 const KEY = 'grpc-test-key';
 const auth = [['authorization', `Bearer ${KEY}`]];
 
+interface StreamAnswer {
+  error_message: string;
+  response: { id?: string; model_name?: string; model_version?: string };
+  raw_fp32: number[][];
+}
+
 interface CallResult {
   code: string;
   details?: string;
   trailers?: Record<string, string>;
+  responses?: StreamAnswer[];
   response?: Record<string, unknown> & {
     outputs?: { name: string; shape: string[]; contents?: { fp32_contents?: number[] } }[];
   };
@@ -276,6 +283,89 @@ describe('KServe v2 gRPC with a real Python client', () => {
     expect(bad[7]?.details).toMatch(/colour/);
   });
 
+  it('ModelStreamInfer: answers in request order with ids; a bad message gets its error and the stream goes on', async () => {
+    const light = (await png(16, 16, 220)).toString('base64');
+    const mnist = (id: string, fp32: number[], shape = [1, 784]) => ({
+      request: { model_name: 'mnist', id, inputs: [{ name: 'x', datatype: 'FP32', shape }] },
+      raw: [{ fp32 }],
+    });
+    const [unary] = await runClient([{ method: 'ModelInfer', metadata: auth, ...mnist('unary', image(4)) }]);
+    const [stream] = await runClient([
+      {
+        method: 'ModelStreamInfer',
+        metadata: auth,
+        messages: [
+          mnist('first', image(4)),
+          mnist('short', [1, 2, 3]),
+          {
+            request: {
+              model_name: 'nosuch',
+              id: 'unknown',
+              inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784] }],
+            },
+          },
+          mnist('too-many', new Array(9 * 784).fill(0), [9, 784]),
+          { request: { model_name: 'mnist', id: 'datatype', inputs: [{ name: 'x', datatype: 'STRING', shape: [1] }] } },
+          {
+            request: { model_name: 'shade', id: 'photo', inputs: [{ name: 'image', datatype: 'BYTES', shape: [1] }] },
+            raw: [{ bytes_b64: [light] }],
+          },
+          mnist('last', image(4)),
+        ],
+      },
+    ]);
+    expect(stream?.code, stream?.details).toBe('OK');
+    const answers = stream?.responses ?? [];
+    expect(answers.map((a) => a.response.id)).toEqual([
+      'first',
+      'short',
+      'unknown',
+      'too-many',
+      'datatype',
+      'photo',
+      'last',
+    ]);
+    expect(answers.map((a) => a.error_message === '')).toEqual([true, false, false, false, false, true, true]);
+    expect(answers[1]?.error_message).toMatch(/shape \[1,784\] needs 784 values, got 3/);
+    expect(answers[2]?.error_message).toMatch(/nosuch does not exist/);
+    expect(answers[3]?.error_message).toMatch(/at most 8/);
+    expect(answers[4]?.error_message).toMatch(/STRING/);
+    expect(answers[1]?.response.model_name).toBe('mnist');
+    // The same numbers as the unary call, and the answer's model and version.
+    expect(answers[0]?.response).toMatchObject({ model_name: 'mnist', model_version: '1' });
+    close(answers[0]?.raw_fp32?.[0] ?? [], unary?.raw_fp32?.[0] ?? [0]);
+    close(answers[6]?.raw_fp32?.[0] ?? [], unary?.raw_fp32?.[0] ?? [0]);
+    expect((answers[5]?.raw_fp32?.[0]?.[1] ?? 0) > 0.5).toBe(true);
+  });
+
+  it('ModelStreamInfer: hundreds of messages in flight, a slow reader, cancellation, and a key checked at open', async () => {
+    const message = {
+      request: { model_name: 'mnist', id: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784] }] },
+      raw: [{ fp32: image(7) }],
+    };
+    const [many, slow, cancelled, noKey, wrongKey, after] = await runClient([
+      { method: 'ModelStreamInfer', metadata: auth, messages: [message], repeat: 600 },
+      { method: 'ModelStreamInfer', metadata: auth, messages: [message], repeat: 300, read_after: 1 },
+      { method: 'ModelStreamInfer', metadata: auth, messages: [message], repeat: 400, cancel_after: 5 },
+      { method: 'ModelStreamInfer', messages: [message] },
+      { method: 'ModelStreamInfer', metadata: [['x-api-key', 'wrong']], messages: [message] },
+      { method: 'ModelStreamInfer', metadata: auth, messages: [message], repeat: 3 },
+    ]);
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `m#${i}`);
+    expect(many?.code, many?.details).toBe('OK');
+    expect(many?.responses?.map((a) => a.response.id)).toEqual(ids(600));
+    expect(many?.responses?.every((a) => a.error_message === '' && a.raw_fp32[0]?.length === 10)).toBe(true);
+    expect(slow?.code, slow?.details).toBe('OK');
+    expect(slow?.responses?.map((a) => a.response.id)).toEqual(ids(300));
+    expect(cancelled?.code).toBe('CANCELLED');
+    expect(cancelled?.responses).toHaveLength(5);
+    expect(noKey).toMatchObject({ code: 'UNAUTHENTICATED', responses: [] });
+    expect(noKey?.details).toMatch(/missing API key/);
+    expect(wrongKey).toMatchObject({ code: 'UNAUTHENTICATED', details: 'invalid API key', responses: [] });
+    // The server goes on serving after a cancelled stream.
+    expect(after?.responses?.map((a) => a.error_message)).toEqual(['', '', '']);
+  });
+
   it('wrong keys over gRPC count toward the same per-address limit as HTTP', async () => {
     const root = await freshDir('grpc-guard');
     await writeModel(join(root, 'mnist', '1'), 'identity');
@@ -292,10 +382,12 @@ describe('KServe v2 gRPC with a real Python client', () => {
         request: { name: 'mnist' },
         metadata: [['x-api-key', key]],
       });
-      const codes = (await runClient([call('guess-1'), call('guess-2'), call(KEY)], guarded.grpcAddress())).map(
+      const stream = { method: 'ModelStreamInfer', metadata: [['x-api-key', KEY]], messages: [{}] };
+      const codes = (await runClient([call('guess-1'), call('guess-2'), call(KEY), stream], guarded.grpcAddress())).map(
         (r) => r.code,
       );
-      expect(codes).toEqual(['UNAUTHENTICATED', 'RESOURCE_EXHAUSTED', 'RESOURCE_EXHAUSTED']);
+      // A blocked address cannot open a stream either, the right key included.
+      expect(codes).toEqual(['UNAUTHENTICATED', 'RESOURCE_EXHAUSTED', 'RESOURCE_EXHAUSTED', 'RESOURCE_EXHAUSTED']);
       // The same address is refused over HTTP too, the right key included.
       const res = await http(`${guarded.url}/api/models`, { headers: { 'x-api-key': KEY } });
       expect(res.status).toBe(429);
@@ -355,6 +447,37 @@ describe('KServe v2 gRPC with a real Python client', () => {
       expect(open.map((r) => r.code)).toEqual(['OK', 'OK', 'OK']);
       expect((await http(`${limited.url}/v2`)).status).toBe(429);
       expect((await runClient([{ method: 'ServerMetadata' }], at))[0]?.code).toBe('RESOURCE_EXHAUSTED');
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('--rate-limit counts every ModelStreamInfer message: past the budget each message is refused, the stream goes on', async () => {
+    const root = await freshDir('grpc-rate-stream');
+    await writeModel(join(root, 'mnist', '1'), 'identity');
+    const limited = await start({
+      modelRoot: root,
+      pollIntervalMs: 0,
+      grpcPort: 0,
+      apiKeys: [KEY],
+      rateLimit: { max: 3, windowMs: 60_000 },
+    });
+    try {
+      const message = {
+        request: { model_name: 'mnist', id: 'r', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784] }] },
+        raw: [{ fp32: image(2) }],
+      };
+      const [stream] = await runClient(
+        [{ method: 'ModelStreamInfer', metadata: auth, messages: [message], repeat: 5 }],
+        limited.grpcAddress(),
+      );
+      expect(stream?.code, stream?.details).toBe('OK');
+      expect(stream?.responses?.map((a) => a.response.id)).toEqual(['r#0', 'r#1', 'r#2', 'r#3', 'r#4']);
+      expect(stream?.responses?.slice(0, 3).map((a) => a.error_message)).toEqual(['', '', '']);
+      for (const refused of stream?.responses?.slice(3) ?? [])
+        expect(refused.error_message).toMatch(/rate limit exceeded: at most 3 requests per 60000 ms; retry in \d+ s/);
+      // The messages spent the key's budget over HTTP too.
+      expect((await http(`${limited.url}/v1/models/mnist`, { headers: { 'x-api-key': KEY } })).status).toBe(429);
     } finally {
       await limited.close();
     }

@@ -5,6 +5,10 @@ call (status code name, details, the response as a dict, raw FP32 outputs decode
 Plan: {"address": "127.0.0.1:port", "proto": "<dir of the .proto>", "calls": [
   {"method": "ModelInfer", "request": {...proto JSON...}, "metadata": [["x-api-key", "k"]],
    "raw": [{"fp32": [...]} | {"bytes_b64": ["...", ...]}]}]}
+ModelStreamInfer calls send "messages" (each {"request", "raw"}, default one empty request), each repeated
+"repeat" times with the id "<id>#<n>" when repeat > 1, all written without waiting for answers; "read_after"
+seconds pass before the first answer is read; the client cancels the stream after "cancel_after" answers. The result holds every answer ("responses": error_message,
+infer_response, raw_fp32) and the stream's final code.
 """
 import base64
 import importlib
@@ -13,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 import grpc
 from google.protobuf import json_format
@@ -47,6 +52,56 @@ def split_bytes(raw):
     return items
 
 
+def infer_request(pb2, call):
+    request = json_format.ParseDict(call.get("request", {}), pb2.ModelInferRequest())
+    for entry in call.get("raw", []):
+        request.raw_input_contents.append(raw_entry(entry))
+    return request
+
+
+def decoded(response):
+    raw, raw_bytes = [], []
+    for i, r in enumerate(getattr(response, "raw_output_contents", [])):
+        if response.outputs[i].datatype == "BYTES":
+            raw_bytes.append(split_bytes(r))
+        else:
+            raw.append(list(struct.unpack(f"<{len(r) // 4}f", r)))
+    return {
+        "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
+        "raw_fp32": raw,
+        "raw_bytes": raw_bytes,
+    }
+
+
+def stream_call(pb2, stub, call, metadata):
+    repeat = call.get("repeat", 1)
+
+    def requests():
+        for message in call.get("messages", [{}]):
+            request = infer_request(pb2, message)
+            if repeat == 1:
+                yield request
+                continue
+            for n in range(repeat):
+                copy = pb2.ModelInferRequest()
+                copy.CopyFrom(request)
+                copy.id = f"{request.id}#{n}"
+                yield copy
+
+    answers = []
+    try:
+        stream = stub.ModelStreamInfer(requests(), metadata=metadata, timeout=60)
+        time.sleep(call.get("read_after", 0))
+        for answer in stream:
+            entry = decoded(answer.infer_response)
+            answers.append({"error_message": answer.error_message, **entry})
+            if len(answers) == call.get("cancel_after"):
+                stream.cancel()
+        return {"code": "OK", "responses": answers}
+    except grpc.RpcError as err:
+        return {"code": err.code().name, "details": err.details(), "responses": answers}
+
+
 def main():
     plan = json.load(sys.stdin)
     with tempfile.TemporaryDirectory() as out_dir:
@@ -56,24 +111,22 @@ def main():
         results = []
         for call in plan["calls"]:
             method = call["method"]
+            metadata = [tuple(pair) for pair in call.get("metadata", [])]
+            if method == "ModelStreamInfer":
+                results.append(stream_call(pb2, stub, call, metadata))
+                continue
             request = json_format.ParseDict(call.get("request", {}), getattr(pb2, f"{method}Request")())
             for entry in call.get("raw", []):
                 request.raw_input_contents.append(raw_entry(entry))
-            metadata = [tuple(pair) for pair in call.get("metadata", [])]
             try:
                 response = getattr(stub, method)(request, metadata=metadata, timeout=20)
-                raw, raw_bytes = [], []
-                for i, r in enumerate(getattr(response, "raw_output_contents", [])):
-                    if response.outputs[i].datatype == "BYTES":
-                        raw_bytes.append(split_bytes(r))
-                    else:
-                        raw.append(list(struct.unpack(f"<{len(r) // 4}f", r)))
-                results.append({
-                    "code": "OK",
-                    "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
-                    "raw_fp32": raw,
-                    "raw_bytes": raw_bytes,
-                })
+                if method == "ModelInfer":
+                    results.append({"code": "OK", **decoded(response)})
+                else:
+                    results.append({
+                        "code": "OK",
+                        "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
+                    })
             except grpc.RpcError as err:
                 trailers = {k: v for k, v in (err.trailing_metadata() or [])}
                 results.append({"code": err.code().name, "details": err.details(), "trailers": trailers})
