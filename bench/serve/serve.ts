@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, ModelRepository, measureLatency } from '@tuneserve/runtime';
 import autocannon from 'autocannon';
 import { benchAnyModel } from './any-model.js';
+import { benchImportanceStall } from './importance-stall.js';
 
 const here = import.meta.dirname;
 const repoRoot = join(here, '..', '..', '..');
@@ -391,6 +392,7 @@ async function main(): Promise<void> {
     if (leak) console.log(`\n${leak}`);
     if (!args['no-cnn']) await compareCnn(dir, referenceBody);
     if (!args['no-any-model']) await anyModel();
+    await benchImportanceStall({ seconds: 10, rounds: 2, trials: 60 }); // a dashboard open during a search
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

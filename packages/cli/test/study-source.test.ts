@@ -56,7 +56,13 @@ describe('the study of a served model', () => {
 
   it('reads the recorded study with its importance, and the one named after an unrecorded model', async () => {
     const source = studySourceFor({ directory });
-    const study = await source.getStudy(model('wine', { study: { projectName: 'wine-search' } }));
+    const recorded = model('wine', { study: { projectName: 'wine-search' } });
+    let study = await source.getStudy(recorded);
+    // Importance is fitted in the source's worker thread; reads answer at once until it is in.
+    while (study?.importanceStatus?.state === 'computing') {
+      await new Promise((r) => setTimeout(r, 50));
+      study = await source.getStudy(recorded);
+    }
     expect(study?.name).toBe('wine-search');
     expect(study?.trials).toHaveLength(8);
     expect(Object.keys(study?.importance ?? {})[0]).toBe('x'); // x drives val_loss
@@ -64,6 +70,7 @@ describe('the study of a served model', () => {
     expect((await source.getStudy(model('wine')))?.trials).toHaveLength(3);
     expect(await source.getStudy(model('wine', { study: null }))).toBeUndefined();
     expect(await source.getStudy(model('nothing-tuned'))).toBeUndefined();
+    await source.close?.();
   });
 
   it('`trials` ends its table with the importance, largest first', async () => {

@@ -40,6 +40,7 @@ export { renderDigit } from './terminal.js';
 export type {
   Classification,
   HpValue,
+  ImportanceStatus,
   LabelledAnswer,
   LabelledPrediction,
   MetricPoint,

@@ -93,8 +93,23 @@ export interface StudyJson {
   objectives?: { name: string; direction: 'min' | 'max' }[];
   maxTrials: number | null;
   trials: TrialJson[];
-  /** Each hyperparameter's share of the objective's variance (fANOVA on a random forest), largest first. */
+  /** Each hyperparameter's share of the (first) objective's variance (fANOVA on a random forest), largest first. */
   importance?: Record<string, number>;
+  /** Each objective's importance by objective name, in the study's objective order (`importance` is the first's). */
+  importanceByObjective?: Record<string, Record<string, number>>;
+  /** Whether the importance shown covers the study's current completed trials (servers compute it in the background). */
+  importanceStatus?: ImportanceStatus;
+}
+
+export interface ImportanceStatus {
+  /**
+   * ready: computed over the current completed trials; computing: being computed for them, the shares shown (if
+   * any) are of an earlier set of trials; failed: computing it for them failed (`error` says why).
+   */
+  state: 'ready' | 'computing' | 'failed';
+  /** How many completed trials the shares shown were computed over (0: none yet). */
+  completedTrials: number;
+  error?: string;
 }
 
 /** GET /v1/models/{name} (TF Serving model status). */

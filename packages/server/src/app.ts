@@ -334,7 +334,7 @@ export async function createServer(options: ServerOptions): Promise<TuneServer> 
     close() {
       closing ??= (async () => {
         await Promise.all([app.close(), grpcServer?.close()]);
-        await models.close();
+        await Promise.all([models.close(), options.study?.close?.()]);
       })();
       return closing;
     },

@@ -21,6 +21,8 @@ export interface StudySource {
    * there is none (yet).
    */
   getStudy(model?: StudyModel): Promise<StudyJson | undefined>;
+  /** Releases what the source holds (a worker computing importance); called once when the server closes. */
+  close?(): Promise<void>;
 }
 
 /** Labelled test examples of one data set (GET /api/samples/random, /api/samples/:index). */

@@ -103,6 +103,37 @@ export function hyperparameterImportance(
   );
 }
 
+/** A trial as per-objective importance reads it: a multi-objective study's trials carry each objective's value. */
+export interface ObjectiveTrial extends ImportanceTrial {
+  /** Each objective's value, in the study's objective order (multi-objective studies). */
+  values?: (number | null)[] | null;
+}
+
+/**
+ * Importance for each of the study's objectives, by name in the study's order: the score for a single objective,
+ * a multi-objective study's k-th value for its k-th objective.
+ */
+export function objectiveImportances(
+  trials: readonly ObjectiveTrial[],
+  objectives: readonly string[],
+  options: ImportanceOptions = {},
+): Record<string, Record<string, number>> {
+  return Object.fromEntries(
+    objectives.map((name, k) => [
+      name,
+      hyperparameterImportance(
+        trials.map((t) => ({
+          status: t.status,
+          hyperparameters: t.hyperparameters,
+          score: t.values ? (t.values[k] ?? null) : k === 0 ? t.score : null,
+        })),
+        undefined,
+        options,
+      ),
+    ]),
+  );
+}
+
 /** The design matrix: one column per numeric hyperparameter, one per category of the others. */
 function encode(names: string[], trials: Record<string, HpValue>[]): { columns: Column[]; rows: number[][] } {
   const columns: Column[] = [];

@@ -67,7 +67,20 @@ export {
   Int,
   type Sampling,
 } from './hyperparameters/index.js';
-export { hyperparameterImportance, type ImportanceOptions, type ImportanceTrial } from './importance.js';
+export {
+  hyperparameterImportance,
+  type ImportanceOptions,
+  type ImportanceTrial,
+  type ObjectiveTrial,
+  objectiveImportances,
+} from './importance.js';
+export {
+  BackgroundImportance,
+  type BackgroundImportanceOptions,
+  type ImportanceProvider,
+  type ImportanceSnapshot,
+  inlineImportance,
+} from './importance-service.js';
 export {
   DefaultObjective,
   type Direction,

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { StudyJson, TrialJson } from '@tuneserve/client';
 import { meanOverExecutions, stdName } from './engine/metrics.js';
-import { hyperparameterImportance } from './importance.js';
+import { type ImportanceProvider, inlineImportance } from './importance-service.js';
 import { type Direction, objectiveFromSpec, paretoObjectives, scoreOf } from './objective.js';
 import { openStorage } from './storage/registry.js';
 import type { EpochMetric } from './storage/types.js';
@@ -24,7 +24,7 @@ export interface StudyTrialView extends TrialJson {
 export interface StudyView extends Omit<StudyJson, 'trials' | 'objective' | 'importance'> {
   objective: { name: string; direction: Direction };
   trials: StudyTrialView[];
-  /** Hyperparameter importance for the objective over the completed trials (see importance.ts). */
+  /** Hyperparameter importance for the (first) objective over the completed trials (see importance.ts). */
   importance: Record<string, number>;
 }
 
@@ -33,6 +33,8 @@ export interface LoadStudyOptions {
   projectName: string;
   /** Storage URL (default 'sqlite:'). */
   storage?: string;
+  /** Where the importance comes from (default: computed at once; a server passes a BackgroundImportance). */
+  importance?: ImportanceProvider;
 }
 
 /** The study, or undefined when none exists yet. */
@@ -75,6 +77,9 @@ export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | 
       if (t.message) view.message = t.message;
       return view;
     });
+    const provider = options.importance ?? inlineImportance;
+    const names = (objectives ?? [objective]).map((o) => o.name);
+    const importance = provider.importanceOf(`${directory}\n${url}\n${options.projectName}`, views, names);
     return {
       name: options.projectName,
       tuner: study.tuner,
@@ -82,25 +87,13 @@ export async function loadStudy(options: LoadStudyOptions): Promise<StudyView | 
       ...(objectives ? { objectives: objectives.map((o) => ({ name: o.name, direction: o.direction })) } : {}),
       maxTrials: study.maxTrials,
       trials: views,
-      importance: importanceOf(`${directory}\n${url}\n${options.projectName}`, views),
+      importance: importance.byObjective[objective.name] ?? {},
+      importanceByObjective: importance.byObjective,
+      importanceStatus: importance.status,
     };
   } finally {
     await storage.close();
   }
-}
-
-/** The last importance per study, kept while its completed trials stay the same (the dashboard reads every second). */
-const importanceMemo = new Map<string, { fingerprint: string; importance: Record<string, number> }>();
-
-function importanceOf(study: string, trials: StudyTrialView[]): Record<string, number> {
-  const fingerprint = JSON.stringify(
-    trials.filter((t) => t.status === 'COMPLETED').map((t) => [t.trialId, t.score, t.hyperparameters]),
-  );
-  const memo = importanceMemo.get(study);
-  if (memo?.fingerprint === fingerprint) return memo.importance;
-  const importance = hyperparameterImportance(trials);
-  importanceMemo.set(study, { fingerprint, importance });
-  return importance;
 }
 
 /** Per trial, each metric's curve averaged over executions (NaN points left out, so charts stay drawable). */

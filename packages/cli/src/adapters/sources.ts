@@ -3,7 +3,7 @@ import type { InputSchema, OutputSchema } from '@tuneserve/client';
 import { decodeRow, loadDataset, type Split, type SplitRecord } from '@tuneserve/data';
 import type { DataSpec } from '@tuneserve/pipeline';
 import type { ModelSampleSource, Sample, SampleSource, StudyJson, StudyModel, StudySource } from '@tuneserve/server';
-import { loadStudy } from '@tuneserve/tuner';
+import { BackgroundImportance, type BackgroundImportanceOptions, loadStudy } from '@tuneserve/tuner';
 import { loadData } from './data.js';
 
 /** Where studies live, and which one to show for models that do not record theirs. */
@@ -30,13 +30,24 @@ export function studyProjectOf(model: StudyModel | undefined, configured: string
   return configured ?? model?.name ?? 'mnist';
 }
 
-export function studySourceFor(at: StudyPlace): StudySource {
+/**
+ * The server's study source. Importance is computed in a worker thread (one per source, started on first need):
+ * a read answers at once with the last importance and its status, never stalling the server's requests.
+ */
+export function studySourceFor(at: StudyPlace, options: BackgroundImportanceOptions = {}): StudySource {
+  const importance = new BackgroundImportance(options);
   return {
     async getStudy(model?: StudyModel): Promise<StudyJson | undefined> {
       const projectName = studyProjectOf(model, at.projectName);
       if (projectName === undefined) return undefined;
-      return loadStudy({ directory: at.directory, projectName, ...(at.storage ? { storage: at.storage } : {}) });
+      return loadStudy({
+        directory: at.directory,
+        projectName,
+        importance,
+        ...(at.storage ? { storage: at.storage } : {}),
+      });
     },
+    close: () => importance.close(),
   };
 }
 

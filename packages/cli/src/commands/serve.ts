@@ -259,13 +259,16 @@ export interface DashboardSources {
 }
 
 async function dashboardSources(o: DashboardFlags): Promise<DashboardSources> {
-  const study = studySourceFor({
-    directory: o.directory,
-    ...(o.projectName ? { projectName: o.projectName } : {}),
-    ...(o.storage ? { storage: o.storage } : {}),
-  });
-  // Each model's own test examples come from the data its training recorded; --samples serves the others.
   const log = (line: string) => process.stderr.write(`tuneserve: ${line}\n`);
+  const study = studySourceFor(
+    {
+      directory: o.directory,
+      ...(o.projectName ? { projectName: o.projectName } : {}),
+      ...(o.storage ? { storage: o.storage } : {}),
+    },
+    { onError: log },
+  );
+  // Each model's own test examples come from the data its training recorded; --samples serves the others.
   if (o.samples === 'none') return { study, modelSamples: modelSampleSourceFor(undefined, log) };
   if (o.samples !== 'mnist' && !existsSync(o.samples)) {
     throw new UsageError(`--samples: "${o.samples}" is neither mnist, none, nor an existing directory`);

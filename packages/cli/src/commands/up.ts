@@ -120,7 +120,7 @@ export async function up(o: UpFlags): Promise<void> {
   });
   const study = { directory: o.directory, projectName, ...(o.storage ? { storage: o.storage } : {}) };
   const handle = await startServe(serveOptions, {
-    study: studySourceFor(study),
+    study: studySourceFor(study, { onError: (line) => process.stderr.write(`tuneserve: ${line}\n`) }),
     samples: testSamples(data ?? (await loadData(spec))),
   });
   const where = ['0.0.0.0', '::'].includes(serveOptions.host) ? 'every interface' : serveOptions.host;
