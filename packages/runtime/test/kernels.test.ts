@@ -385,6 +385,67 @@ for (const mode of modes) {
       }
     });
 
+    it('Keras Dense in training (one kernel with OpenBLAS): values and gradients of the input, kernel and bias', async () => {
+      const r = rng(41);
+      const cases: [string, boolean][] = [
+        ['relu', true],
+        ['linear', true],
+        ['softmax', true],
+        ['sigmoid', true],
+        ['relu', false],
+        ['elu', true], // TF.js fuses ELU itself: the stock call
+      ];
+      for (const [trial, [activation, useBias]] of cases.entries()) {
+        const [m, k, n] = [randInt(r, 1, 40), randInt(r, 1, 50), randInt(r, 2, 20)];
+        const xVals = randomArray(r, m * k);
+        const wVals = randomArray(r, k * n);
+        const bVals = randomArray(r, n);
+        const gVals = randomArray(r, m * n);
+        await expectMatchesCpu(`Dense ${m}x${k}x${n} ${activation} bias ${useBias} (${trial})`, () => {
+          const layer = tf.layers.dense({ units: n, activation: activation as 'relu', useBias, inputShape: [k] });
+          layer.build([null, k]);
+          layer.setWeights(useBias ? [tf.tensor2d(wVals, [k, n]), tf.tensor1d(bVals)] : [tf.tensor2d(wVals, [k, n])]);
+          const x = tf.tensor2d(xVals, [m, k]);
+          const g = tf.tensor2d(gVals, [m, n]);
+          const loss = (input: tf.Tensor) => (layer.apply(input) as tf.Tensor).mul(g).sum() as tf.Scalar;
+          const { grads } = tf.variableGrads(() => loss(x));
+          const dx = tf.grad(loss)(x);
+          const outs = [layer.apply(x) as tf.Tensor, dx, ...layer.trainableWeights.map((v) => grads[v.name]!)];
+          for (const weight of layer.weights) weight.dispose();
+          return outs;
+        });
+      }
+      if (!mode.accelerator) return;
+      const layer = tf.layers.dense({ units: 8, activation: 'relu', inputShape: [6] });
+      layer.build([null, 6]);
+      const x = tf.randomNormal([5, 6]);
+      const profile = await tf.profile(() => tf.variableGrads(() => (layer.apply(x) as tf.Tensor).sum() as tf.Scalar));
+      const names = profile.kernels.map((kernel) => kernel.name);
+      expect(names).toContain('TuneserveDense');
+      expect(names).toContain('TuneserveReluGradSum');
+      expect(names).not.toContain('Relu');
+      expect(names).not.toContain('Add');
+      expect(names).not.toContain('Identity'); // saved tensors share their buffers without a kernel
+      for (const weight of layer.weights) weight.dispose();
+      x.dispose();
+    });
+
+    it('tensor1d of a plain number array (the per-epoch shuffled indices of fit): same values and dtype', async () => {
+      await tf.setBackend('wasm');
+      const values = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
+      for (const dtype of [undefined, 'float32', 'int32'] as const) {
+        const t = tf.tensor1d(values, dtype);
+        expect(t.dtype).toBe(dtype ?? 'float32');
+        expect(Array.from(t.dataSync())).toEqual(values);
+        t.dispose();
+      }
+      const fractions = tf.tensor1d([1.5, -2.7], 'int32');
+      expect(Array.from(fractions.dataSync())).toEqual([1, -2]); // truncated, as TF.js does
+      const flags = tf.tensor1d([true, false]);
+      expect(flags.dtype).toBe('bool'); // not numbers: the stock path infers the dtype
+      tf.dispose([fractions, flags]);
+    });
+
     it("Keras's string loss 'sparseCategoricalCrossentropy', its 'accuracy' and Softmax's gradient: one kernel each, values and gradients", async () => {
       // a compiled model hands out the loss and metric functions Keras uses in fit (fused on wasm, stock on cpu)
       const input = tf.input({ shape: [4] });

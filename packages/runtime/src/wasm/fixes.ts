@@ -9,6 +9,7 @@ import { installReluGradient } from './elementwise.js';
 import { fixState, setFixState } from './fix-state.js';
 import { REPLACED_KERNELS, replacementKernels } from './kernels.js';
 import { installFusedLosses } from './losses.js';
+import { installDenseGradient } from './matmul.js';
 import { installUserApi } from './user-api.js';
 
 let stock: Map<string, tf.KernelConfig> | undefined;
@@ -32,6 +33,7 @@ export function setWasmFixes(on: boolean, blas?: BlasAddon): void {
   if (on && blas) installReluGradient();
   if (on) {
     installConvBiasActGradient();
+    installDenseGradient();
     const active = () => fixState().on && tf.getBackend() === 'wasm';
     installUserApi(active);
     installFusedLosses(active);

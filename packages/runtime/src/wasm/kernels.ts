@@ -20,7 +20,7 @@ import {
   sparseCrossentropyGradKernel,
   sparseCrossentropyKernel,
 } from './losses.js';
-import { batchMatMulKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
+import { batchMatMulKernel, DENSE, denseKernel, fusedMatMulKernel, type MatmulDeps } from './matmul.js';
 import { castKernel, gatherKernel, identityKernel, sliceKernel, unsortedSegmentSumKernel } from './memory-kernels.js';
 import { maxPoolGradKernel, maxPoolKernel } from './pool.js';
 import { sumKernel } from './reduce.js';
@@ -72,6 +72,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
       { kernelName: 'MaxPool', kernelFunc: maxPoolKernel(blas, stockFunc(stock, 'MaxPool')) },
       { kernelName: 'Add', kernelFunc: addKernel(blas, stockFunc(stock, 'Add')) },
       { kernelName: RELU_GRAD, kernelFunc: reluGradKernel(blas) },
+      { kernelName: DENSE, kernelFunc: denseKernel(blas) },
     );
   }
   // an addon built from an older source lacks it: the convolution's gradient then runs reluGrad and Sum
@@ -105,4 +106,5 @@ export const REPLACED_KERNELS = [
   SPARSE_CROSSENTROPY_GRAD,
   SPARSE_ACCURACY,
   SOFTMAX_GRAD,
+  DENSE,
 ];

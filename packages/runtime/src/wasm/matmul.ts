@@ -3,9 +3,10 @@
  * because the stock kernel's transposed path runs ~15x slower than its plain one. With the OpenBLAS addon: one
  * cblas_sgemm call working directly on the wasm heap, with bias and relu fused for _FusedMatMul.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
 import { f32, type Kernel, type KernelArgs, offsetOf, sizeOf, type WasmBackend } from './backend-access.js';
+import { RELU_GRAD, RELU_GRAD_SUM } from './elementwise.js';
 
 export type StockKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
@@ -193,20 +194,83 @@ export function fusedMatMulKernel(deps: MatmulDeps, stockFused: StockKernel): Ke
     }
     const { backend } = args;
     const out = blasMatMul(backend, deps.blas, a, b, transA, transB, p);
-    if (bias || activation === 'relu') {
-      const y = f32(backend, out);
-      const bv = bias ? f32(backend, bias) : undefined;
-      const n = p.n;
-      const relu = activation === 'relu';
-      const one = bv && bv.length === 1;
-      for (let i = 0; i < y.length; i += n) {
-        for (let j = 0; j < n; j++) {
-          let v = y[i + j]!;
-          if (bv) v += one ? bv[0]! : bv[j]!;
-          y[i + j] = relu && v < 0 ? 0 : v;
-        }
-      }
-    }
+    addBiasAct(backend, out, bias, p.n, activation === 'relu');
     return out;
   };
+}
+
+/** y[r, j] = act(y[r, j] + bias[j]) in place over rows of n (bias of n values or 1; none skips the add). */
+function addBiasAct(
+  backend: WasmBackend,
+  out: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  n: number,
+  relu: boolean,
+) {
+  if (!bias && !relu) return;
+  const y = f32(backend, out);
+  const bv = bias ? f32(backend, bias) : undefined;
+  const one = bv && bv.length === 1;
+  for (let i = 0; i < y.length; i += n) {
+    for (let j = 0; j < n; j++) {
+      let v = y[i + j]!;
+      if (bv) v += one ? bv[0]! : bv[j]!;
+      y[i + j] = relu && v < 0 ? 0 : v;
+    }
+  }
+}
+
+/**
+ * Keras's Dense layer in training: y = act(x @ w + bias) as one kernel. TF.js runs a non-linear fused matMul as
+ * separate matMul, add and relu kernels whenever gradients are recorded (each saving its operands), and a softmax
+ * layer as matMul plus a bias add; the gradient below is three kernels (relu gradient with the bias sums, and the two
+ * products). Inputs: x [m, k], w [k, n], optional bias [n]; attrs: activation 'linear' | 'relu'.
+ */
+export const DENSE = 'TuneserveDense';
+
+export function denseKernel(blas: BlasAddon): Kernel {
+  return (args) => {
+    const { x, w, bias } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo; bias?: tf.TensorInfo };
+    const p = plan(x, w, false, false);
+    if (!p || x.shape.length !== 2 || w.shape.length !== 2 || (bias && sizeOf(bias.shape) !== p.n)) {
+      throw new Error(`${DENSE}: expected x [m, k], w [k, n] and bias [n], got ${x.shape}, ${w.shape}, ${bias?.shape}`);
+    }
+    const out = blasMatMul(args.backend, blas, x, w, false, false, p);
+    addBiasAct(args.backend, out, bias, p.n, args.attrs?.activation === 'relu');
+    return out;
+  };
+}
+
+let denseGradientInstalled = false;
+
+/** dz = dy * step(y) (relu) or dy; dx = dz @ w^T, dw = x^T @ dz, dbias = column sums of dz. */
+export function installDenseGradient(): void {
+  if (denseGradientInstalled) return;
+  denseGradientInstalled = true;
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
+    tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+  const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
+  tf.registerGradient({
+    kernelName: DENSE,
+    inputsToSave: ['x', 'w'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, w, y] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const grad = dy as tf.Tensor;
+      const relu = (attrs as { activation?: string }).activation === 'relu';
+      let dz = grad;
+      let dbias: tf.Tensor | undefined;
+      if (relu && hasKernel(RELU_GRAD_SUM)) {
+        const [masked, sums] = tf.engine().runKernel(RELU_GRAD_SUM, { dy: grad, y }) as tf.Tensor[];
+        dz = masked!;
+        dbias = sums;
+      } else if (relu) dz = run(RELU_GRAD, { dy: grad, x: y });
+      const sums = () => dbias ?? run('Sum', { x: dz }, { axis: [0], keepDims: false });
+      return {
+        x: () => run('BatchMatMul', { a: dz, b: w }, { transposeA: false, transposeB: true }),
+        w: () => run('BatchMatMul', { a: x, b: dz }, { transposeA: true, transposeB: false }),
+        bias: sums,
+      };
+    },
+  });
 }

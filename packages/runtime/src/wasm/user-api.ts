@@ -19,6 +19,7 @@ import {
   FusedRMSPropOptimizer,
   FusedSGDOptimizer,
 } from './fused-optimizers.js';
+import { DENSE } from './matmul.js';
 
 type Train = typeof tf.train;
 type Dropout = typeof tf.dropout;
@@ -30,6 +31,32 @@ interface CoreExports {
   train: Train;
   dropout: Dropout;
   fused: { conv2d: FusedConv2d };
+  tensor1d: typeof tf.tensor1d;
+}
+
+/** The parts of tfjs-layers' Dense layer its call() uses. */
+interface DenseInternals {
+  kernel: { read(): tf.Tensor };
+  bias: { read(): tf.Tensor } | null;
+  activation: { getClassName(): string; apply(x: tf.Tensor): tf.Tensor } | null;
+  invokeCallHook(inputs: tf.Tensor | tf.Tensor[], kwargs: unknown): void;
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: unknown): tf.Tensor | tf.Tensor[];
+}
+
+/** The engine internals the saved-tensor clone uses (tfjs-core's Engine; not in its public typings). */
+interface EngineInternals {
+  clone(x: tf.Tensor): tf.Tensor;
+  backend: unknown;
+  state: { activeScope: { name: string } | null };
+  makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor;
+  addTapeNode(
+    scope: string,
+    inputs: tf.NamedTensorMap,
+    outputs: tf.Tensor[],
+    gradient: (dy: tf.Tensor) => Record<string, () => tf.Tensor>,
+    saved: tf.Tensor[],
+    attrs: tf.NamedAttrMap,
+  ): void;
 }
 
 function coreExports(): CoreExports {
@@ -115,6 +142,79 @@ export function installUserApi(active: () => boolean): void {
     return tf.engine().runKernel(CONV_BIAS_ACT, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
   };
   core.fused.conv2d = conv as FusedConv2d;
+
+  // model.fit turns its shuffled index array (a plain array of every sample number) into a tensor each epoch; TF.js
+  // flattens a plain array by one recursive call per element (10-50 ms per 60k-sample epoch). A flat array of
+  // numbers is copied into a typed array directly (same values; anything else, or DEBUG's checks, takes the stock path).
+  const stockTensor1d = core.tensor1d;
+  const tensor1d = (values: Parameters<typeof tf.tensor1d>[0], dtype?: tf.DataType): tf.Tensor1D => {
+    if (!active() || !Array.isArray(values) || tf.env().getBool('DEBUG')) return stockTensor1d(values, dtype);
+    if (dtype !== undefined && dtype !== 'float32' && dtype !== 'int32') return stockTensor1d(values, dtype);
+    const typed = dtype === 'int32' ? new Int32Array(values.length) : new Float32Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'number') return stockTensor1d(values, dtype);
+      typed[i] = v;
+    }
+    return stockTensor1d(typed, dtype ?? 'float32');
+  };
+  core.tensor1d = tensor1d;
+
+  // Every kernel that records a gradient saves its inputs/outputs as clones (~18 per Dense-MLP training step); the
+  // engine clones by dispatching the Identity kernel, which on wasm (with the fixes) only shares the buffer. Share it
+  // directly and record the same tape node, without the kernel dispatch.
+  const engine = tf.engine() as unknown as EngineInternals;
+  const stockClone = engine.clone.bind(engine);
+  engine.clone = (x: tf.Tensor): tf.Tensor => {
+    if (!active() || x.dtype === 'string' || tf.env().getBool('DEBUG')) return stockClone(x);
+    (engine.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+    const y = engine.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype });
+    const gradient = (dy: tf.Tensor) => ({
+      x: () => tf.engine().runKernel('Cast', { x: dy }, { dtype: 'float32' }) as tf.Tensor,
+    });
+    engine.addTapeNode(engine.state.activeScope?.name ?? '', { x }, [y], gradient, [], {});
+    return y;
+  };
+
+  installDense(active);
+}
+
+/**
+ * Keras's Dense on a batch of rows: one kernel for product, bias and relu/linear (other activations are applied after
+ * it, as the stock layer does). Off the plain case (rank > 2 inputs, other dtypes, ELU, which TF.js fuses itself,
+ * higher-order gradients) the stock call runs.
+ */
+function installDense(active: () => boolean): void {
+  const proto = Object.getPrototypeOf(tf.layers.dense({ units: 1 })) as DenseInternals;
+  const stockCall = proto.call;
+  proto.call = function (this: DenseInternals, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    const name = this.activation?.getClassName() ?? 'linear';
+    const usable =
+      active() &&
+      x instanceof tf.Tensor &&
+      x.rank === 2 &&
+      x.dtype === 'float32' &&
+      x.shape[0]! > 0 &&
+      name !== 'elu' &&
+      tf.engine().state.gradientDepth <= 1 &&
+      tf.getKernel(DENSE, tf.getBackend()) !== undefined;
+    if (!usable) return stockCall.call(this, inputs, kwargs);
+    const w = this.kernel.read();
+    const bias = this.bias?.read();
+    const plain =
+      w.rank === 2 &&
+      w.dtype === 'float32' &&
+      w.shape[0] === x.shape[1] &&
+      (!bias || (bias.rank === 1 && bias.dtype === 'float32' && bias.shape[0] === w.shape[1]));
+    if (!plain) return stockCall.call(this, inputs, kwargs);
+    return tf.tidy(() => {
+      this.invokeCallHook(inputs, kwargs);
+      const fused = name === 'relu' ? 'relu' : 'linear';
+      const out = tf.engine().runKernel(DENSE, bias ? { x, w, bias } : { x, w }, { activation: fused }) as tf.Tensor;
+      return name === 'relu' || name === 'linear' || !this.activation ? out : this.activation.apply(out);
+    });
+  };
 }
 
 function sameDims(a: readonly number[], b: readonly number[]): boolean {
