@@ -1,12 +1,14 @@
 /**
  * bench:serve, issue 16 section — serving any model, side by side in one run:
  * 1. the image route (a 32x32 PNG, raw body and TF Serving b64) vs the numeric MNIST route, one server;
- * 2. KServe v2 gRPC ModelInfer with raw_input_contents vs the REST v2 JSON route (MNIST MLP), one server;
+ * 2. KServe v2 gRPC ModelInfer (unary) and ModelStreamInfer (Triton's streaming method) with raw_input_contents vs
+ *    the REST v2 JSON route (MNIST MLP), one server;
  * 3. ten models served at once vs one (requests spread over the ten), two servers, rounds alternating.
  * Every point is the best of `rounds` alternating rounds (the machine is shared).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelRepository } from '@tuneserve/runtime';
@@ -26,6 +28,8 @@ export interface AnyModelOptions {
   rounds: number;
   /** A flat MNIST example (784 values). */
   instance: number[];
+  /** Only one part: the image rows, the gRPC rows, or the ten-models rows (default: all three). */
+  only?: 'image' | 'grpc' | 'models' | undefined;
 }
 
 interface Server {
@@ -114,10 +118,19 @@ async function http(base: string, requests: Request[], connections: number, seco
   };
 }
 
+/** How the Python gRPC load client drives the server. */
+interface GrpcDrive {
+  /** 0: unary ModelInfer; else ModelStreamInfer over this many streams, the in-flight messages spread over them. */
+  streams: number;
+  /** Client processes sharing the streams and in-flight requests. */
+  processes: number;
+}
+
 /**
- * gRPC load from Python's grpcio (C core; the Debian peer the gRPC test uses): `connections` ModelInfer calls in
- * flight, each answer sending the next. grpc-js as a load client spent ~12 ms per call on this machine, which
- * measured the client instead of the server.
+ * gRPC load from Python's grpcio (C core; the Debian peer the gRPC test uses): `connections` requests in flight,
+ * each answer sending the next, requests serialized once. One Python process spends more CPU per request than the
+ * server, so at c >= 8 two processes drive it (the REST side's autocannon is not the bound: the server is). grpc-js
+ * as a load client spent ~12 ms per call on this machine, which measured the client instead of the server.
  */
 function grpcLoad(
   address: string,
@@ -126,22 +139,29 @@ function grpcLoad(
   connections: number,
   seconds: number,
   values: number,
+  drive: GrpcDrive,
 ): Promise<Point> {
+  const argv = [address, protoDir, model, connections, seconds, values, drive.streams, drive.processes].map(String);
   return new Promise((resolve, reject) => {
-    execFile(
-      '/usr/bin/python3',
-      [GRPC_LOAD, address, protoDir, model, String(connections), String(seconds), String(values)],
-      { timeout: (seconds + 60) * 1000 },
-      (err, stdout, stderr) => {
-        if (err)
-          return reject(
-            new Error(`gRPC load failed (install python3-grpcio python3-grpc-tools): ${stderr || err.message}`),
-          );
-        const r = JSON.parse(stdout) as { count: number; failed: number; p50: number; p99: number };
-        resolve({ rps: r.count / seconds, p50: r.p50, p99: r.p99, failed: r.failed });
-      },
-    );
+    execFile('/usr/bin/python3', [GRPC_LOAD, ...argv], { timeout: (seconds + 60) * 1000 }, (err, stdout, stderr) => {
+      if (err)
+        return reject(
+          new Error(`gRPC load failed (install python3-grpcio python3-grpc-tools): ${stderr || err.message}`),
+        );
+      const r = JSON.parse(stdout) as { count: number; failed: number; p50: number; p99: number };
+      resolve({ rps: r.count / seconds, p50: r.p50, p99: r.p99, failed: r.failed });
+    });
   });
+}
+
+const unaryDrive = (c: number): GrpcDrive => ({ streams: 0, processes: c >= 8 ? 2 : 1 });
+/** ModelStreamInfer as a high-throughput client uses it: four streams (one at c = 1), messages in flight on each. */
+const streamDrive = (c: number): GrpcDrive => ({ streams: Math.min(4, c), processes: c >= 8 ? 2 : 1 });
+
+/** The load average now, for the header: these figures mean little on a busy machine. */
+function machine(): string {
+  const [one, five] = loadavg();
+  return `${availableParallelism()} cores, load average ${one?.toFixed(2)} (1 min) ${five?.toFixed(2)} (5 min)`;
 }
 
 const best = (a: Point | undefined, b: Point): Point => (a && a.rps >= b.rps ? a : b);
@@ -240,7 +260,7 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
   const numeric = JSON.stringify({ instances: [o.instance] });
   const concurrency = [1, 8, 32];
   console.log(
-    `\nany model (issue 16): PNG ${png.length} bytes 32x32; numeric body ${numeric.length} bytes; shared 2-core machine`,
+    `\nany model (issue 16): PNG ${png.length} bytes 32x32; numeric body ${numeric.length} bytes; ${machine()}`,
   );
 
   const server = await launch(o.cli, ['--model-root', one, '--grpc-port', '0', '--samples', 'none']);
@@ -252,67 +272,91 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
       body: JSON.stringify({ instances: [{ b64: png.toString('base64') }] }),
       type: 'application/json',
     };
-    const image = await pair(
-      (side, c) =>
-        withCpu(server.pid, () => http(server.url, [side === 0 ? numericReq : rawImage], c, o.duration), o.duration),
-      concurrency,
-      o.rounds,
-    );
-    print(
-      'image route (raw image/png body, labelled answer) vs numeric TF Serving route (MNIST MLP), one server',
-      ['numeric', 'image'],
-      image,
-    );
-    const b64 = await pair(
-      (side, c) =>
-        withCpu(server.pid, () => http(server.url, [side === 0 ? numericReq : b64Image], c, o.duration), o.duration),
-      [32],
-      o.rounds,
-    );
-    print('TF Serving :predict with {"b64": PNG} vs numeric', ['numeric', 'b64'], b64);
-    target(
-      'image c=32 vs numeric',
-      image.find((r) => r.c === 32),
-      0.5,
-    );
-    target(
-      'TF Serving b64 image c=32 vs numeric',
-      b64.find((r) => r.c === 32),
-      0.5,
-    );
-    const c8 = image.find((r) => r.c === 8);
-    if (c8)
-      console.log(`target: image c=8 p99 ${c8.b.p99.toFixed(1)} ms (<= 10 ms) ${c8.b.p99 <= 10 ? 'MET' : 'MISSED'}`);
+    if (!o.only || o.only === 'image') {
+      const image = await pair(
+        (side, c) =>
+          withCpu(server.pid, () => http(server.url, [side === 0 ? numericReq : rawImage], c, o.duration), o.duration),
+        concurrency,
+        o.rounds,
+      );
+      print(
+        'image route (raw image/png body, labelled answer) vs numeric TF Serving route (MNIST MLP), one server',
+        ['numeric', 'image'],
+        image,
+      );
+      const b64 = await pair(
+        (side, c) =>
+          withCpu(server.pid, () => http(server.url, [side === 0 ? numericReq : b64Image], c, o.duration), o.duration),
+        [32],
+        o.rounds,
+      );
+      print('TF Serving :predict with {"b64": PNG} vs numeric', ['numeric', 'b64'], b64);
+      target(
+        'image c=32 vs numeric',
+        image.find((r) => r.c === 32),
+        0.5,
+      );
+      target(
+        'TF Serving b64 image c=32 vs numeric',
+        b64.find((r) => r.c === 32),
+        0.5,
+      );
+      const c8 = image.find((r) => r.c === 8);
+      if (c8)
+        console.log(`target: image c=8 p99 ${c8.b.p99.toFixed(1)} ms (<= 10 ms) ${c8.b.p99 <= 10 ? 'MET' : 'MISSED'}`);
+    }
 
-    if (server.grpc) {
+    if (server.grpc && (!o.only || o.only === 'grpc')) {
       const v2 = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 784], data: o.instance }] });
       const grpcAddress = server.grpc;
+      const v2Request: Request = { path: '/v2/models/mnist/infer', body: v2, type: 'application/json' };
       const rows = await pair(
         (side, c) =>
           withCpu(
             server.pid,
             () =>
               side === 0
-                ? http(
-                    server.url,
-                    [{ path: '/v2/models/mnist/infer', body: v2, type: 'application/json' }],
-                    c,
-                    o.duration,
-                  )
-                : grpcLoad(grpcAddress, protoDir, 'mnist', c, o.duration, 784),
+                ? http(server.url, [v2Request], c, o.duration)
+                : grpcLoad(grpcAddress, protoDir, 'mnist', c, o.duration, 784, unaryDrive(c)),
             o.duration,
           ),
         concurrency,
         o.rounds,
       );
       print(
-        'gRPC ModelInfer raw_input_contents (Python grpcio client) vs REST v2 JSON infer (autocannon), MNIST MLP',
+        'gRPC unary ModelInfer raw_input_contents (Python grpcio client) vs REST v2 JSON infer (autocannon), MNIST MLP',
         ['REST v2', 'gRPC'],
         rows,
       );
       target(
-        'gRPC raw c=32 vs REST v2 JSON',
+        'gRPC unary ModelInfer raw c=32 vs REST v2 JSON',
         rows.find((r) => r.c === 32),
+        1.2,
+      );
+
+      // Triton's streaming method: many requests on a few long-lived HTTP/2 streams, so grpc-js's per-call cost (a
+      // new stream, headers, trailers) is paid once per stream instead of once per request.
+      const streamed = await pair(
+        (side, c) =>
+          withCpu(
+            server.pid,
+            () =>
+              side === 0
+                ? http(server.url, [v2Request], c, o.duration)
+                : grpcLoad(grpcAddress, protoDir, 'mnist', c, o.duration, 784, streamDrive(c)),
+            o.duration,
+          ),
+        [8, 32],
+        o.rounds,
+      );
+      print(
+        'gRPC ModelStreamInfer raw_input_contents (Python grpcio, 4 streams, c = messages in flight) vs REST v2 JSON, MNIST MLP',
+        ['REST v2', 'stream'],
+        streamed,
+      );
+      target(
+        'gRPC ModelStreamInfer raw c=32 vs REST v2 JSON',
+        streamed.find((r) => r.c === 32),
         1.2,
       );
 
@@ -335,7 +379,11 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
                     ),
                   o.duration,
                 )
-              : withCpu(noopGrpc.pid, () => grpcLoad(grpcAt, protoDir, 'mnist', c, o.duration, 784), o.duration),
+              : withCpu(
+                  noopGrpc.pid,
+                  () => grpcLoad(grpcAt, protoDir, 'mnist', c, o.duration, 784, unaryDrive(c)),
+                  o.duration,
+                ),
           [32],
           o.rounds,
         );
@@ -356,6 +404,7 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
 
   // Default batching, then one example per model call: the second isolates what each extra model costs per request
   // (lookups, metrics, batchers, timers) from the batching a single busy model gets and ten models share out.
+  if (o.only && o.only !== 'models') return;
   for (const batching of [[], ['--max-batch', '1']]) {
     const single = await launch(o.cli, ['--model', join(one, 'mnist'), '--samples', 'none', ...batching]);
     const many = await launch(o.cli, ['--model-root', ten, '--samples', 'none', ...batching]);

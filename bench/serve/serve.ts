@@ -8,8 +8,8 @@
  *
  * Then the issue 16 section (any-model.ts): image route vs numeric route, gRPC raw vs REST v2 JSON, ten models vs one.
  *
- * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2 --no-cnn --no-any-model | --only-any-model |
- *        --only-cnn]
+ * Usage: npm run bench:serve [-- --duration 3 --rounds 3 --workers 1,2 --no-cnn --no-any-model |
+ *        --only-any-model [--part image|grpc|models] | --only-cnn]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -37,6 +37,8 @@ const { values: args } = parseArgs({
     'no-cnn': { type: 'boolean', default: false },
     'no-any-model': { type: 'boolean', default: false },
     'only-any-model': { type: 'boolean', default: false },
+    // With --only-any-model: one part of it (image | grpc | models).
+    part: { type: 'string' },
     'only-cnn': { type: 'boolean', default: false },
   },
 });
@@ -314,7 +316,11 @@ async function main(): Promise<void> {
 
     const referenceBody = await readFile(GOLDEN, 'utf8'); // the reference client's exact bytes
     const instances = (JSON.parse(JSON.parse(referenceBody) as string) as { instances: number[] }).instances;
-    const anyModel = () => benchAnyModel({ cli: CLI, repoRoot, dir, duration, rounds, instance: instances });
+    const part = args.part as 'image' | 'grpc' | 'models' | undefined;
+    if (part !== undefined && !['image', 'grpc', 'models'].includes(part))
+      throw new Error(`--part must be image, grpc or models, got "${part}"`);
+    const anyModel = () =>
+      benchAnyModel({ cli: CLI, repoRoot, dir, duration, rounds, instance: instances, only: part });
     if (args['only-any-model']) {
       await anyModel();
       return;
