@@ -75,6 +75,7 @@ try {
       `-I${blasInclude}`,
       join(here, 'tuneserve_blas.c'),
       join(here, 'tuneserve_infer.c'),
+      join(here, 'tuneserve_common.c'),
       ...(existsSync(libDir) ? [`-L${libDir}`] : []),
       '-lopenblas',
       '-lm',

@@ -4,13 +4,11 @@
  * Every call checks its extents against the heap size and throws a JS error instead of touching memory outside it.
  */
 #include <cblas.h>
-#include <node_api.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tuneserve_common.h"
 
 #define CHECK(call)                                                        \
   do {                                                                     \
@@ -40,58 +38,29 @@ static float *heap_floats(napi_env env, napi_value v, size_t *count) {
   return (float *)data;
 }
 
-/* Threads allowed by setThreads. OpenBLAS itself always runs single-threaded: its own threading barely helps the
- * tall, narrow products of a convolution (P x 64 x 288), so a large product is instead split by rows of C into one
- * band per thread, each an independent single-threaded sgemm. Only products of at least LARGE_GEMM multiply-adds are
- * split (smaller ones lose more to the hand-off than they gain), so the MLP's GEMMs stay on the calling thread. */
+/* OpenBLAS itself always runs single-threaded: its own threading barely helps the tall, narrow products of a
+ * convolution (P x 64 x 288), so a large product is instead split into bands of rows of C on the addon's worker pool
+ * (tuneserve_common.c), each band an independent single-threaded sgemm. Only products of at least LARGE_GEMM
+ * multiply-adds are split (smaller ones lose more to the hand-off than they gain), so the MLP's GEMMs stay on the
+ * calling thread. */
 #define LARGE_GEMM (16LL << 20)
-#define MAX_THREADS 16
-static int max_threads = 1;
 static bool openblas_single = false;
 
-/* Runs fn(ctx, lo, hi) over [0, total) split into `parts` contiguous ranges, the first on the calling thread. */
-typedef void (*RangeFn)(void *ctx, int64_t lo, int64_t hi);
-typedef struct {
-  RangeFn fn;
-  void *ctx;
-  int64_t lo, hi;
-} Range;
-
-static void *range_thread(void *arg) {
-  Range *r = (Range *)arg;
-  r->fn(r->ctx, r->lo, r->hi);
-  return NULL;
-}
-
-static void parallel_range(RangeFn fn, void *ctx, int64_t total, int parts) {
-  if (parts > total) parts = (int)total;
-  if (parts > max_threads) parts = max_threads;
-  if (parts <= 1) {
-    if (total > 0) fn(ctx, 0, total);
-    return;
-  }
-  Range range[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  bool started[MAX_THREADS] = {false};
-  const int64_t step = (total + parts - 1) / parts;
-  for (int i = 0; i < parts; i++) {
-    const int64_t lo = i * step;
-    range[i] = (Range){fn, ctx, lo < total ? lo : total, lo + step < total ? lo + step : total};
-  }
-  for (int i = 1; i < parts; i++) started[i] = pthread_create(&tid[i], NULL, range_thread, &range[i]) == 0;
-  range_thread(&range[0]);
-  for (int i = 1; i < parts; i++) {
-    if (started[i]) pthread_join(tid[i], NULL);
-    else range_thread(&range[i]); /* no thread available: run that part here */
+static void openblas_one_thread(void) {
+  if (!openblas_single) {
+    openblas_set_num_threads(1);
+    openblas_single = true;
   }
 }
 
 typedef struct {
   bool ta, tb;
-  int64_t n, k, lda, ldb, ldc;
+  int64_t m, n, k, lda, ldb, ldc;
   float alpha, beta;
   const float *a, *b;
   float *c;
+  float *partial; /* split along k: one m x n product per chunk */
+  int64_t chunks;
 } Gemm;
 
 /* Rows [lo, hi) of C; row r of op(A) starts at a + r*lda, or at column r (a + r) when A is stored transposed. */
@@ -103,19 +72,51 @@ static void gemm_rows(void *ctx, int64_t lo, int64_t hi) {
               g->beta, g->c + lo * g->ldc, (int)g->ldc);
 }
 
-/* C = alpha op(A) op(B) + beta C, in row bands of C (of at least 16 rows) when the product is large. */
-static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  if (!openblas_single) {
-    openblas_set_num_threads(1);
-    openblas_single = true;
+/* Chunks [lo, hi) of the reduction: chunk i multiplies its slice of k into its own partial product. */
+static void gemm_k_parts(void *ctx, int64_t lo, int64_t hi) {
+  const Gemm *g = (const Gemm *)ctx;
+  for (int64_t i = lo; i < hi; i++) {
+    const int64_t k0 = g->k * i / g->chunks, k1 = g->k * (i + 1) / g->chunks;
+    const float *a = g->ta ? g->a + k0 * g->lda : g->a + k0;
+    const float *b = g->tb ? g->b + k0 : g->b + k0 * g->ldb;
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->m,
+                (int)g->n, (int)(k1 - k0), 1.0f, a, (int)g->lda, b, (int)g->ldb, 0.0f, g->partial + i * g->m * g->n,
+                (int)g->n);
   }
-  Gemm g = {ta, tb, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
-  parallel_range(gemm_rows, &g, m, m * n * k >= LARGE_GEMM ? (int)(m / 16) : 1);
 }
 
-/* Image-copy kernels (im2col, col2im) split by image once they move at least this many floats. */
-#define LARGE_COPY (1LL << 20)
+/* C = alpha op(A) op(B) + beta C. A large product is split into row bands of C of at least 16 rows; one with too few
+ * rows for that (a convolution's filter gradient on a first layer: 9 x 32 summed over 86k positions) is split along
+ * k into partial products, added afterwards in chunk order (the same result whichever thread ran which chunk). */
+static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  openblas_one_thread();
+  Gemm g = {ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, NULL, 0};
+  const int64_t chunks = tuneserve_chunks(m * n * k, LARGE_GEMM);
+  if (chunks > 1 && m / 16 >= 2) {
+    tuneserve_parallel(gemm_rows, &g, m, chunks < m / 16 ? chunks : m / 16);
+    return;
+  }
+  g.chunks = chunks < k / 256 ? chunks : k / 256; /* slices of at least 256 */
+  g.partial = g.chunks > 1 ? (float *)malloc(sizeof(float) * (size_t)(g.chunks * m * n)) : NULL;
+  if (g.partial == NULL) {
+    gemm_rows(&g, 0, m);
+    return;
+  }
+  tuneserve_parallel(gemm_k_parts, &g, g.chunks, g.chunks);
+  for (int64_t r = 0; r < m; r++) {
+    float *cr = c + r * ldc;
+    for (int64_t j = 0; j < n; j++) {
+      float sum = 0.0f;
+      for (int64_t i = 0; i < g.chunks; i++) sum += g.partial[(i * m + r) * n + j];
+      cr[j] = alpha * sum + (beta == 0.0f ? 0.0f : beta * cr[j]);
+    }
+  }
+  free(g.partial);
+}
+
+/* Memory-bound kernels (im2col, col2im, pooling, elementwise) are split once they move at least this many floats. */
+#define LARGE_COPY (1LL << 17)
 
 /* Last element touched by a batch of row-major matrices, +1. */
 static int64_t extent(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
@@ -167,28 +168,6 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Geometry: batch, inH, inW, inC, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft. */
-typedef struct {
-  int64_t n, ih, iw, ci, oh, ow, fh, fw, sh, sw, pt, pl;
-} Geometry;
-
-static bool read_geometry(napi_env env, napi_value v, Geometry *g) {
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *data;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array ||
-      length != 12) {
-    return false;
-  }
-  const int32_t *x = (const int32_t *)data;
-  for (int i = 0; i < 12; i++) {
-    if (x[i] < 0) return false;
-  }
-  *g = (Geometry){x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11]};
-  return true;
-}
-
 /* Shared argument handling of im2col / col2im: (heap, srcOffset, dstOffset, geometry). */
 static bool conv_args(napi_env env, napi_callback_info info, float **heap, int64_t *src, int64_t *dst, Geometry *g,
                       bool cols_is_src) {
@@ -199,7 +178,7 @@ static bool conv_args(napi_env env, napi_callback_info info, float **heap, int64
   *heap = heap_floats(env, argv[0], &count);
   if (*heap == NULL) return false;
   if (napi_get_value_int64(env, argv[1], src) != napi_ok || napi_get_value_int64(env, argv[2], dst) != napi_ok) return false;
-  if (!read_geometry(env, argv[3], g)) return false;
+  if (!tuneserve_read_geometry(env, argv[3], g)) return false;
   int64_t image = g->n * g->ih * g->iw * g->ci;
   int64_t cols = g->n * g->oh * g->ow * g->fh * g->fw * g->ci;
   int64_t src_len = cols_is_src ? cols : image, dst_len = cols_is_src ? image : cols;
@@ -226,7 +205,7 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
   }
   ConvCopy job = {heap + xo, heap + co, &g};
   const int64_t moved = g.n * g.oh * g.ow * g.fh * g.fw * g.ci;
-  parallel_range(im2col_images, &job, g.n, moved >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(im2col_images, &job, g.n, tuneserve_chunks(moved, LARGE_COPY));
   return NULL;
 }
 
@@ -288,7 +267,7 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
   }
   ConvCopy job = {heap + xo, heap + co, &g};
   const int64_t moved = g.n * g.oh * g.ow * g.fh * g.fw * g.ci;
-  parallel_range(col2im_images, &job, g.n, moved >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(col2im_images, &job, g.n, tuneserve_chunks(moved, LARGE_COPY));
   return NULL;
 }
 
@@ -392,7 +371,7 @@ static bool pool_args(napi_env env, napi_callback_info info, float **heap, size_
   for (int i = 0; i < 3; i++) {
     if (napi_get_value_int64(env, argv[1 + i], &off[i]) != napi_ok) return false;
   }
-  if (!read_geometry(env, argv[4], g) || g->n * g->ih * g->iw * g->ci > INT32_MAX || g->ci > 4096) return false;
+  if (!tuneserve_read_geometry(env, argv[4], g) || g->n * g->ih * g->iw * g->ci > INT32_MAX || g->ci > 4096) return false;
   *image = g->n * g->ih * g->iw * g->ci;
   *outs = g->n * g->oh * g->ow * g->ci;
   return true;
@@ -468,7 +447,7 @@ static napi_value MaxPool(napi_env env, napi_callback_info info) {
     return NULL;
   }
   PoolJob job = {heap + xo, heap + yo, ao >= 0 ? (int32_t *)(heap + ao) : NULL, &g};
-  parallel_range(max_pool_images, &job, g.n, image >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(max_pool_images, &job, g.n, tuneserve_chunks(image, LARGE_COPY));
   return NULL;
 }
 
@@ -505,7 +484,7 @@ static napi_value ScatterAdd(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ScatterJob job = {heap + o[0], (const int32_t *)(heap + o[1]), heap + o[2], n / images, size / images};
-  parallel_range(scatter_images, &job, images, size >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(scatter_images, &job, images, tuneserve_chunks(size, LARGE_COPY));
   return NULL;
 }
 
@@ -533,9 +512,9 @@ static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
     return NULL;
   }
   PoolJob pool = {heap + o[0], y, argmax, &g};
-  parallel_range(max_pool_images, &pool, g.n, image >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(max_pool_images, &pool, g.n, tuneserve_chunks(image, LARGE_COPY));
   ScatterJob scatter = {heap + o[1], argmax, heap + o[2], g.oh * g.ow * g.ci, g.ih * g.iw * g.ci};
-  parallel_range(scatter_images, &scatter, g.n, image >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(scatter_images, &scatter, g.n, tuneserve_chunks(image, LARGE_COPY));
   free(y);
   free(argmax);
   return NULL;
@@ -581,7 +560,7 @@ static napi_value AddBias(napi_env env, napi_callback_info info) {
     return NULL;
   }
   Elementwise job = {heap + o[0], heap + o[1], heap + o[2], inner};
-  parallel_range(add_bias_rows, &job, rows, rows * inner >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(add_bias_rows, &job, rows, tuneserve_chunks(rows * inner, LARGE_COPY));
   return NULL;
 }
 
@@ -598,7 +577,7 @@ static napi_value ReluGrad(napi_env env, napi_callback_info info) {
     return NULL;
   }
   Elementwise job = {heap + o[0], heap + o[1], heap + o[2], 0};
-  parallel_range(relu_grad_range, &job, n, n >= LARGE_COPY ? max_threads : 1);
+  tuneserve_parallel(relu_grad_range, &job, n, tuneserve_chunks(n, LARGE_COPY));
   return NULL;
 }
 
@@ -647,7 +626,7 @@ static napi_value ReluGradSum(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.reluGradSum: bad arguments or operand outside the heap");
     return NULL;
   }
-  int parts = n >= LARGE_COPY ? max_threads : 1;
+  int64_t parts = tuneserve_chunks(n, LARGE_COPY);
   if (parts > rows) parts = rows < 1 ? 1 : (int)rows;
   double *acc = (double *)malloc(sizeof(double) * (size_t)parts * (size_t)inner);
   if (acc == NULL) {
@@ -655,7 +634,7 @@ static napi_value ReluGradSum(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ReluGradSumJob job = {heap + o[0], heap + o[1], heap + o[2], acc, rows, inner, (rows + parts - 1) / parts};
-  parallel_range(relu_grad_sum_parts, &job, parts, parts);
+  tuneserve_parallel(relu_grad_sum_parts, &job, parts, parts);
   float *sums = heap + o[3];
   for (int64_t j = 0; j < inner; j++) {
     double total = 0;
@@ -728,7 +707,7 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   int32_t n = 1;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc == 1) CHECK(napi_get_value_int32(env, argv[0], &n));
-  max_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+  tuneserve_set_threads(n);
   return NULL;
 }
 
@@ -761,7 +740,7 @@ static void conv_forward_images(void *ctx, int64_t lo, int64_t hi) {
   ConvJob *j = (ConvJob *)ctx;
   const Geometry *g = j->g;
   const int64_t p = g->oh * g->ow, k = g->fh * g->fw * g->ci, step = band_images(g);
-  float *scratch = j->cols ? NULL : (float *)malloc(sizeof(float) * (size_t)(step * p * k));
+  float *scratch = j->cols ? NULL : tuneserve_scratch(step * p * k);
   if (!j->cols && !scratch) {
     j->failed = true;
     return;
@@ -783,14 +762,26 @@ static void conv_forward_images(void *ctx, int64_t lo, int64_t hi) {
       }
     }
   }
-  free(scratch);
+}
+
+/* Images [lo, hi) by the direct convolution (no window matrix): 2-4x less CPU than im2col + OpenBLAS for these
+ * layers, most for a first layer (K = 9). Used whenever the window matrix need not be kept. */
+static void conv_direct_images(void *ctx, int64_t lo, int64_t hi) {
+  ConvJob *j = (ConvJob *)ctx;
+  const int64_t pad = tuneserve_direct_conv_scratch(j->g);
+  float *scratch = pad > 0 ? tuneserve_scratch(pad) : NULL;
+  if (pad > 0 && !scratch) {
+    j->failed = true;
+    return;
+  }
+  tuneserve_direct_conv_images(j->image, j->w, j->bias, j->out, j->g, j->co, j->relu, lo, hi, scratch);
 }
 
 static void conv_input_grad_images(void *ctx, int64_t lo, int64_t hi) {
   ConvJob *j = (ConvJob *)ctx;
   const Geometry *g = j->g;
   const int64_t p = g->oh * g->ow, k = g->fh * g->fw * g->ci, step = band_images(g);
-  float *scratch = (float *)malloc(sizeof(float) * (size_t)(step * p * k));
+  float *scratch = tuneserve_scratch(step * p * k);
   if (!scratch) {
     j->failed = true;
     return;
@@ -801,7 +792,6 @@ static void conv_input_grad_images(void *ctx, int64_t lo, int64_t hi) {
                 j->out + n * p * j->co, (int)j->co, j->w, (int)j->co, 0.0f, scratch, (int)k);
     col2im_block(j->image, scratch, g, n, e);
   }
-  free(scratch);
 }
 
 /* Shared arguments: (heap, image, w, out, cols or -1, geometry, co, bias or -1, relu); extents checked against the
@@ -819,7 +809,7 @@ static bool conv_fused_args(napi_env env, napi_callback_info info, ConvJob *job,
   }
   int64_t bias;
   bool relu;
-  if (!read_geometry(env, argv[5], g) || napi_get_value_int64(env, argv[6], &co) != napi_ok || co < 1 ||
+  if (!tuneserve_read_geometry(env, argv[5], g) || napi_get_value_int64(env, argv[6], &co) != napi_ok || co < 1 ||
       napi_get_value_int64(env, argv[7], &bias) != napi_ok || napi_get_value_bool(env, argv[8], &relu) != napi_ok) {
     return false;
   }
@@ -835,13 +825,10 @@ static bool conv_fused_args(napi_env env, napi_callback_info info, ConvJob *job,
 }
 
 static void run_conv(ConvJob *job, RangeFn fn) {
-  if (!openblas_single) {
-    openblas_set_num_threads(1);
-    openblas_single = true;
-  }
+  openblas_one_thread();
   const Geometry *g = job->g;
   const int64_t macs = g->n * g->oh * g->ow * g->fh * g->fw * g->ci * job->co;
-  parallel_range(fn, job, g->n, macs >= LARGE_GEMM ? max_threads : 1);
+  tuneserve_parallel(fn, job, g->n, tuneserve_chunks(macs, LARGE_GEMM));
 }
 
 /* conv2d(heap, x, w, y, cols | -1, geometry, co, bias | -1, relu): y[P, co] = im2col(x) @ w (+ bias, relu), keeping the
@@ -853,7 +840,11 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.conv2d: bad arguments or operand outside the heap");
     return NULL;
   }
-  run_conv(&job, conv_forward_images);
+  if (job.cols == NULL && tuneserve_direct_conv_fast(&g, job.co)) {
+    run_conv(&job, conv_direct_images);
+  } else {
+    run_conv(&job, conv_forward_images);
+  }
   if (job.failed) napi_throw_error(env, NULL, "tuneserve_blas.conv2d: out of memory for a band");
   return NULL;
 }
@@ -866,8 +857,95 @@ static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.conv2dInputGrad: bad arguments or operand outside the heap");
     return NULL;
   }
+  /* Stride 1: dx is the direct convolution of dy, padded by (filter - 1 - pad), with the filter turned half a turn
+   * and its channel axes swapped: W'[a, b, o, i] = W[fh-1-a, fw-1-b, i, o]. */
+  const Geometry t = {g.n, g.oh, g.ow, job.co, g.ih, g.iw, g.fh, g.fw, 1, 1, g.fh - 1 - g.pt, g.fw - 1 - g.pl};
+  if (g.sh == 1 && g.sw == 1 && tuneserve_direct_conv_fast(&t, g.ci)) {
+    const int64_t taps = g.fh * g.fw, ci = g.ci, co = job.co;
+    float *turned = (float *)malloc(sizeof(float) * (size_t)(taps * ci * co));
+    if (turned == NULL) {
+      napi_throw_error(env, NULL, "tuneserve_blas.conv2dInputGrad: out of memory");
+      return NULL;
+    }
+    for (int64_t tap = 0; tap < taps; tap++) {
+      const float *src = job.w + (taps - 1 - tap) * ci * co;
+      float *dst = turned + tap * co * ci;
+      for (int64_t i = 0; i < ci; i++)
+        for (int64_t o = 0; o < co; o++) dst[o * ci + i] = src[i * co + o];
+    }
+    ConvJob direct = {&t, job.out, NULL, turned, job.image, ci, NULL, false, false};
+    run_conv(&direct, conv_direct_images);
+    free(turned);
+    if (direct.failed) napi_throw_error(env, NULL, "tuneserve_blas.conv2dInputGrad: out of memory for a band");
+    return NULL;
+  }
   run_conv(&job, conv_input_grad_images);
   if (job.failed) napi_throw_error(env, NULL, "tuneserve_blas.conv2dInputGrad: out of memory for a band");
+  return NULL;
+}
+
+/* The filter gradient dW[K, co] = sum over images of cols^T @ dy, part by part of the images: each part lays out one
+ * band of windows at a time in cache and adds its product into the part's own dW, and the parts are added in order
+ * afterwards (the same result whichever thread ran which part). The whole [P, K] window matrix never goes through
+ * memory, and the forward pass need not keep it. */
+typedef struct {
+  ConvJob *conv;
+  float *partial; /* parts x K x co */
+  int64_t parts;
+} FilterGradJob;
+
+static void conv_filter_grad_parts(void *ctx, int64_t lo, int64_t hi) {
+  FilterGradJob *f = (FilterGradJob *)ctx;
+  ConvJob *j = f->conv;
+  const Geometry *g = j->g;
+  const int64_t p = g->oh * g->ow, k = g->fh * g->fw * g->ci, step = band_images(g);
+  float *scratch = tuneserve_scratch(step * p * k);
+  if (!scratch) {
+    j->failed = true;
+    return;
+  }
+  for (int64_t part = lo; part < hi; part++) {
+    float *dw = f->partial + part * k * j->co;
+    const int64_t first = g->n * part / f->parts, end = g->n * (part + 1) / f->parts;
+    if (first == end) memset(dw, 0, sizeof(float) * (size_t)(k * j->co));
+    for (int64_t n = first; n < end; n += step) {
+      const int64_t e = n + step < end ? n + step : end;
+      im2col_block(j->image, scratch, g, n, e);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)j->co, (int)((e - n) * p), 1.0f, scratch,
+                  (int)k, j->out + n * p * j->co, (int)j->co, n == first ? 0.0f : 1.0f, dw, (int)j->co);
+    }
+  }
+}
+
+/* conv2dFilterGrad(heap, x, dw, dy, -1, geometry, co, -1, false): dw[K, co] = im2col(x)^T @ dy[P, co]. */
+static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
+  ConvJob job;
+  Geometry g;
+  if (!conv_fused_args(env, info, &job, &g) || job.cols != NULL || job.bias != NULL || job.relu) {
+    napi_throw_range_error(env, NULL, "tuneserve_blas.conv2dFilterGrad: bad arguments or operand outside the heap");
+    return NULL;
+  }
+  openblas_one_thread();
+  const int64_t k = g.fh * g.fw * g.ci, co = job.co;
+  float *dw = (float *)job.w; /* the output here: conv_fused_args checked its K x co extent like a filter's */
+  int64_t parts = tuneserve_chunks(g.n * g.oh * g.ow * k * co, LARGE_GEMM);
+  if (parts > g.n) parts = g.n < 1 ? 1 : g.n;
+  FilterGradJob f = {&job, parts > 1 ? (float *)malloc(sizeof(float) * (size_t)(parts * k * co)) : dw, parts};
+  if (f.partial == NULL) {
+    napi_throw_error(env, NULL, "tuneserve_blas.conv2dFilterGrad: out of memory");
+    return NULL;
+  }
+  if (g.n == 0) memset(dw, 0, sizeof(float) * (size_t)(k * co));
+  else tuneserve_parallel(conv_filter_grad_parts, &f, parts, parts);
+  if (parts > 1) {
+    for (int64_t i = 0; i < k * co; i++) {
+      float sum = f.partial[i];
+      for (int64_t part = 1; part < parts; part++) sum += f.partial[part * k * co + i];
+      dw[i] = sum;
+    }
+    free(f.partial);
+  }
+  if (job.failed) napi_throw_error(env, NULL, "tuneserve_blas.conv2dFilterGrad: out of memory for a band");
   return NULL;
 }
 
@@ -914,6 +992,14 @@ static napi_value DropoutMask(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* blasCore(): the kernel set OpenBLAS picked for this CPU at load ("Haswell", "SkylakeX", ...). */
+static napi_value BlasCore(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  if (napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &out) != napi_ok) return NULL;
+  return out;
+}
+
 napi_value tuneserve_inference_init(napi_env env, napi_value exports); /* tuneserve_infer.c */
 
 static napi_value Init(napi_env env, napi_value exports) {
@@ -933,7 +1019,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dInputGrad", NULL, Conv2dInputGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dFilterGrad", NULL, Conv2dFilterGrad, NULL, NULL, NULL, napi_default, NULL},
       {"dropoutMask", NULL, DropoutMask, NULL, NULL, NULL, napi_default, NULL},
+      {"blasCore", NULL, BlasCore, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return tuneserve_inference_init(env, exports);

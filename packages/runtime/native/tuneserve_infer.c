@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tuneserve_common.h"
+
 /* the kernels pass vectors only between inlined helpers; the ABI note about wide vector arguments does not apply */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-typedef struct {
-  int64_t n, ih, iw, ci, oh, ow, fh, fw, sh, sw, pt, pl;
-} Geo;
+typedef Geometry Geo;
 
 /* One conv job on one image whose windows never leave `src` (a padded copy when the geometry pads). */
 typedef struct {
@@ -171,6 +171,7 @@ static void tail_channels(const Job *j, const Geo *g, int64_t c0) {
 
 typedef struct {
   const char *name;
+  int64_t lanes; /* floats a vector holds */
   void (*conv_image)(const Job *j, const Geo *g);
   void (*max_pool)(const float *x, float *y, const Geo *g);
   void (*dense_rows)(const float *a, const float *b, float *c, int64_t m, int64_t k, int64_t n);
@@ -178,10 +179,10 @@ typedef struct {
 
 static const Kernels kernel_sets[] = {
 #ifdef HAVE_X86_KERNELS
-    {"avx512", conv_image_avx512, max_pool_avx512, dense_rows_avx512},
-    {"avx2", conv_image_avx2, max_pool_avx2, dense_rows_avx2},
+    {"avx512", 16, conv_image_avx512, max_pool_avx512, dense_rows_avx512},
+    {"avx2", 8, conv_image_avx2, max_pool_avx2, dense_rows_avx2},
 #endif
-    {"baseline", conv_image_base, max_pool_base, dense_rows_base},
+    {"baseline", 4, conv_image_base, max_pool_base, dense_rows_base},
 };
 #define KERNEL_SETS (sizeof(kernel_sets) / sizeof(kernel_sets[0]))
 
@@ -226,24 +227,61 @@ static float *floats_of(napi_env env, napi_value v, int64_t *count) {
   return (float *)data;
 }
 
-/* 12 non-negative int32s, with sizes that describe a real convolution or pooling window, small enough that every
- * offset computed from them fits comfortably in int64. */
-static bool geometry_of(napi_env env, napi_value v, Geo *g) {
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *data;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array ||
-      length != 12) {
-    return false;
-  }
-  const int32_t *x = (const int32_t *)data;
-  for (int i = 0; i < 12; i++) {
-    if (x[i] < 0) return false;
-  }
-  *g = (Geo){x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11]};
+/* Sizes that describe a real convolution or pooling window, small enough that every offset computed from them fits
+ * comfortably in int64. */
+static bool geometry_fits(const Geo *g) {
   return g->ih > 0 && g->iw > 0 && g->ci > 0 && g->oh > 0 && g->ow > 0 && g->fh > 0 && g->fw > 0 && g->sh > 0 &&
          g->sw > 0 && g->pt < g->fh && g->pl < g->fw && g->ih * g->iw * g->ci <= INT32_MAX && g->fh * g->fw <= 1024;
+}
+
+static bool geometry_of(napi_env env, napi_value v, Geo *g) {
+  return tuneserve_read_geometry(env, v, g) && geometry_fits(g);
+}
+
+/* The padded image every window of the output reads from: hp x wp pixels. */
+static void padded_size(const Geo *g, int64_t *hp, int64_t *wp) {
+  *hp = (g->oh - 1) * g->sh + g->fh;
+  *wp = (g->ow - 1) * g->sw + g->fw;
+}
+
+bool tuneserve_direct_conv_fits(const Geometry *g, int64_t co) {
+  int64_t hp, wp;
+  if (!geometry_fits(g) || co < 1 || co > 65536 || g->n > INT32_MAX) return false;
+  padded_size(g, &hp, &wp);
+  return hp <= g->ih + 2 * g->fh && wp <= g->iw + 2 * g->fw;
+}
+
+bool tuneserve_direct_conv_fast(const Geometry *g, int64_t co) {
+  return tuneserve_direct_conv_fits(g, co) && co % active()->lanes == 0;
+}
+
+int64_t tuneserve_direct_conv_scratch(const Geometry *g) {
+  int64_t hp, wp;
+  padded_size(g, &hp, &wp);
+  const bool pad = g->pt > 0 || g->pl > 0 || hp > g->ih || wp > g->iw;
+  return pad ? hp * wp * g->ci : 0;
+}
+
+void tuneserve_direct_conv_images(const float *x, const float *w, const float *bias, float *y, const Geometry *g,
+                                  int64_t co, bool relu, int64_t lo, int64_t hi, float *scratch) {
+  int64_t hp, wp;
+  padded_size(g, &hp, &wp);
+  const int64_t image = g->ih * g->iw * g->ci, outs = g->oh * g->ow * co;
+  const bool pad = tuneserve_direct_conv_scratch(g) > 0;
+  for (int64_t n = lo; n < hi; n++) {
+    const float *src = x + n * image;
+    if (pad) {
+      memset(scratch, 0, sizeof(float) * (size_t)(hp * wp * g->ci));
+      for (int64_t r = 0; r < g->ih && r + g->pt < hp; r++) {
+        const int64_t cols = g->iw + g->pl <= wp ? g->iw : wp - g->pl;
+        memcpy(scratch + ((r + g->pt) * wp + g->pl) * g->ci, src + r * g->iw * g->ci,
+               sizeof(float) * (size_t)(cols * g->ci));
+      }
+      src = scratch;
+    }
+    const Job job = {src, pad ? wp : g->iw, w, bias, y + n * outs, co, relu};
+    active()->conv_image(&job, g);
+  }
 }
 
 static napi_value fail(napi_env env, const char *what) {
@@ -269,31 +307,17 @@ static napi_value InferConv2d(napi_env env, napi_callback_info info) {
     return fail(env, bad);
   }
   const int64_t image = g.ih * g.iw * g.ci, outs = g.oh * g.ow * co, k = g.fh * g.fw * g.ci;
-  /* the padded image every window of the output reads from */
-  const int64_t hp = (g.oh - 1) * g.sh + g.fh, wp = (g.ow - 1) * g.sw + g.fw;
-  if (x < 0 || x + g.n * image > count || w < 0 || w + k * co > count || y < 0 || y + g.n * outs > count ||
-      (bias >= 0 && bias + co > count) || hp > g.ih + 2 * g.fh || wp > g.iw + 2 * g.fw) {
+  if (!tuneserve_direct_conv_fits(&g, co) || x < 0 || x + g.n * image > count || w < 0 || w + k * co > count ||
+      y < 0 || y + g.n * outs > count || (bias >= 0 && bias + co > count)) {
     return fail(env, bad);
   }
-  const bool pad = g.pt > 0 || g.pl > 0 || hp > g.ih || wp > g.iw;
-  float *scratch = pad ? (float *)malloc(sizeof(float) * (size_t)(hp * wp * g.ci)) : NULL;
-  if (pad && !scratch) {
+  const int64_t pad = tuneserve_direct_conv_scratch(&g);
+  float *scratch = pad > 0 ? (float *)malloc(sizeof(float) * (size_t)pad) : NULL;
+  if (pad > 0 && !scratch) {
     napi_throw_error(env, NULL, "tuneserve_blas.inferConv2d: out of memory for a padded image");
     return NULL;
   }
-  for (int64_t n = 0; n < g.n; n++) {
-    const float *src = ws + x + n * image;
-    if (pad) {
-      memset(scratch, 0, sizeof(float) * (size_t)(hp * wp * g.ci));
-      for (int64_t r = 0; r < g.ih && r + g.pt < hp; r++) {
-        const int64_t cols = g.iw + g.pl <= wp ? g.iw : wp - g.pl;
-        memcpy(scratch + ((r + g.pt) * wp + g.pl) * g.ci, src + r * g.iw * g.ci, sizeof(float) * (size_t)(cols * g.ci));
-      }
-      src = scratch;
-    }
-    const Job job = {src, pad ? wp : g.iw, ws + w, bias >= 0 ? ws + bias : NULL, ws + y + n * outs, co, relu};
-    active()->conv_image(&job, &g);
-  }
+  tuneserve_direct_conv_images(ws + x, ws + w, bias >= 0 ? ws + bias : NULL, ws + y, &g, co, relu, 0, g.n, scratch);
   free(scratch);
   return NULL;
 }

@@ -446,6 +446,65 @@ for (const mode of modes) {
       tf.dispose([fractions, flags]);
     });
 
+    it('the direct convolution paths: forward, input gradient (stride 1) and banded filter gradient, 1 and 2 threads', async () => {
+      // whole vectors of channels take the addon's direct kernels: a forward pass with 16/32 output channels, an input
+      // gradient with 16/32 input channels at stride 1 (a direct convolution of dy with the turned filter); 'same' with
+      // even filters pads only the bottom/right; the largest case is above the thresholds for splitting across threads
+      const r = rng(83);
+      const cases: [number[], number[], number | [number, number], 'same' | 'valid', 'relu' | 'linear'][] = [
+        [[2, 9, 8, 16], [3, 3, 16, 32], 1, 'valid', 'relu'],
+        [[3, 7, 6, 32], [2, 2, 32, 16], 1, 'same', 'linear'],
+        [[2, 8, 9, 16], [3, 4, 16, 16], 1, 'same', 'relu'],
+        [[2, 9, 9, 16], [3, 3, 16, 32], [2, 2], 'same', 'relu'],
+        [[8, 20, 20, 32], [3, 3, 32, 32], 1, 'valid', 'relu'],
+      ];
+      try {
+        for (const threads of mode.accelerator ? [1, 2] : [1]) {
+          if (mode.accelerator) setBlasThreads(threads);
+          for (const [xs, fs, strides, pad, activation] of cases) {
+            const xVals = randomArray(
+              r,
+              xs.reduce((a, b) => a * b, 1),
+            );
+            const fVals = randomArray(
+              r,
+              fs.reduce((a, b) => a * b, 1),
+            );
+            const bVals = randomArray(r, fs[3]!);
+            await expectMatchesCpu(`t${threads} conv x[${xs}] f[${fs}] s${strides} ${pad} ${activation}`, () => {
+              const x = tf.tensor4d(xVals, xs as [number, number, number, number]);
+              const f = tf.tensor4d(fVals, fs as [number, number, number, number]);
+              const b = tf.tensor1d(bVals);
+              const layer = (a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
+                tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, bias, strides, pad, activation });
+              const [gx, gf, gb] = tf.grads((a, w, bias) => layer(a!, w!, bias!).square().sum() as tf.Scalar)([
+                x,
+                f,
+                b,
+              ]);
+              // and the unfused kernels (Conv2D forward outside a gradient, its own gradients)
+              const [hx, hf] = tf.grads(
+                (a: tf.Tensor, w: tf.Tensor) =>
+                  tf
+                    .conv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad)
+                    .square()
+                    .sum() as tf.Scalar,
+              )([x, f]);
+              return [layer(x, f, b), gx!, gf!, gb!, tf.conv2d(x, f, strides, pad), hx!, hf!];
+            });
+          }
+          // a product with few rows and a long reduction (16 x 32 summed over 40k): split along k across threads
+          const aVals = randomArray(r, 40_000 * 16);
+          const cVals = randomArray(r, 40_000 * 32);
+          await expectMatchesCpu(`t${threads} matMul [40000,16]^T @ [40000,32]`, () => [
+            tf.matMul(tf.tensor2d(aVals, [40_000, 16]), tf.tensor2d(cVals, [40_000, 32]), true, false),
+          ]);
+        }
+      } finally {
+        if (mode.accelerator) setBlasThreads(1);
+      }
+    });
+
     it("Keras's string loss 'sparseCategoricalCrossentropy', its 'accuracy' and Softmax's gradient: one kernel each, values and gradients", async () => {
       // a compiled model hands out the loss and metric functions Keras uses in fit (fused on wasm, stock on cpu)
       const input = tf.input({ shape: [4] });
@@ -546,6 +605,10 @@ describe.skipIf(!hasSystem('openblas'))('the OpenBLAS addon refuses bad argument
       ['conv2d, no output channels', () => addon.conv2d(heap, 0, 0, 0, -1, pool, 0, -1, false)],
       ['conv2dInputGrad, a window buffer given', () => addon.conv2dInputGrad(heap, 0, 0, 0, 0, pool, 2, -1, false)],
       ['conv2dInputGrad, dy outside the heap', () => addon.conv2dInputGrad(heap, 0, 0, 12, -1, pool, 2, -1, false)],
+      ['conv2dFilterGrad, a window buffer given', () => addon.conv2dFilterGrad!(heap, 0, 0, 0, 0, pool, 2, -1, false)],
+      ['conv2dFilterGrad, dw outside the heap', () => addon.conv2dFilterGrad!(heap, 0, 12, 0, -1, pool, 2, -1, false)],
+      ['conv2dFilterGrad, dy outside the heap', () => addon.conv2dFilterGrad!(heap, 0, 0, 12, -1, pool, 2, -1, false)],
+      ['conv2dFilterGrad, a bias given', () => addon.conv2dFilterGrad!(heap, 0, 0, 0, -1, pool, 2, 0, false)],
       [
         'sgemm on a typed array, C outside it',
         () => addon.sgemm(new Float32Array(8), false, false, 2, 2, 2, 0, 2, 0, 0, 2, 0, 6, 2, 0, 1, 1, 0),

@@ -62,6 +62,21 @@ export interface BlasAddon {
     bias: number,
     relu: boolean,
   ): void;
+  /**
+   * dw[K, co] = im2col(x)^T @ dy[P, co], band by band of images with per-part sums added in order (cols and bias -1,
+   * relu false); absent in addons built before it.
+   */
+  conv2dFilterGrad?(
+    heap: ArrayBufferLike,
+    x: number,
+    dw: number,
+    dy: number,
+    cols: number,
+    geometry: Int32Array,
+    co: number,
+    bias: number,
+    relu: boolean,
+  ): void;
   /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
   maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
   /** y = window maxima; with argmax >= 0 also each window's first-maximum offset into x as int32 (-1 skips it). */
@@ -124,6 +139,8 @@ export interface BlasAddon {
   sumRows(heap: ArrayBufferLike, x: number, out: number, rows: number, inner: number): void;
   /** Most threads a GEMM may use; only large products (convolutions) use more than one. */
   setThreads(n: number): void;
+  /** The kernel set OpenBLAS picked at load ("Haswell", "SkylakeX", ...); absent in addons built before it. */
+  blasCore?(): string;
   /** Inference (native/tuneserve_infer.c, calling thread only): y = relu?(conv(x, w) + bias), direct, NHWC. */
   inferConv2d?(
     ws: Float32Array,
@@ -175,7 +192,7 @@ export function loadAccelerator(): AcceleratorStatus {
       addon.setThreads(threads);
       cached = {
         loaded: true,
-        reason: `OpenBLAS addon loaded${threads > 1 ? `, up to ${threads} BLAS threads for large GEMMs` : ''}`,
+        reason: `OpenBLAS addon loaded${addon.blasCore ? ` (${addon.blasCore()} kernels)` : ''}${threads > 1 ? `, up to ${threads} BLAS threads for large GEMMs` : ''}`,
         addon,
       };
     } catch (e) {

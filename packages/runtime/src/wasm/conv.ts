@@ -107,7 +107,16 @@ function col2im(cols: Float32Array, dx: Float32Array, c: ConvInfo): void {
 }
 
 /** The addon's convolution kernels (on heap offsets in floats). */
-export type ConvNative = Pick<BlasAddon, 'im2col' | 'col2im' | 'conv2d' | 'conv2dInputGrad'>;
+export type ConvNative = Pick<BlasAddon, 'im2col' | 'col2im' | 'conv2d' | 'conv2dInputGrad' | 'conv2dFilterGrad'>;
+
+/**
+ * Whether a training-time forward pass keeps its window matrix for the filter gradient: only for an addon without
+ * conv2dFilterGrad. With it, the forward pass runs the direct convolution (no window matrix at all) and the filter
+ * gradient lays out its windows band by band in cache.
+ */
+function keepsCols(native: ConvNative): boolean {
+  return typeof native.conv2dFilterGrad !== 'function' && recordingGradients(tf.engine());
+}
 
 /**
  * Conv2D as im2col + OpenBLAS sgemm: y[P, Co] = cols[P, K] @ W[K, Co] is already NHWC. Only registered with the
@@ -125,9 +134,8 @@ export function conv2dKernel(native: ConvNative, stockConv: StockKernel): Kernel
     const c = convInfo(x.shape, filter.shape, attrs, 'Conv2D');
     const p = c.batchSize * c.outHeight * c.outWidth;
     const k = c.filterHeight * c.filterWidth * c.inChannels;
-    const keep = recordingGradients(tf.engine());
     // one fused pass: each band of images is laid out and multiplied while its windows are in cache
-    const cols = keep ? backend.makeOutput([p, k], 'float32') : undefined;
+    const cols = keepsCols(native) ? backend.makeOutput([p, k], 'float32') : undefined;
     const y = backend.makeOutput([c.batchSize, c.outHeight, c.outWidth, c.outChannels], 'float32');
     native.conv2d(
       backend.wasm.HEAPU8.buffer,
@@ -257,6 +265,22 @@ export function conv2dBackpropFilterKernel(deps: MatmulDeps, native?: ConvNative
     if (!native && stockConv && filterGradAsConv(c) && x.dtype === 'float32' && dy.dtype === 'float32') {
       return filterGradViaConv(backend, stockConv, x, dy, c);
     }
+    if (native?.conv2dFilterGrad && x.dtype === 'float32' && dy.dtype === 'float32') {
+      const dw = backend.makeOutput(filterShape, 'float32');
+      const at = (t: tf.TensorInfo) => offsetF(backend, t);
+      native.conv2dFilterGrad(
+        backend.wasm.HEAPU8.buffer,
+        at(x),
+        at(dw),
+        at(dy),
+        -1,
+        geometry(c),
+        c.outChannels,
+        -1,
+        false,
+      );
+      return dw;
+    }
     const p = c.batchSize * c.outHeight * c.outWidth;
     const k = c.filterHeight * c.filterWidth * c.inChannels;
     return withTemps(backend, (temp) => {
@@ -321,7 +345,7 @@ export function conv2dBiasActKernel(native: ConvNative | undefined, stockFused: 
     const c = convInfo(x.shape, filter.shape, fusedAttrs, 'Conv2D');
     const p = c.batchSize * c.outHeight * c.outWidth;
     const k = c.filterHeight * c.filterWidth * c.inChannels;
-    const cols = recordingGradients(tf.engine()) ? backend.makeOutput([p, k], 'float32') : undefined;
+    const cols = keepsCols(native) ? backend.makeOutput([p, k], 'float32') : undefined;
     const y = backend.makeOutput([c.batchSize, c.outHeight, c.outWidth, c.outChannels], 'float32');
     native.conv2d(
       backend.wasm.HEAPU8.buffer,
