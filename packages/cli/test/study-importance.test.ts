@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StudyJson } from '@tuneserve/client';
 import { createServer, type StudySource, type TuneServer } from '@tuneserve/server';
-import { HyperParameters, hyperparameterImportance, Objective, RandomSearch } from '@tuneserve/tuner';
+import { HyperParameters, hyperparameterImportance, loadStudy, Objective, RandomSearch } from '@tuneserve/tuner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeModel } from '../../server/test/fixtures.js';
 import { studySourceFor } from '../src/adapters/sources.js';
+import { formatTrials } from '../src/commands/trials.js';
 
 let directory: string;
 let models: string;
@@ -161,6 +162,16 @@ describe('importance off the request path', () => {
     expect(Object.keys(byObjective.val_accuracy ?? {})[0]).toBe('optimizer');
     expect(Object.keys(byObjective.latency_ms ?? {})[0]).toBe('units');
     expect(study.importance).toEqual(byObjective.val_accuracy);
+  });
+});
+
+describe('`tuneserve trials`', () => {
+  it("ends with each objective's importance in a two-objective study", async () => {
+    const study = await loadStudy({ directory, projectName: 'pareto' });
+    expect(study?.importanceStatus).toEqual({ state: 'ready', completedTrials: 24 }); // a command computes at once
+    expect(formatTrials(study!)).toMatch(
+      /\nhyperparameter importance \(share of each objective's variance, fANOVA\):\n {2}val_accuracy \(max\): optimizer \d+\.\d%, [^\n]+\n {2}latency_ms \(min\): units \d+\.\d%, [^\n]+\n$/,
+    );
   });
 });
 

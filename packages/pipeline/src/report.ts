@@ -28,6 +28,8 @@ export interface ReportInput {
   trials: ReportTrial[];
   /** Hyperparameter importance (share of the objective's variance), from the study view. */
   importance?: Record<string, number>;
+  /** Each objective's importance by name (multi-objective studies: one set of bars per objective). */
+  importanceByObjective?: Record<string, Record<string, number>>;
   bestTrialId?: string;
   bestEpochHistory?: History;
   bestEpoch?: number;
@@ -89,21 +91,33 @@ function objectiveChart(input: ReportInput): vl.TopLevelSpec | undefined {
   };
 }
 
-function importanceChart(importance: Record<string, number> | undefined): vl.TopLevelSpec | undefined {
-  const values = Object.entries(importance ?? {}).map(([hyperparameter, share]) => ({ hyperparameter, share }));
-  if (values.length === 0) return undefined;
-  return {
-    title: "Hyperparameter importance (share of the objective's variance, fANOVA on a random forest)",
-    width: 420,
-    height: { step: 22 },
-    data: { values },
-    mark: { type: 'bar', color: '#1f5fbf' },
-    encoding: {
-      y: { field: 'hyperparameter', type: 'nominal', sort: '-x', title: null },
-      x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: 'importance' },
-      tooltip: [{ field: 'hyperparameter' }, { field: 'share', format: '.1%' }],
-    },
+/** Importance bars: one chart, or with several objectives one per objective, stacked and titled by it. */
+function importanceChart(input: ReportInput): vl.TopLevelSpec | undefined {
+  const title = "Hyperparameter importance (share of the objective's variance, fANOVA on a random forest)";
+  const bars = (importance: Record<string, number> | undefined, subtitle?: string) => {
+    const values = Object.entries(importance ?? {}).map(([hyperparameter, share]) => ({ hyperparameter, share }));
+    if (values.length === 0) return undefined;
+    return {
+      title: subtitle ?? title,
+      width: 420,
+      height: { step: 22 },
+      data: { values },
+      mark: { type: 'bar', color: '#1f5fbf' },
+      encoding: {
+        y: { field: 'hyperparameter', type: 'nominal', sort: '-x', title: null },
+        x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: 'importance' },
+        tooltip: [{ field: 'hyperparameter' }, { field: 'share', format: '.1%' }],
+      },
+    } satisfies vl.TopLevelSpec;
   };
+  const objectives = input.objectives;
+  if (!objectives || !input.importanceByObjective) return bars(input.importance);
+  const charts = objectives.flatMap((o) => {
+    const chart = bars(input.importanceByObjective?.[o.name], `${o.name} (${o.direction})`);
+    return chart ? [chart] : [];
+  });
+  if (charts.length === 0) return undefined;
+  return { title: "Hyperparameter importance (share of each objective's variance, fANOVA)", vconcat: charts };
 }
 
 /**
@@ -422,7 +436,7 @@ export async function buildReport(input: ReportInput): Promise<Report> {
 
   await chart('trials.svg', 'Trials', objectiveChart(input));
   await chart('pareto-front.svg', 'Pareto front', paretoChart(input));
-  await chart('importance.svg', 'Hyperparameter importance', importanceChart(input.importance));
+  await chart('importance.svg', 'Hyperparameter importance', importanceChart(input));
   await chart('parallel-coordinates.svg', 'Parallel coordinates', parallelChart(input));
   await chart('trial-curves.svg', 'Learning curves of every trial', trialCurvesChart(input));
   const bestTrial = input.trials.find((t) => t.trialId === input.bestTrialId);

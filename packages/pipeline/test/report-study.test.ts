@@ -59,7 +59,7 @@ describe('report.html study views', () => {
     expect(report.files['report.html']).toContain('<td>0.3000 ± 0.0100</td>');
   });
 
-  it('multi-objective: the Pareto front chart, one column per objective, ★ on front rows', async () => {
+  it('multi-objective: the Pareto front chart, one column per objective, ★ on front rows, importance per objective', async () => {
     const mo = (id: string, acc: number, latency: number): ReportTrial => ({
       ...trial(id, 'COMPLETED', acc, { units: 16 * (Number(id) + 1) }),
       values: [acc, latency],
@@ -72,6 +72,8 @@ describe('report.html study views', () => {
         { name: 'latency_ms', direction: 'min' },
       ],
       trials: [mo('0', 0.9, 2), mo('1', 0.95, 3), mo('2', 0.85, 2.5)],
+      importance: { lr: 0.8, units: 0.2 },
+      importanceByObjective: { val_accuracy: { lr: 0.8, units: 0.2 }, latency_ms: { units: 0.9, lr: 0.1 } },
       retrainEpochs: 3,
       hyperparameters: {},
       test,
@@ -84,5 +86,15 @@ describe('report.html study views', () => {
     expect(html).toContain('<td>1 ★</td>');
     expect(html).not.toContain('<td>2 ★</td>'); // dominated by 0: less accurate and slower
     expect(report.files['parallel-coordinates.svg']).toContain('>latency_ms<');
+    // One set of importance bars per objective, titled by it.
+    const importance = report.files['importance.svg']!;
+    expect(importance).toContain('>val_accuracy (max)<');
+    expect(importance).toContain('>latency_ms (min)<');
+    expect(importance.match(/aria-label="importance: [^"]*"/g)).toEqual([
+      'aria-label="importance: 80%; hyperparameter: lr; share: 80.0%"',
+      'aria-label="importance: 20%; hyperparameter: units; share: 20.0%"',
+      'aria-label="importance: 90%; hyperparameter: units; share: 90.0%"',
+      'aria-label="importance: 10%; hyperparameter: lr; share: 10.0%"',
+    ]);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { StudyJson } from '@tuneserve/client';
 import { createServer, type TuneServer } from '@tuneserve/server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +159,23 @@ describe.skipIf(!hasSystem('chromium'))('tuning dashboard in Chromium', () => {
     );
     const head = await page.locator('#trials-table thead th').allTextContents();
     expect(head).toEqual(expect.arrayContaining(['val_accuracy (max)', 'latency_ms (min)']));
+    // Importance: one set of bars per objective, headed by it, showing the route's numbers once computed.
+    const importance = page.getByTestId('importance');
+    await poll(() => importance.locator('ol[data-objective] li[aria-label]').count()).toBe(4);
+    expect(await importance.locator('h4').allTextContents()).toEqual(['val_accuracy (max)', 'latency_ms (min)']);
+    const route = (await (await fetch(`${url}/api/models/shade/study`)).json()) as StudyJson;
+    expect(route.importanceStatus?.state).toBe('ready');
+    for (const objective of ['val_accuracy', 'latency_ms']) {
+      const shown = await importance
+        .locator(`ol[data-objective="${objective}"] li`)
+        .evaluateAll((lis) => lis.map((li) => li.getAttribute('aria-label')));
+      const expected = Object.entries(route.importanceByObjective?.[objective] ?? {}).map(
+        ([name, share]) => `${name}: ${(share * 100).toFixed(1)}%`,
+      );
+      expect(shown).toEqual(expected);
+      expect(shown[0]).toMatch(/^units: /); // the model's size drives both accuracy and latency
+    }
+    expect(await page.getByTestId('importance-status').isVisible()).toBe(false);
     // Top 3 of a multi-objective study: front members first.
     await page.getByTestId('top-k').fill('3');
     await poll(() => page.locator('#trials-table tbody th').allTextContents()).toEqual(['00', '03', '05']);

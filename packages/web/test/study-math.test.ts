@@ -9,7 +9,8 @@ import {
   frontIds,
   hpPoints,
   hyperparameterNames,
-  importanceBars,
+  importanceNote,
+  importanceSets,
   parallelCoordinates,
   paretoPoints,
   runningBest,
@@ -147,14 +148,42 @@ describe('dashboard views', () => {
     ]);
   });
 
-  it('importance largest first; the cross-validation spread when the trial has one', () => {
+  it('importance largest first, one set per objective, its state; the cross-validation spread', () => {
     const s = { ...study('min'), importance: { units: 0.25, optimizer: 0.7, lr: 0.05 } };
-    expect(importanceBars(s)).toEqual([
-      ['optimizer', 0.7],
-      ['units', 0.25],
-      ['lr', 0.05],
+    const objective = s.objective;
+    expect(importanceSets(s)).toEqual([
+      {
+        objective,
+        bars: [
+          ['optimizer', 0.7],
+          ['units', 0.25],
+          ['lr', 0.05],
+        ],
+      },
     ]);
-    expect(importanceBars(study('min'))).toEqual([]);
+    expect(importanceSets(study('min'))).toEqual([{ objective, bars: [] }]);
+    const two = {
+      ...s,
+      objectives: [
+        { name: 'val_accuracy', direction: 'max' as const },
+        { name: 'latency_ms', direction: 'min' as const },
+      ],
+      importanceByObjective: { latency_ms: { units: 0.9, lr: 0.1 }, val_accuracy: { lr: 0.6, units: 0.4 } },
+    };
+    expect(importanceSets(two).map((set) => [set.objective.name, set.bars.map(([name]) => name)])).toEqual([
+      ['val_accuracy', ['lr', 'units']],
+      ['latency_ms', ['units', 'lr']],
+    ]);
+    expect(importanceNote(s)).toBe('');
+    expect(importanceNote({ ...s, importanceStatus: { state: 'computing', completedTrials: 0 } })).toBe(
+      'Computing the importance of the latest trials…',
+    );
+    expect(importanceNote({ ...s, importanceStatus: { state: 'computing', completedTrials: 12 } })).toMatch(
+      /of 12 completed trials\)$/,
+    );
+    expect(
+      importanceNote({ ...s, importanceStatus: { state: 'failed', completedTrials: 0, error: 'worker exited' } }),
+    ).toBe('Importance could not be computed: worker exited');
     expect(scoreSpread({ ...s.trials[0]!, scoreStd: 0.02 })).toBe(0.02);
     expect(scoreSpread({ ...s.trials[0]!, scoreStd: null })).toBeUndefined();
     expect(scoreSpread(s.trials[0]!)).toBeUndefined();

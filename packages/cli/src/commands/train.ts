@@ -221,6 +221,7 @@ export async function train(
         title: `${name} version ${saved.version}`,
         ...(study ? { objective: study.objective, bestTrialId: config.trialId, importance: study.importance } : {}),
         ...(study?.objectives ? { objectives: study.objectives } : {}),
+        ...(study?.importanceByObjective ? { importanceByObjective: study.importanceByObjective } : {}),
         trials: study?.trials ?? [],
         ...(result.bestEpoch
           ? { bestEpochHistory: result.bestEpoch.history, bestEpoch: result.bestEpoch.bestEpoch }

@@ -96,12 +96,21 @@ export function formatTrials(study: StudyView, whole: StudyView = study): string
   ].join('\n');
 }
 
-/** Which hyperparameters mattered, over the whole study (the study view's fANOVA importance). */
+/** Which hyperparameters mattered, over the whole study (fANOVA importance), one line per objective. */
 function importanceLine(study: StudyView): string[] {
-  const entries = Object.entries(study.importance ?? {});
-  if (entries.length === 0) return [];
-  const shares = entries.map(([name, share]) => `${name} ${(share * 100).toFixed(1)}%`).join(', ');
-  return ['', `hyperparameter importance (share of the objective's variance, fANOVA): ${shares}`];
+  const byObjective = study.importanceByObjective ?? { [study.objective.name]: study.importance };
+  const lines = (study.objectives ?? [study.objective]).flatMap((objective) => {
+    const entries = Object.entries(byObjective[objective.name] ?? {});
+    if (entries.length === 0) return [];
+    const shares = entries.map(([name, share]) => `${name} ${(share * 100).toFixed(1)}%`).join(', ');
+    return study.objectives
+      ? [`  ${objective.name} (${objective.direction}): ${shares}`]
+      : [`hyperparameter importance (share of the objective's variance, fANOVA): ${shares}`];
+  });
+  if (lines.length === 0) return [];
+  return study.objectives
+    ? ['', "hyperparameter importance (share of each objective's variance, fANOVA):", ...lines]
+    : ['', ...lines];
 }
 
 /** An objective's value: counts (model_size, model_bytes) as integers, the rest with 4 decimals. */

@@ -88,9 +88,29 @@ export function scoreSpread(trial: TrialJson): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** Importance as sorted [name, share] pairs (largest first); empty when the study carries none. */
-export function importanceBars(study: StudyJson): [string, number][] {
-  return Object.entries(study.importance ?? {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+/** One objective's importance as sorted [name, share] pairs (largest first); empty when there is none yet. */
+export interface ImportanceSet {
+  objective: { name: string; direction: 'min' | 'max' };
+  bars: [string, number][];
+}
+
+/** Each objective's importance in the study's objective order (a single-objective study: one set). */
+export function importanceSets(study: StudyJson): ImportanceSet[] {
+  const objectives = study.objectives ?? [study.objective];
+  const byObjective = study.importanceByObjective ?? { [study.objective.name]: study.importance ?? {} };
+  return objectives.map((objective) => ({
+    objective,
+    bars: Object.entries(byObjective[objective.name] ?? {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
+  }));
+}
+
+/** What the importance panel says beside its bars: being computed (over how many trials) or why it failed. */
+export function importanceNote(study: StudyJson): string {
+  const status = study.importanceStatus;
+  if (!status || status.state === 'ready') return '';
+  const shown = status.completedTrials ? ` (showing the last one, of ${status.completedTrials} completed trials)` : '';
+  if (status.state === 'computing') return `Computing the importance of the latest trials…${shown}`;
+  return `Importance could not be computed: ${status.error ?? 'unknown error'}${shown}`;
 }
 
 /** Points of two objectives for the Pareto view: every completed trial with values, and whether it is on the front. */

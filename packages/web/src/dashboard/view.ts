@@ -24,7 +24,8 @@ import {
   frontIds,
   hpPoints,
   hyperparameterNames,
-  importanceBars,
+  importanceNote,
+  importanceSets,
   parallelCoordinates,
   paretoPoints,
   runningBest,
@@ -199,35 +200,54 @@ export class Dashboard {
     table.tBodies[0]!.replaceChildren(...rows);
   }
 
+  /** One set of bars per objective (headed by its name when there are several), and the computation's state. */
   private renderImportance(study: StudyJson): void {
-    const list = $('importance');
-    const bars = importanceBars(study);
-    if (bars.length === 0) {
-      const li = document.createElement('li');
-      li.className = 'empty';
-      li.textContent = 'Needs two completed trials.';
-      list.replaceChildren(li);
-      return;
-    }
-    list.replaceChildren(
-      ...bars.map(([name, share]) => {
+    const sets = importanceSets(study);
+    const note = importanceNote(study);
+    const parts = sets.map(({ objective, bars }) => {
+      const list = document.createElement('ol');
+      list.className = 'bars importance';
+      list.dataset.objective = objective.name;
+      list.setAttribute('aria-label', `Hyperparameter importance for ${objective.name}`);
+      if (bars.length === 0 && !note) {
         const li = document.createElement('li');
-        const label = document.createElement('span');
-        label.textContent = name;
-        const track = document.createElement('span');
-        track.className = 'track';
-        const fill = document.createElement('span');
-        fill.className = 'fill';
-        fill.style.width = `${(share * 100).toFixed(1)}%`;
-        track.append(fill);
-        const pct = document.createElement('span');
-        pct.className = 'pct';
-        pct.textContent = `${(share * 100).toFixed(1)}%`;
-        li.append(label, track, pct);
-        li.setAttribute('aria-label', `${name}: ${(share * 100).toFixed(1)}%`);
-        return li;
-      }),
-    );
+        li.className = 'empty';
+        li.textContent = 'Needs two completed trials.';
+        list.append(li);
+      }
+      list.append(
+        ...bars.map(([name, share]) => {
+          const li = document.createElement('li');
+          const label = document.createElement('span');
+          label.textContent = name;
+          const track = document.createElement('span');
+          track.className = 'track';
+          const fill = document.createElement('span');
+          fill.className = 'fill';
+          fill.style.width = `${(share * 100).toFixed(1)}%`;
+          track.append(fill);
+          const pct = document.createElement('span');
+          pct.className = 'pct';
+          pct.textContent = `${(share * 100).toFixed(1)}%`;
+          li.append(label, track, pct);
+          li.setAttribute('aria-label', `${name}: ${(share * 100).toFixed(1)}%`);
+          return li;
+        }),
+      );
+      if (sets.length === 1) return list;
+      const section = document.createElement('section');
+      const heading = document.createElement('h4');
+      heading.textContent = `${objective.name} (${objective.direction})`;
+      section.append(heading, list);
+      return section;
+    });
+    const status = document.createElement('p');
+    status.className = 'importance-status';
+    status.dataset.testid = 'importance-status';
+    status.dataset.state = study.importanceStatus?.state ?? 'ready';
+    status.textContent = note;
+    status.hidden = !note;
+    $('importance').replaceChildren(...parts, status);
   }
 
   private async renderParallel(study: StudyJson): Promise<void> {
