@@ -267,9 +267,9 @@ for (const mode of modes) {
           return [layer(x, f, b), gx!, gf!, gb!];
         });
       }
-      if (mode.accelerator) {
-        setBlasThreads(1);
-        // with the addon the relu and bias gradients are one kernel (no separate relu gradient and Sum)
+      if (mode.accelerator) setBlasThreads(1);
+      {
+        // the relu and bias gradients are one kernel (no separate relu gradient and Sum), in C or in JS
         const backward = await tf.profile(() =>
           tf.grads((a, w, bias) =>
             tf.fused
@@ -306,6 +306,34 @@ for (const mode of modes) {
             .engine()
             .runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: size, strides, pad }) as tf.Tensor;
           return [y, dx];
+        });
+      }
+    });
+
+    it('maxPool gradient with windows that do not overlap (stride = pool size): ties, all-negative and partial windows', async () => {
+      const r = rng(97);
+      const cases: [number[], [number, number], 'same' | 'valid'][] = [
+        [[2, 8, 8, 3], [2, 2], 'valid'],
+        [[1, 7, 9, 4], [2, 2], 'same'], // odd sizes: partial windows at the bottom and right edges
+        [[2, 9, 6, 2], [3, 3], 'valid'],
+        [[1, 5, 7, 5], [3, 2], 'same'],
+        [[3, 11, 11, 8], [2, 2], 'valid'], // the last row and column belong to no window
+      ];
+      for (const [shape, size, pad] of cases) {
+        const [n, h, w, c] = shape as [number, number, number, number];
+        // few distinct values, so windows hold ties (the first maximum gets the gradient, as on cpu); some all negative
+        const xVals = Float32Array.from({ length: n * h * w * c }, () => Math.round(r() * 6 - 4) / 2);
+        await expectMatchesCpu(`maxPool grad x[${shape}] pool ${size} ${pad}`, () => {
+          const x = tf.tensor4d(xVals, [n, h, w, c]);
+          const weights = tf
+            .range(1, 1 + tf.maxPool(x, size, size, pad).size)
+            .reshape(tf.maxPool(x, size, size, pad).shape);
+          const f = (a: tf.Tensor) =>
+            tf
+              .maxPool(a as tf.Tensor4D, size, size, pad)
+              .mul(weights)
+              .sum() as tf.Scalar;
+          return [tf.maxPool(x, size, size, pad), tf.grad(f)(x)];
         });
       }
     });

