@@ -458,6 +458,30 @@ for (const mode of modes) {
       x.dispose();
     });
 
+    it("the gradient of a mean over every element (Keras's total loss) is one kernel; other means stay stock", async () => {
+      const r = rng(43);
+      const vals = randomArray(r, 3 * 5 * 7);
+      const wVals = randomArray(r, 3 * 5 * 7);
+      await expectMatchesCpu('mean gradients', () => {
+        const x = tf.tensor3d(vals, [3, 5, 7]);
+        const w = tf.tensor3d(wVals, [3, 5, 7]);
+        return [
+          tf.grad((v: tf.Tensor) => tf.mean(v).mul(3.7))(x),
+          tf.grad((v: tf.Tensor) => tf.mean(v.mul(w)))(x),
+          tf.grad((v: tf.Tensor) => tf.mean(v, 1).mul(w.slice([0, 0, 0], [3, 1, 7]).reshape([3, 7])).sum())(x),
+          tf.grad((v: tf.Tensor) => tf.mean(v, [0, 2], true).sum())(x),
+          tf.grad((v: tf.Tensor) => tf.mean(v))(tf.tensor1d(vals.subarray(0, 128))),
+        ];
+      });
+      await tf.setBackend('wasm');
+      const x = tf.tensor2d(vals, [15, 7]);
+      const profile = await tf.profile(() => tf.grad((v: tf.Tensor) => tf.mean(v))(x));
+      const names = profile.kernels.map((kernel) => kernel.name);
+      expect(names).toContain('TuneserveMeanAllGrad');
+      expect(names).not.toContain('RealDiv');
+      x.dispose();
+    });
+
     it('tensor1d of a plain number array (the per-epoch shuffled indices of fit): same values and dtype', async () => {
       await tf.setBackend('wasm');
       const values = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);

@@ -11,6 +11,8 @@ import {
 } from './conv.js';
 import { addKernel, RELU_GRAD, RELU_GRAD_SUM, reluGradKernel, reluGradSumKernel } from './elementwise.js';
 import {
+  MEAN_ALL_GRAD,
+  meanAllGradKernel,
   SOFTMAX_GRAD,
   SPARSE_ACCURACY,
   SPARSE_CROSSENTROPY,
@@ -65,6 +67,7 @@ export function replacementKernels(stock: StockLookup, blas?: BlasAddon): { kern
     { kernelName: SPARSE_CROSSENTROPY_GRAD, kernelFunc: sparseCrossentropyGradKernel },
     { kernelName: SPARSE_ACCURACY, kernelFunc: sparseAccuracyKernel },
     { kernelName: SOFTMAX_GRAD, kernelFunc: softmaxGradKernel },
+    { kernelName: MEAN_ALL_GRAD, kernelFunc: meanAllGradKernel },
   ];
   if (blas) {
     kernels.push(
@@ -109,4 +112,5 @@ export const REPLACED_KERNELS = [
   SPARSE_ACCURACY,
   SOFTMAX_GRAD,
   DENSE,
+  MEAN_ALL_GRAD,
 ];

@@ -14,6 +14,7 @@ export const SPARSE_CROSSENTROPY = 'TuneserveSparseCrossentropy';
 export const SPARSE_CROSSENTROPY_GRAD = 'TuneserveSparseCrossentropyGrad';
 export const SPARSE_ACCURACY = 'TuneserveSparseAccuracy';
 export const SOFTMAX_GRAD = 'TuneserveSoftmaxGrad';
+export const MEAN_ALL_GRAD = 'TuneserveMeanAllGrad';
 
 type Loss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
@@ -119,6 +120,17 @@ export const softmaxGradKernel: Kernel = (args) => {
   return out;
 };
 
+/** The gradient of a mean over every element: dy / size everywhere (TF.js: reshape, ones, mul, div). */
+export const meanAllGradKernel: Kernel = (args) => {
+  const { dy } = args.inputs as { dy: tf.TensorInfo };
+  const shape = args.attrs?.shape as number[];
+  const out = args.backend.makeOutput(shape, 'float32');
+  const [g, dx] = heapViews(args, dy, out) as [Float32Array, Float32Array];
+  // one float32 division, as the stock RealDiv of dy by the float32 element count
+  dx.fill(Math.fround(g[0]! / Math.fround(sizeOf(shape))));
+  return out;
+};
+
 const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
 
 function fusedSparseCrossentropy(stock: Loss, active: () => boolean): Loss {
@@ -193,6 +205,30 @@ export function installFusedLosses(active: () => boolean): void {
       };
     },
   });
+
+  // Keras's total loss is the mean over the batch of the per-sample losses: its gradient as one kernel
+  const stockMean = tf.getGradient('Mean');
+  if (stockMean) {
+    tf.registerGradient({
+      kernelName: 'Mean',
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved, attrs) => {
+        const x = saved[0]!;
+        const grad = dy as tf.Tensor;
+        const fused =
+          active() &&
+          !Array.isArray(dy) &&
+          grad.size === 1 &&
+          grad.dtype === 'float32' &&
+          x.dtype === 'float32' &&
+          x.size > 0 &&
+          tf.engine().state.gradientDepth === 0 &&
+          hasKernel(MEAN_ALL_GRAD);
+        if (!fused) return stockMean.gradFunc(dy, saved, attrs);
+        return { x: () => tf.engine().runKernel(MEAN_ALL_GRAD, { dy: grad }, { shape: x.shape }) as tf.Tensor };
+      },
+    });
+  }
 
   const stockSoftmax = tf.getGradient('Softmax');
   if (!stockSoftmax) return;

@@ -209,15 +209,37 @@ function addBiasAct(
 ) {
   if (!bias && !relu) return;
   const y = f32(backend, out);
-  const bv = bias ? f32(backend, bias) : undefined;
-  const one = bv && bv.length === 1;
+  if (!bias) {
+    reluInPlace(y);
+    return;
+  }
+  const bv = f32(backend, bias);
+  if (bv.length === 1) {
+    const b = bv[0]!;
+    for (let i = 0; i < y.length; i++) {
+      const v = y[i]! + b;
+      y[i] = relu && v < 0 ? 0 : v;
+    }
+  } else if (relu) addBiasRelu(y, bv, n);
+  else addBias(y, bv, n);
+}
+
+// Separate monomorphic loops: the Dense forward runs them on every step.
+function reluInPlace(y: Float32Array): void {
+  for (let i = 0; i < y.length; i++) if (y[i]! < 0) y[i] = 0;
+}
+
+function addBiasRelu(y: Float32Array, bias: Float32Array, n: number): void {
   for (let i = 0; i < y.length; i += n) {
     for (let j = 0; j < n; j++) {
-      let v = y[i + j]!;
-      if (bv) v += one ? bv[0]! : bv[j]!;
-      y[i + j] = relu && v < 0 ? 0 : v;
+      const v = y[i + j]! + bias[j]!;
+      y[i + j] = Math.max(v, 0);
     }
   }
+}
+
+function addBias(y: Float32Array, bias: Float32Array, n: number): void {
+  for (let i = 0; i < y.length; i += n) for (let j = 0; j < n; j++) y[i + j]! += bias[j]!;
 }
 
 /**
