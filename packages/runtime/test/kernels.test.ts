@@ -468,7 +468,12 @@ for (const mode of modes) {
         return [
           tf.grad((v: tf.Tensor) => tf.mean(v).mul(3.7))(x),
           tf.grad((v: tf.Tensor) => tf.mean(v.mul(w)))(x),
-          tf.grad((v: tf.Tensor) => tf.mean(v, 1).mul(w.slice([0, 0, 0], [3, 1, 7]).reshape([3, 7])).sum())(x),
+          tf.grad((v: tf.Tensor) =>
+            tf
+              .mean(v, 1)
+              .mul(w.slice([0, 0, 0], [3, 1, 7]).reshape([3, 7]))
+              .sum(),
+          )(x),
           tf.grad((v: tf.Tensor) => tf.mean(v, [0, 2], true).sum())(x),
           tf.grad((v: tf.Tensor) => tf.mean(v))(tf.tensor1d(vals.subarray(0, 128))),
         ];
