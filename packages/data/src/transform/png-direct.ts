@@ -96,11 +96,20 @@ export function decodePngAtSize(schema: ImageInput, bytes: Uint8Array, header: P
     for (let p = 0; p < pixels; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = rgba[p * 4 + c]! >> 8;
     return out;
   }
+  if (header.colorType !== 4 && header.colorType !== 6 && !chunks.has('tRNS')) {
+    // No alpha anywhere: flattening changes nothing, the samples are the answer.
+    for (let p = 0; p < pixels; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = rgba[p * 4 + c]!;
+    return out;
+  }
   for (let p = 0; p < pixels; p++) {
     const a = rgba[p * 4 + 3]!;
-    // libvips' flatten on 8-bit samples: (c·a + background·(255 − a)) / 255, truncated; background white.
+    // libvips' flatten on 8-bit samples: (c·a + background·(255 − a)) / 255, truncated; background white. The
+    // shifts are that division, exact for every x = c·a + 255·(255 − a) <= 65025 (checked over the whole range).
     const over = 255 * (255 - a);
-    for (let c = 0; c < channels; c++) out[p * channels + c] = ((rgba[p * 4 + c]! * a + over) / 255) | 0;
+    for (let c = 0; c < channels; c++) {
+      const x = rgba[p * 4 + c]! * a + over;
+      out[p * channels + c] = (x + 1 + (x >> 8)) >> 8;
+    }
   }
   return out;
 }
