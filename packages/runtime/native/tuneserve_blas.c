@@ -899,16 +899,22 @@ static void conv_filter_grad_parts(void *ctx, int64_t lo, int64_t hi) {
   ConvJob *j = f->conv;
   const Geometry *g = j->g;
   const int64_t p = g->oh * g->ow, k = g->fh * g->fw * g->ci, step = band_images(g);
-  float *scratch = tuneserve_scratch(step * p * k);
+  float *scratch = tuneserve_scratch(step * p * k + TUNESERVE_FGRAD_PAD);
   if (!scratch) {
     j->failed = true;
     return;
   }
+  const bool direct = tuneserve_filter_grad_fits(j->co);
   for (int64_t part = lo; part < hi; part++) {
     float *dw = f->partial + part * k * j->co;
     const int64_t first = g->n * part / f->parts, end = g->n * (part + 1) / f->parts;
-    if (first == end) memset(dw, 0, sizeof(float) * (size_t)(k * j->co));
-    for (int64_t n = first; n < end; n += step) {
+    if (first == end || direct) memset(dw, 0, sizeof(float) * (size_t)(k * j->co));
+    for (int64_t n = first; direct && n < end; n += step) {
+      const int64_t e = n + step < end ? n + step : end;
+      im2col_block(j->image, scratch, g, n, e);
+      tuneserve_filter_grad_rows(scratch, k, j->out + n * p * j->co, j->co, (e - n) * p, dw);
+    }
+    for (int64_t n = first; !direct && n < end; n += step) {
       const int64_t e = n + step < end ? n + step : end;
       im2col_block(j->image, scratch, g, n, e);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)j->co, (int)((e - n) * p), 1.0f, scratch,

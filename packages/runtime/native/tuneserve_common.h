@@ -54,4 +54,10 @@ int64_t tuneserve_direct_conv_scratch(const Geometry *g);
 void tuneserve_direct_conv_images(const float *x, const float *w, const float *bias, float *y, const Geometry *g,
                                   int64_t co, bool relu, int64_t lo, int64_t hi, float *scratch);
 
+/* The direct filter-gradient kernel (training): whether it takes co output channels (whole vectors), and
+ * dw[K, co] += cols[rows, K]^T @ dy[rows, co], where cols must be followed by TUNESERVE_FGRAD_PAD readable floats. */
+#define TUNESERVE_FGRAD_PAD 24
+bool tuneserve_filter_grad_fits(int64_t co);
+void tuneserve_filter_grad_rows(const float *cols, int64_t K, const float *dy, int64_t co, int64_t rows, float *dw);
+
 #endif

@@ -134,6 +134,34 @@ static void tail_channels(const Job *j, const Geo *g, int64_t c0) {
         F(store)(c + r * n + j0 + VW * v, acc[r][v]);                                                          \
   }
 
+/*
+ * A convolution's filter gradient over a band of window rows (training): dw[K, co] += cols[rows, K]^T @ dy[rows, co].
+ * KB rows of dw x NV vectors of its columns stay in registers for one pass over the band: per window row, NV loads of
+ * dy and KB broadcasts of the row's window values. Rows k0 + kb .. k0 + KB - 1 are computed and dropped (the band is
+ * padded by TUNESERVE_FGRAD_PAD floats so they may read past the last row): no tail loop, and a first layer's K = 9
+ * fits one block.
+ */
+#define DEFINE_FGRAD(NAME, NV, KB)                                                                                \
+  TARGET static inline __attribute__((always_inline)) void NAME(const float *cols, int64_t K, const float *dy,      \
+                                                              int64_t co, int64_t rows, float *dw, int64_t k0,     \
+                                                              int64_t kb, int64_t c0) {                            \
+    VF acc[KB][NV];                                                                                                \
+    _Pragma("GCC unroll 24") for (int r = 0; r < KB; r++) _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)     \
+        acc[r][v] = r < kb ? F(load)(dw + (k0 + r) * co + c0 + VW * v) : (VF){0};                                 \
+    for (int64_t p = 0; p < rows; p++) {                                                                           \
+      const float *cp = cols + p * K + k0;                                                                         \
+      VF d[NV];                                                                                                    \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) d[v] = F(load)(dy + p * co + c0 + VW * v);              \
+      _Pragma("GCC unroll 24") for (int r = 0; r < KB; r++) {                                                      \
+        const float s = cp[r];                                                                                     \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] += s * d[v];                                \
+      }                                                                                                            \
+    }                                                                                                              \
+    _Pragma("GCC unroll 24") for (int r = 0; r < KB; r++) if (r < kb) _Pragma("GCC unroll 4") for (int v = 0;      \
+                                                                                              v < NV; v++)         \
+        F(store)(dw + (k0 + r) * co + c0 + VW * v, acc[r][v]);                                                     \
+  }
+
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
 #define F(name) CAT(name, SUFFIX)
@@ -175,14 +203,15 @@ typedef struct {
   void (*conv_image)(const Job *j, const Geo *g);
   void (*max_pool)(const float *x, float *y, const Geo *g);
   void (*dense_rows)(const float *a, const float *b, float *c, int64_t m, int64_t k, int64_t n);
+  void (*filter_grad)(const float *cols, int64_t K, const float *dy, int64_t co, int64_t rows, float *dw);
 } Kernels;
 
 static const Kernels kernel_sets[] = {
 #ifdef HAVE_X86_KERNELS
-    {"avx512", 16, conv_image_avx512, max_pool_avx512, dense_rows_avx512},
-    {"avx2", 8, conv_image_avx2, max_pool_avx2, dense_rows_avx2},
+    {"avx512", 16, conv_image_avx512, max_pool_avx512, dense_rows_avx512, filter_grad_avx512},
+    {"avx2", 8, conv_image_avx2, max_pool_avx2, dense_rows_avx2, filter_grad_avx2},
 #endif
-    {"baseline", 4, conv_image_base, max_pool_base, dense_rows_base},
+    {"baseline", 4, conv_image_base, max_pool_base, dense_rows_base, filter_grad_base},
 };
 #define KERNEL_SETS (sizeof(kernel_sets) / sizeof(kernel_sets[0]))
 
@@ -253,6 +282,12 @@ bool tuneserve_direct_conv_fits(const Geometry *g, int64_t co) {
 
 bool tuneserve_direct_conv_fast(const Geometry *g, int64_t co) {
   return tuneserve_direct_conv_fits(g, co) && co % active()->lanes == 0;
+}
+
+bool tuneserve_filter_grad_fits(int64_t co) { return co >= 1 && co % active()->lanes == 0; }
+
+void tuneserve_filter_grad_rows(const float *cols, int64_t K, const float *dy, int64_t co, int64_t rows, float *dw) {
+  active()->filter_grad(cols, K, dy, co, rows, dw);
 }
 
 int64_t tuneserve_direct_conv_scratch(const Geometry *g) {

@@ -132,5 +132,37 @@ TARGET static void F(dense_rows)(const float *a, const float *b, float *c, int64
   }
 }
 
+
+/* Filter gradient of a band (see DEFINE_FGRAD): KB x NV accumulators fill 24 of AVX-512's 32 registers, 12 of 16. */
+#define FG_ACC (MAXNV >= 4 ? 24 : 12)
+DEFINE_FGRAD(F(fgrad1), 1, FG_ACC)
+DEFINE_FGRAD(F(fgrad2), 2, FG_ACC / 2)
+#if MAXNV >= 4
+DEFINE_FGRAD(F(fgrad4), 4, FG_ACC / 4)
+#endif
+
+/* dw[K, co] += cols[rows, K]^T @ dy[rows, co]; co is whole vectors. */
+TARGET static void F(filter_grad)(const float *cols, int64_t K, const float *dy, int64_t co, int64_t rows, float *dw) {
+  for (int64_t c0 = 0; c0 < co;) {
+    const int64_t left = (co - c0) / VW;
+#if MAXNV >= 4
+    if (left >= 4) {
+      for (int64_t k0 = 0; k0 < K; k0 += FG_ACC / 4)
+        F(fgrad4)(cols, K, dy, co, rows, dw, k0, K - k0 < FG_ACC / 4 ? K - k0 : FG_ACC / 4, c0);
+      c0 += 4 * VW;
+      continue;
+    }
+#endif
+    if (left >= 2) {
+      for (int64_t k0 = 0; k0 < K; k0 += FG_ACC / 2)
+        F(fgrad2)(cols, K, dy, co, rows, dw, k0, K - k0 < FG_ACC / 2 ? K - k0 : FG_ACC / 2, c0);
+      c0 += 2 * VW;
+      continue;
+    }
+    for (int64_t k0 = 0; k0 < K; k0 += FG_ACC) F(fgrad1)(cols, K, dy, co, rows, dw, k0, K - k0 < FG_ACC ? K - k0 : FG_ACC, c0);
+    c0 += VW;
+  }
+}
+#undef FG_ACC
 #undef VF
 #undef VI

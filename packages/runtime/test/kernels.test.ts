@@ -550,6 +550,39 @@ for (const mode of modes) {
               return [layer(x, f, b), gx!, gf!, gb!, tf.conv2d(x, f, strides, pad), hx!, hf!];
             });
           }
+          // the narrower kernel sets (AVX2, baseline) of the direct kernels, on the CPUs that run them
+          const addon = mode.accelerator ? loadAccelerator().addon : undefined;
+          const widest = addon?.inferIsa?.();
+          for (const isa of widest && threads === 1 ? ['avx2', 'baseline'] : []) {
+            if (isa === widest) continue;
+            try {
+              addon!.inferIsa!(isa);
+            } catch {
+              continue; // not supported by this CPU
+            }
+            try {
+              const [xs, fs] = [
+                [2, 7, 6, 16],
+                [3, 3, 16, 32],
+              ];
+              const xVals = randomArray(r, 2 * 7 * 6 * 16);
+              const fVals = randomArray(r, 3 * 3 * 16 * 32);
+              await expectMatchesCpu(`${isa} conv x[${xs}] f[${fs}] same`, () => {
+                const x = tf.tensor4d(xVals, xs as [number, number, number, number]);
+                const f = tf.tensor4d(fVals, fs as [number, number, number, number]);
+                const [gx, gf] = tf.grads(
+                  (a: tf.Tensor, w: tf.Tensor) =>
+                    tf
+                      .conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')
+                      .square()
+                      .sum() as tf.Scalar,
+                )([x, f]);
+                return [tf.conv2d(x, f, 1, 'same'), gx!, gf!];
+              });
+            } finally {
+              addon!.inferIsa!(widest);
+            }
+          }
           // a product with few rows and a long reduction (16 x 32 summed over 40k): split along k across threads
           const aVals = randomArray(r, 40_000 * 16);
           const cVals = randomArray(r, 40_000 * 32);
