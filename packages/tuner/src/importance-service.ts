@@ -97,6 +97,11 @@ export class BackgroundImportance implements ImportanceProvider {
       status: { state: status, completedTrials: state.done.completedTrials, ...(error ? { error } : {}) },
     });
     if (state.done.fingerprint === fingerprint) return snapshot('ready');
+    if (done.length < 2) {
+      // Nothing to fit (importance needs two trials): no thread for a study that has just begun.
+      state.done = { fingerprint, byObjective: objectiveImportances(done, objectives), completedTrials: done.length };
+      return snapshot('ready');
+    }
     if (state.failed?.fingerprint === fingerprint) return snapshot('failed', state.failed.error);
     if (this.closed) return snapshot('failed', 'the importance worker is stopped (server closing)');
     if (state.running !== fingerprint && state.waiting?.fingerprint !== fingerprint) {

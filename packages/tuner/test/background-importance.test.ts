@@ -73,6 +73,15 @@ describe('importance in a worker thread', () => {
     expect(next.byObjective).toEqual(objectiveImportances(trials(21), objectives));
   });
 
+  it('answers a study of fewer than two completed trials at once, without starting a worker', () => {
+    const importance = service();
+    expect(importance.importanceOf('a', trials(1), objectives)).toEqual({
+      byObjective: { val_accuracy: {}, latency_ms: {} },
+      status: { state: 'ready', completedTrials: 1 },
+    });
+    expect(importance.stats).toEqual({ computed: 0, failed: 0 });
+  });
+
   it('computes one set at a time: a newer set of trials replaces the one waiting', async () => {
     const importance = service();
     importance.importanceOf('a', trials(10), objectives); // starts at once
