@@ -955,9 +955,18 @@ static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* dropoutMask(heap, out, n, threshold, scale, seed): out[i] = scale when the i-th draw of a xoshiro128** stream
- * (seeded by splitmix32 from seed) is >= threshold, else 0. The same stream as the JavaScript fallback, so a seed
- * gives the same mask with or without the addon. */
+/* dropoutMask(heap, out, n, threshold, scale, seed): out[i] = scale when draw i is >= threshold, else 0. The draws
+ * come in blocks of MASK_BLOCK elements; element j of block b is the (j / MASK_LANES)-th draw of the xoshiro128**
+ * stream number b * MASK_LANES + j % MASK_LANES, seeded by splitmix32 from seed + that number * MASK_STREAM_STEP. The
+ * same streams as the JavaScript fallback (user-api.ts), so a seed gives the same mask with or without the addon. One
+ * stream is a chain of dependent operations: MASK_LANES of them side by side fill a vector's lanes, and blocks are
+ * split across threads. */
+#define MASK_BLOCK 4096
+#define MASK_LANES 8
+#define MASK_STREAM_STEP 0x632be5abu
+
+typedef uint32_t MaskLanes __attribute__((vector_size(MASK_LANES * 4)));
+
 static uint32_t splitmix32(uint32_t *state) {
   uint32_t z = (*state += 0x9e3779b9u);
   z = (z ^ (z >> 16)) * 0x85ebca6bu;
@@ -965,7 +974,51 @@ static uint32_t splitmix32(uint32_t *state) {
   return z ^ (z >> 16);
 }
 
-static inline uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+typedef struct {
+  float *out;
+  int64_t n;
+  uint32_t threshold, seed;
+  float scale;
+} MaskJob;
+
+static void mask_blocks(void *ctx, int64_t lo, int64_t hi) {
+  const MaskJob *job = (const MaskJob *)ctx;
+  uint32_t scale_bits;
+  memcpy(&scale_bits, &job->scale, sizeof scale_bits);
+  const MaskLanes cut = (MaskLanes){0} + job->threshold, bits = (MaskLanes){0} + scale_bits;
+  for (int64_t block = lo; block < hi; block++) {
+    MaskLanes a, b, c, e;
+    for (int l = 0; l < MASK_LANES; l++) {
+      uint32_t st = job->seed + (uint32_t)(block * MASK_LANES + l) * MASK_STREAM_STEP;
+      a[l] = splitmix32(&st);
+      b[l] = splitmix32(&st);
+      c[l] = splitmix32(&st);
+      e[l] = splitmix32(&st);
+      if ((a[l] | b[l] | c[l] | e[l]) == 0) a[l] = 1;
+    }
+    const int64_t start = block * MASK_BLOCK;
+    const int64_t len = job->n - start < MASK_BLOCK ? job->n - start : MASK_BLOCK;
+    float *out = job->out + start;
+    for (int64_t i = 0; i < len; i += MASK_LANES) {
+      const MaskLanes x = (b << 2) + b;         /* b * 5 */
+      const MaskLanes y = (x << 7) | (x >> 25); /* rotl(., 7) */
+      const MaskLanes r = (y << 3) + y;         /* * 9 */
+      const MaskLanes t = b << 9;
+      c ^= a;
+      e ^= b;
+      b ^= c;
+      a ^= e;
+      c ^= t;
+      e = (e << 11) | (e >> 21);
+      const MaskLanes v = (MaskLanes)(r >= cut) & bits;
+      if (i + MASK_LANES <= len) {
+        memcpy(out + i, &v, sizeof v);
+      } else {
+        for (int64_t l = 0; i + l < len; l++) memcpy(out + i + l, (const uint32_t *)&v + l, sizeof(float));
+      }
+    }
+  }
+}
 
 static napi_value DropoutMask(napi_env env, napi_callback_info info) {
   size_t count = 0;
@@ -977,24 +1030,8 @@ static napi_value DropoutMask(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tuneserve_blas.dropoutMask: bad arguments or operand outside the heap");
     return NULL;
   }
-  float *out = heap + v[0];
-  const int64_t n = v[1];
-  const uint32_t threshold = (uint32_t)d[0];
-  const float scale = (float)d[1];
-  uint32_t st = (uint32_t)(int64_t)d[2];
-  uint32_t a = splitmix32(&st), b = splitmix32(&st), c = splitmix32(&st), e = splitmix32(&st);
-  if ((a | b | c | e) == 0) a = 1;
-  for (int64_t i = 0; i < n; i++) {
-    const uint32_t r = rotl32(b * 5u, 7) * 9u;
-    const uint32_t t = b << 9;
-    c ^= a;
-    e ^= b;
-    b ^= c;
-    a ^= e;
-    c ^= t;
-    e = rotl32(e, 11);
-    out[i] = r >= threshold ? scale : 0.0f;
-  }
+  MaskJob job = {heap + v[0], v[1], (uint32_t)d[0], (uint32_t)(int64_t)d[2], (float)d[1]};
+  tuneserve_parallel(mask_blocks, &job, (job.n + MASK_BLOCK - 1) / MASK_BLOCK, tuneserve_chunks(job.n, LARGE_COPY));
   return NULL;
 }
 

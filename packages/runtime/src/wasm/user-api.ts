@@ -233,7 +233,7 @@ function seedOf(seed: number | string | undefined): number {
   return h >>> 0;
 }
 
-/** Fills the mask on the heap with a xoshiro128** stream seeded by splitmix32 from the seed (in C with the addon). */
+/** Fills the mask on the heap with xoshiro128** streams seeded by splitmix32 from the seed (in C with the addon). */
 export function dropoutMaskKernel(native?: Pick<BlasAddon, 'dropoutMask'>): Kernel {
   return ({ backend, attrs }) => {
     const keep = 1 - (attrs?.rate as number);
@@ -259,30 +259,50 @@ function splitmix32(state: number): [number, number] {
   return [next, (z ^ (z >>> 16)) >>> 0];
 }
 
+/**
+ * The mask is drawn in blocks of MASK_BLOCK elements; element j of block b is the (j / MASK_LANES)-th draw of the
+ * xoshiro128** stream number b * MASK_LANES + j % MASK_LANES, seeded by splitmix32 from seed + that number *
+ * MASK_STREAM_STEP: the addon advances the lanes' streams side by side in a vector and splits blocks across threads.
+ */
+const MASK_BLOCK = 4096;
+const MASK_LANES = 8;
+const MASK_STREAM_STEP = 0x632be5ab;
+
 function fillMask(out: Float32Array, keep: number, seed: number): void {
-  let st = seed | 0;
-  let a: number;
-  let b: number;
-  let c: number;
-  let d: number;
-  [st, a] = splitmix32(st);
-  [st, b] = splitmix32(st);
-  [st, c] = splitmix32(st);
-  [st, d] = splitmix32(st);
-  if ((a | b | c | d) === 0) a = 1;
   const scale = 1 / keep;
   const cut = threshold(keep);
-  const n = out.length;
-  for (let i = 0; i < n; i++) {
-    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    out[i] = r >= cut ? scale : 0;
+  const state = new Int32Array(4 * MASK_LANES);
+  for (let start = 0, block = 0; start < out.length; start += MASK_BLOCK, block++) {
+    for (let l = 0; l < MASK_LANES; l++) {
+      let st = (seed + Math.imul(block * MASK_LANES + l, MASK_STREAM_STEP)) | 0;
+      for (let k = 0; k < 4; k++) {
+        let v: number;
+        [st, v] = splitmix32(st);
+        state[4 * l + k] = v;
+      }
+      if ((state[4 * l]! | state[4 * l + 1]! | state[4 * l + 2]! | state[4 * l + 3]!) === 0) state[4 * l] = 1;
+    }
+    const end = Math.min(out.length, start + MASK_BLOCK);
+    for (let i = start; i < end; i++) {
+      const s = 4 * ((i - start) % MASK_LANES);
+      let a = state[s]!;
+      let b = state[s + 1]!;
+      let c = state[s + 2]!;
+      let d = state[s + 3]!;
+      const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+      const t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = rotl(d, 11);
+      state[s] = a;
+      state[s + 1] = b;
+      state[s + 2] = c;
+      state[s + 3] = d;
+      out[i] = r >= cut ? scale : 0;
+    }
   }
 }
 
