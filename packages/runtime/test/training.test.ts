@@ -198,6 +198,46 @@ async function fitHistory(
 }
 
 describe('training with the fixes', () => {
+  it("an epoch's loss and accuracy are the float32 size-weighted means of its batches, with and without the fixes", async () => {
+    for (const fixes of [false, true]) {
+      await initBackend({ fixes, log: false });
+      const model = tf.sequential({
+        layers: [
+          tf.layers.dense({ inputShape: [6], units: 5, activation: 'relu' }),
+          tf.layers.dense({ units: 3, activation: 'softmax' }),
+        ],
+      });
+      model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+      const { x, y } = dataset(100, 6, 7); // batches of 32, 32, 32 and 4
+      const batches: { loss: number; acc: number; size: number }[][] = [];
+      const h = await model.fit(x, y, {
+        epochs: 2,
+        batchSize: 32,
+        verbose: 0,
+        callbacks: {
+          onEpochBegin: async () => {
+            batches.push([]);
+          },
+          onBatchEnd: async (_batch, logs) => {
+            batches.at(-1)!.push({ loss: logs!.loss!, acc: logs!.acc!, size: logs!.size! });
+          },
+        },
+      });
+      for (const [epoch, list] of batches.entries()) {
+        expect(list.map((b) => b.size)).toEqual([32, 32, 32, 4]);
+        const mean = (key: 'loss' | 'acc') => {
+          let sum = 0;
+          for (const b of list) sum = Math.fround(sum + Math.fround(b[key] * b.size));
+          return Math.fround(Math.fround(1 / 100) * sum);
+        };
+        expect(h.history.loss![epoch], `fixes ${fixes} epoch ${epoch} loss`).toBe(mean('loss'));
+        expect(h.history.acc![epoch], `fixes ${fixes} epoch ${epoch} accuracy`).toBe(mean('acc'));
+      }
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  });
+
   it('an MLP trains epoch for epoch like stock wasm with tf.train.rmsprop', async () => {
     const build = () => {
       const m = tf.sequential();

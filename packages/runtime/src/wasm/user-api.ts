@@ -177,6 +177,79 @@ export function installUserApi(active: () => boolean): void {
   };
 
   installDense(active);
+  installBatchLogger(active);
+}
+
+/** tfjs-layers' BaseLogger (not exported): the running sums fit keeps for the epoch's mean loss and metrics. */
+interface BaseLoggerInternals {
+  seen: number;
+  totals: Record<string, number | tf.Tensor>;
+  params: { metrics?: string[] };
+  onBatchEnd(batch: number, logs?: Record<string, unknown>): Promise<void>;
+  onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void>;
+}
+
+/** Per-logger keys whose sums are kept as float32 numbers here. */
+const float32Sums = new WeakMap<BaseLoggerInternals, Set<string>>();
+
+/**
+ * fit's BaseLogger adds every batch's loss and metrics into tensors (a multiply, an add and a scalar upload per value
+ * per batch). With the fixes on, a scalar float32 value is read and summed as a number with the same float32
+ * rounding (sum + value * batch size), and the epoch mean is the same float32 product (1 / seen) * sum. The logger's
+ * prototype is found when fit hands its callbacks their parameters (the class is not exported).
+ */
+function installBatchLogger(active: () => boolean): void {
+  const list = tf.CallbackList.prototype as unknown as {
+    setParams(params: unknown): void;
+  };
+  const stockSetParams = list.setParams;
+  list.setParams = function (this: { callbacks: object[] }, params: unknown) {
+    const logger = this.callbacks.find((c) => c.constructor.name === 'BaseLogger');
+    if (logger) {
+      list.setParams = stockSetParams;
+      patchBaseLogger(Object.getPrototypeOf(logger) as BaseLoggerInternals, active);
+    }
+    stockSetParams.call(this, params);
+  };
+}
+
+function patchBaseLogger(proto: BaseLoggerInternals, active: () => boolean): void {
+  const stockBatchEnd = proto.onBatchEnd;
+  const stockEpochEnd = proto.onEpochEnd;
+  proto.onBatchEnd = async function (this: BaseLoggerInternals, batch, logs) {
+    if (!active() || !logs) return stockBatchEnd.call(this, batch, logs);
+    const size = typeof logs.size === 'number' ? logs.size : 0;
+    let sums = float32Sums.get(this);
+    const rest: Record<string, unknown> = {};
+    for (const key in logs) {
+      const value = logs[key];
+      const total = this.totals[key];
+      const scalar = value instanceof tf.Tensor && value.size === 1 && value.dtype === 'float32';
+      if (scalar && (total === undefined || sums?.has(key))) {
+        if (!sums) float32Sums.set(this, (sums = new Set()));
+        sums.add(key);
+        const product = Math.fround(value.dataSync()[0]! * Math.fround(size));
+        this.totals[key] = Math.fround(((total as number | undefined) ?? 0) + product);
+      } else {
+        rest[key] = value;
+      }
+    }
+    // everything else (numbers such as batch and size, other tensors) the stock way; it also counts the batch size
+    await stockBatchEnd.call(this, batch, rest);
+  };
+  proto.onEpochEnd = async function (this: BaseLoggerInternals, epoch, logs) {
+    const sums = float32Sums.get(this);
+    if (!sums || !logs) return stockEpochEnd.call(this, epoch, logs);
+    float32Sums.delete(this);
+    const means: Record<string, number> = {};
+    for (const key of sums) {
+      const total = this.totals[key] as number;
+      means[key] = Math.fround(Math.fround(1 / this.seen) * total);
+      delete this.totals[key];
+    }
+    await stockEpochEnd.call(this, epoch, logs);
+    for (const key of this.params.metrics ?? []) if (key in means) logs[key] = means[key];
+  };
 }
 
 /**
