@@ -226,7 +226,10 @@ function patchBaseLogger(proto: BaseLoggerInternals, active: () => boolean): voi
       const total = this.totals[key];
       const scalar = value instanceof tf.Tensor && value.size === 1 && value.dtype === 'float32';
       if (scalar && (total === undefined || sums?.has(key))) {
-        if (!sums) float32Sums.set(this, (sums = new Set()));
+        if (!sums) {
+          sums = new Set();
+          float32Sums.set(this, sums);
+        }
         sums.add(key);
         const product = Math.fround(value.dataSync()[0]! * Math.fround(size));
         this.totals[key] = Math.fround(((total as number | undefined) ?? 0) + product);
