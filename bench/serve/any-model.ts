@@ -393,6 +393,9 @@ export async function benchAnyModel(o: AnyModelOptions): Promise<void> {
           ceiling,
         );
         target('no-op gRPC c=32 vs no-op REST (the protocol libraries alone)', ceiling[0], 1.2);
+        console.log(
+          "note: unary ModelInfer pays grpc-js's per-call cost (a new HTTP/2 stream, headers, trailers: the no-op row) on every request; ModelStreamInfer pays it once per stream, so the gRPC target is for the streaming method",
+        );
       } finally {
         await noopHttp.stop();
         await noopGrpc.stop();
