@@ -4,7 +4,8 @@
  * messages are in flight (answered or not yet written); past that the stream stops reading, so HTTP/2 flow
  * control holds the client back instead of a queue growing here — a client that does not read its answers is
  * held back the same way. After the client half-closes, the stream ends (status OK) once every answer is written;
- * a cancelled stream drops the answers still pending.
+ * `finish` (server shutdown) stops reading, answers what is in flight, then ends with the status given; a cancelled
+ * stream drops the answers still pending.
  */
 import type * as grpc from '@grpc/grpc-js';
 
@@ -14,26 +15,41 @@ export interface StreamHandler<Req, Res> {
   failed(request: Req, err: unknown): Res;
 }
 
+export interface ServedStream {
+  /** Reads no more messages; the ones in flight are answered, then the stream ends with `status`. */
+  finish(status: { code: grpc.status; details: string }): void;
+  /** Settles when the stream is over: ended or cancelled. */
+  done: Promise<void>;
+}
+
 export function serveStream<Req, Res>(
   call: grpc.ServerDuplexStream<Req, Res>,
   handler: StreamHandler<Req, Res>,
   window: number,
-): void {
+): ServedStream {
   // One slot per message read, oldest first; a slot is filled when its answer is ready.
   const slots: { reply: Res | undefined }[] = [];
   let halfClosed = false;
+  let finishing: { code: grpc.status; details: string } | undefined;
   let over = false;
   let writeBlocked = false;
   let paused = false;
+  let settle = () => {};
+  const done = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
 
   const flow = () => {
     if (over) return;
-    if (halfClosed && slots.length === 0) {
+    if ((halfClosed || finishing) && slots.length === 0) {
       over = true;
-      call.end();
+      // An error status goes out through the stream's 'error' handler (grpc-js: status set, then end).
+      if (finishing && !halfClosed) call.emit('error', finishing);
+      else call.end();
+      settle();
       return;
     }
-    const hold = slots.length >= window || writeBlocked;
+    const hold = slots.length >= window || writeBlocked || finishing !== undefined;
     if (hold !== paused) {
       paused = hold;
       if (hold) call.pause();
@@ -77,5 +93,13 @@ export function serveStream<Req, Res>(
   call.on('cancelled', () => {
     over = true;
     slots.length = 0;
+    settle();
   });
+  return {
+    finish(status) {
+      finishing ??= status;
+      flow();
+    },
+    done,
+  };
 }

@@ -14,7 +14,7 @@ import type { AuthFailureGuard } from './auth-guard.js';
 import type { ServingContext } from './context.js';
 import { HttpError } from './errors.js';
 import { findModel, type InferRequest, type InferResponse, type ModelRef, modelInfer, statusOf } from './grpc-infer.js';
-import { serveStream } from './grpc-stream.js';
+import { type ServedStream, serveStream } from './grpc-stream.js';
 import { keyDigest, type RequestRateLimiter, rateBucket } from './rate-limit.js';
 import { v2Inputs } from './raw-input.js';
 
@@ -176,6 +176,8 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
     return status;
   };
 
+  // Open ModelStreamInfer streams: at shutdown each answers what it has read, then ends with UNAVAILABLE.
+  const openStreams = new Set<ServedStream>();
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const name of Object.keys(service)) {
     const open = GRPC_AUTH[name] === 'open';
@@ -195,7 +197,7 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
           error_message: err instanceof RefusedError ? err.message : failure(name, err).details,
           infer_response: { model_name: req.model_name, model_version: req.model_version, id: req.id },
         });
-        serveStream(
+        const served = serveStream(
           call,
           {
             answer: async (req) => {
@@ -207,6 +209,8 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
           },
           STREAM_WINDOW,
         );
+        openStreams.add(served);
+        void served.done.then(() => openStreams.delete(served));
       };
       continue;
     }
@@ -250,7 +254,9 @@ export async function startGrpcServer(port: number, host: string, options: GrpcO
     address,
     close: () =>
       new Promise<void>((resolve) => {
-        // In-flight calls finish; anything still open after 5 s is cut.
+        // In-flight calls finish (streams after answering what they have read); anything still open after 5 s is cut.
+        for (const stream of openStreams)
+          stream.finish({ code: grpc.status.UNAVAILABLE, details: 'the server is shutting down' });
         const force = setTimeout(() => server.forceShutdown(), 5000);
         force.unref();
         server.tryShutdown(() => {

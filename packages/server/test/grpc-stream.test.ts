@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serveStream } from '../src/grpc-stream.js';
+import { type ServedStream, serveStream } from '../src/grpc-stream.js';
 
 const PROTO = fileURLToPath(new URL('../proto/grpc_predict_v2.proto', import.meta.url));
 
@@ -36,13 +36,17 @@ afterEach(() => {
 /** A server whose ModelStreamInfer runs serveStream with `answer`, and a client of it. */
 async function serve(answer: (m: Message) => Promise<Answer>, window: number) {
   server = new grpc.Server();
+  const served: ServedStream[] = [];
   server.addService(service.service, {
-    ModelStreamInfer: (call: grpc.ServerDuplexStream<Message, Answer>) =>
-      serveStream(
-        call,
-        { answer, failed: (m, err) => ({ error_message: String(err), infer_response: { id: m.id } }) },
-        window,
-      ),
+    ModelStreamInfer: (call: grpc.ServerDuplexStream<Message, Answer>) => {
+      served.push(
+        serveStream(
+          call,
+          { answer, failed: (m, err) => ({ error_message: String(err), infer_response: { id: m.id } }) },
+          window,
+        ),
+      );
+    },
   });
   const port = await new Promise<number>((resolve, reject) =>
     server?.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
@@ -56,7 +60,8 @@ async function serve(answer: (m: Message) => Promise<Answer>, window: number) {
   const answers: Answer[] = [];
   stream.on('data', (a: Answer) => answers.push(a));
   const status = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
-  return { stream, answers, status };
+  stream.on('error', () => {}); // a non-OK status comes as 'error' too; the tests read it from 'status'
+  return { stream, answers, status, served };
 }
 
 /** Resolves once `read()` has not changed for a while (the server has taken all it will take). */
@@ -116,5 +121,29 @@ describe('serveStream flow control (real grpc-js server and client)', () => {
     expect(answers.map((a) => a.infer_response.id)).toEqual(ids(400));
     expect(answers[5]?.error_message).toMatch(/no good/);
     expect(answers.filter((a) => a.error_message !== '')).toHaveLength(1);
+  });
+
+  it('finish (server shutdown): reads no more, answers what it has read, then ends with the status given', async () => {
+    let started = 0;
+    const release: (() => void)[] = [];
+    const { stream, answers, status, served } = await serve(async (m) => {
+      started++;
+      await new Promise<void>((r) => release.push(r));
+      return { error_message: '', infer_response: { id: m.id } };
+    }, 8);
+    for (const id of ids(50)) stream.write({ id });
+    expect(await settled(() => started)).toBe(8);
+    served[0]?.finish({ code: grpc.status.UNAVAILABLE, details: 'the server is shutting down' });
+    // One answer at a time, with I/O in between: a stream that went on reading would start more messages here.
+    for (const r of release) {
+      r();
+      await new Promise((done) => setTimeout(done, 10));
+    }
+    const end = await status;
+    expect(end.code).toBe(grpc.status.UNAVAILABLE);
+    expect(end.details).toBe('the server is shutting down');
+    expect(answers.map((a) => a.infer_response.id)).toEqual(ids(8));
+    expect(started).toBe(8);
+    await served[0]?.done;
   });
 });
