@@ -93,22 +93,26 @@ static void tail_channels(const Job *j, const Geo *g, int64_t c0) {
   }
 
 /* One output row, channels [c0, c0 + VW * nv), in blocks of R pixels (MID for rows narrower than R, then single
- * pixels); the last block overlaps the one before (same values) instead of a tail loop. */
+ * pixels). A remainder of at least half a block is one last block overlapping the one before (same values) instead of
+ * a tail loop; a smaller one takes MID blocks and single pixels (an overlapping block would recompute up to R - 1
+ * pixels: 5 of a 13-pixel row's 18 in blocks of 6). */
 #define ROW_OF(BLOCK, R)                                          \
   for (int64_t ox = 0;; ox += (R)) {                              \
     const int64_t at = ox + (R) <= g->ow ? ox : g->ow - (R);      \
     BLOCK(j, g, oy, at, c0);                                      \
     if (at + (R) >= g->ow) break;                                 \
   }
-#define ROW(BIG, MID, ONE, R, RM)                                      \
-  do {                                                                 \
-    if (g->ow >= (R)) {                                                \
-      ROW_OF(BIG, R)                                                   \
-    } else if (g->ow >= (RM)) {                                        \
-      ROW_OF(MID, RM)                                                  \
-    } else {                                                           \
-      for (int64_t ox = 0; ox < g->ow; ox++) ONE(j, g, oy, ox, c0);    \
-    }                                                                  \
+#define ROW(BIG, MID, ONE, R, RM)                                               \
+  do {                                                                          \
+    const int64_t rem = g->ow % (R);                                            \
+    if (g->ow >= (R) && (rem == 0 || 2 * rem >= (R))) {                         \
+      ROW_OF(BIG, R)                                                            \
+    } else {                                                                    \
+      int64_t ox = 0;                                                           \
+      for (; ox + (R) <= g->ow; ox += (R)) BIG(j, g, oy, ox, c0);               \
+      for (; ox + (RM) <= g->ow; ox += (RM)) MID(j, g, oy, ox, c0);             \
+      for (; ox < g->ow; ox++) ONE(j, g, oy, ox, c0);                           \
+    }                                                                           \
   } while (0)
 
 /*
