@@ -1,9 +1,12 @@
 /** Picks and initialises the fastest available TF.js backend and reports the choice in one log line. */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { parseInteger } from './env.js';
 import { BackendError } from './errors.js';
 import { type AcceleratorStatus, type BlasAddon, loadAccelerator } from './native/accelerator.js';
 import { setWasmFixes } from './wasm/fixes.js';
+import { threadedFailure, useThreadedWasm, wasmThreads } from './wasm/threaded.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -24,6 +27,13 @@ export interface InitBackendOptions {
   accelerator?: boolean;
   /** Apply tuneserve's wasm kernel fixes and fused optimizers (default true). */
   fixes?: boolean;
+  /**
+   * XNNPACK threads on pure wasm (tfjs-backend-wasm's threaded SIMD build when > 1). Default: one per core when the
+   * fixes are on and the OpenBLAS accelerator is unavailable or disabled (TUNESERVE_ACCELERATOR=0), else 1, so a
+   * process that has the addon can still switch it on (its heap cannot be the threaded build's shared one). The
+   * TUNESERVE_WASM_THREADS environment variable overrides this. Fixed by the process's first wasm initialisation.
+   */
+  threads?: number;
   /** Where the one-line summary goes (default stderr); false silences it. */
   log?: ((line: string) => void) | false;
 }
@@ -58,7 +68,7 @@ export function initBackend(options: InitBackendOptions = {}): Promise<BackendIn
   const env = process.env.TUNESERVE_BACKEND?.trim();
   const forced = env ? parseBackend(env, 'TUNESERVE_BACKEND') : options.backend;
   if (forced !== undefined) parseBackend(forced, 'options.backend');
-  const key = JSON.stringify([forced, options.accelerator ?? true, options.fixes ?? true]);
+  const key = JSON.stringify([forced, options.accelerator ?? true, options.fixes ?? true, options.threads]);
   if (active?.key === key) return active.info;
   const info = choose(forced, env ? 'forced by TUNESERVE_BACKEND' : 'requested', options).then((result) => {
     const log = options.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : options.log;
@@ -105,8 +115,10 @@ async function choose(forced: BackendName | undefined, why: string, options: Ini
     applyFixes(false);
     return { name: 'cpu', native: false, threads: 1, accelerator: 'none', fixes: false, reason: why };
   }
+  const threads = wasmThreadsWanted(options.threads, wantFixes);
   try {
     await import('@tensorflow/tfjs-backend-wasm');
+    if (threads > 1) useThreadedWasm(threads);
     await setBackendOrThrow('wasm');
   } catch (e) {
     if (forced === 'wasm') throw e;
@@ -115,19 +127,43 @@ async function choose(forced: BackendName | undefined, why: string, options: Ini
     const reason = `${noNode}; wasm failed to start: ${(e as Error).message}`;
     return { name: 'cpu', native: false, threads: 1, accelerator: 'none', fixes: false, reason };
   }
-  const accel: AcceleratorStatus = wantFixes && wantAccel ? loadAccelerator() : { loaded: false, reason: 'disabled' };
+  const xnnThreads = wasmThreads();
+  let accel: AcceleratorStatus = wantFixes && wantAccel ? loadAccelerator() : { loaded: false, reason: 'disabled' };
+  if (accel.loaded && xnnThreads > 0) {
+    accel = { loaded: false, reason: "it cannot address the threaded build's shared heap (chosen by the first start)" };
+  }
   applyFixes(wantFixes, accel.addon);
   const parts = [forced ? why : noNode];
   parts.push(wantFixes ? 'wasm kernel fixes applied' : 'stock wasm kernels');
   if (wantFixes) parts.push(accel.loaded ? accel.reason : `no accelerator: ${accel.reason}`);
+  if (xnnThreads > 0) parts.push(`threaded SIMD build, XNNPACK on ${xnnThreads} threads`);
+  const failure = threadedFailure();
+  if (failure) parts.push(`threaded build failed, single-threaded: ${failure}`);
   return {
     name: 'wasm',
     native: false,
-    threads: 1, // multithreaded wasm does not work in Node (tfjs #6081)
+    threads: Math.max(1, xnnThreads),
     accelerator: accel.loaded ? 'openblas' : 'none',
     fixes: wantFixes,
     reason: parts.join('; '),
   };
+}
+
+/** XNNPACK threads for a first wasm start: TUNESERVE_WASM_THREADS, else the option, else the default above. */
+function wasmThreadsWanted(requested: number | undefined, fixes: boolean): number {
+  const env = process.env.TUNESERVE_WASM_THREADS?.trim();
+  if (env) {
+    const n = parseInteger(env, 1);
+    if (n === undefined) throw new BackendError(`TUNESERVE_WASM_THREADS must be a whole number >= 1, got "${env}"`);
+    return n;
+  }
+  if (requested !== undefined) {
+    if (!Number.isSafeInteger(requested) || requested < 1) {
+      throw new BackendError(`options.threads must be a whole number >= 1, got ${requested}`);
+    }
+    return requested;
+  }
+  return fixes && !loadAccelerator().loaded ? availableParallelism() : 1;
 }
 
 function applyFixes(on: boolean, blas?: BlasAddon): void {
