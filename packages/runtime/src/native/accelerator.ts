@@ -6,6 +6,22 @@ import { fileURLToPath } from 'node:url';
 import { booleanEnv } from '../env.js';
 import { BackendError } from '../errors.js';
 
+/**
+ * The addon's convolution calls share one argument list: (heap, image, filter, rows, cols, geometry, co, bias, relu),
+ * offsets in floats; `rows` is the [P, co] side (y or dy), cols/bias -1 when not used.
+ */
+type ConvCall = (
+  heap: ArrayBufferLike,
+  image: number,
+  filter: number,
+  rows: number,
+  cols: number,
+  geometry: Int32Array,
+  co: number,
+  bias: number,
+  relu: boolean,
+) => void;
+
 /** The addon's functions; all offsets and strides are in float32 elements of the given heap buffer. */
 export interface BlasAddon {
   /** Batched C[i] = alpha * op(A[i]) @ op(B[i]) + beta * C[i], row-major, in place on `heap` (offsets from its start). */
@@ -37,46 +53,16 @@ export interface BlasAddon {
    * y[P, co] = im2col(x) @ w[K, co] (+ bias[co] when bias >= 0, then max(0, .) when relu), band by band of images
    * (a band's windows and outputs stay in cache); with cols >= 0 the whole window matrix is also kept there.
    */
-  conv2d(
-    heap: ArrayBufferLike,
-    x: number,
-    w: number,
-    y: number,
-    cols: number,
-    geometry: Int32Array,
-    co: number,
-    bias: number,
-    relu: boolean,
-  ): void;
+  conv2d: ConvCall;
   /** out[i] = scale where the i-th xoshiro128** draw (seeded from seed) is >= threshold, else 0, over n floats. */
   dropoutMask(heap: ArrayBufferLike, out: number, n: number, threshold: number, scale: number, seed: number): void;
-  /** dx = col2im(dy[P, co] @ w[K, co]^T), band by band of images (cols and bias -1, relu false). */
-  conv2dInputGrad(
-    heap: ArrayBufferLike,
-    dx: number,
-    w: number,
-    dy: number,
-    cols: number,
-    geometry: Int32Array,
-    co: number,
-    bias: number,
-    relu: boolean,
-  ): void;
+  /** dx = col2im(dy[P, co] @ w[K, co]^T), called as (heap, dx, w, dy, -1, geometry, co, -1, false). */
+  conv2dInputGrad: ConvCall;
   /**
-   * dw[K, co] = im2col(x)^T @ dy[P, co], band by band of images with per-part sums added in order (cols and bias -1,
-   * relu false); absent in addons built before it.
+   * dw[K, co] = im2col(x)^T @ dy[P, co], band by band of images with per-part sums added in order, called as
+   * (heap, x, dw, dy, -1, geometry, co, -1, false); absent in addons built before it.
    */
-  conv2dFilterGrad?(
-    heap: ArrayBufferLike,
-    x: number,
-    dw: number,
-    dy: number,
-    cols: number,
-    geometry: Int32Array,
-    co: number,
-    bias: number,
-    relu: boolean,
-  ): void;
+  conv2dFilterGrad?: ConvCall;
   /** dx (zeroed first) for max pooling; geometry as im2col with the pool size as filter size. */
   maxPoolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, geometry: Int32Array): void;
   /** y = window maxima; with argmax >= 0 also each window's first-maximum offset into x as int32 (-1 skips it). */
