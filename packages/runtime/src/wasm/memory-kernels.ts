@@ -48,6 +48,25 @@ export function gatherKernel(stock: Fallback): Kernel {
     const idx = new Int32Array(heap.buffer, offsetOf(backend, indices), count);
     const xBase = offsetOf(backend, x);
     let dst = offsetOf(backend, out);
+    if (inner <= 64 && inner % 4 === 0) {
+      // short rows (a batch's labels): element copies beat a copyWithin call per row
+      const words = new Int32Array(heap.buffer);
+      const w = inner / 4;
+      for (let o = 0; o < outer; o++) {
+        const rowBase = (xBase >> 2) + o * axisSize * w;
+        for (let i = 0; i < count; i++) {
+          const j = idx[i]!;
+          if (j < 0 || j >= axisSize) {
+            backend.disposeData(out.dataId);
+            throw new Error(`GatherV2: the index value ${j} is not in [0, ${axisSize - 1}]`);
+          }
+          const src = rowBase + j * w;
+          for (let e = 0; e < w; e++) words[(dst >> 2) + e] = words[src + e]!;
+          dst += inner;
+        }
+      }
+      return out;
+    }
     for (let o = 0; o < outer; o++) {
       const rowBase = xBase + o * axisSize * inner;
       for (let i = 0; i < count; i++) {
