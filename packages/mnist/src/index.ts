@@ -1,8 +1,9 @@
 export { shiftAugmentation, shiftImage } from './augment.js';
 export {
+  AUGMENT_SHIFT,
   BATCH_SIZES,
+  CNN_LR_DECAY,
   DefaultHyperModel,
-  MLP_AUGMENT_SHIFT,
   MNIST_CONTEXT,
   MNIST_SPACE_NAMES,
   registerMnistSpaces,

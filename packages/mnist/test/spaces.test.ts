@@ -8,7 +8,7 @@ import {
   type SearchSpace,
   SearchSpaceError,
 } from '@tuneserve/pipeline';
-import { initBackend } from '@tuneserve/runtime';
+import { initBackend, learningRateOf } from '@tuneserve/runtime';
 import { HyperParameters } from '@tuneserve/tuner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MNIST_CONTEXT, registerMnistSpaces } from '../src/index.js';
@@ -71,7 +71,7 @@ describe('search spaces', () => {
     await expect(hyperparametersFor(space, { ...hp.values, augment_shift: 3 })).rejects.toThrow(/augment_shift=3/);
   });
 
-  it('MLP trials train on shifted images and record it; CNN trials and the seed space do not', async () => {
+  it('MLP and CNN trials train on shifted images and record it, CNNs with a decaying rate; the seed space does neither', async () => {
     const space = await resolveSpace('default', { cnn: true });
     const x = tf.randomUniform([64, 784]);
     const y = tf.tensor1d(
@@ -79,21 +79,36 @@ describe('search spaces', () => {
       'float32',
     );
     const fitted: HyperParameters[] = [];
+    const rates: number[] = [];
     for (const architecture of ['mlp', 'cnn']) {
       const hp = new HyperParameters();
       hp.values = { architecture };
       const model = await space.hypermodel.build(hp);
-      const history = (await space.hypermodel.fit(hp, model, x, y, { epochs: 1, verbose: 0 })) as tf.History;
-      expect(history.history.loss).toHaveLength(1);
+      // The tuner's own callbacks still run beside the schedule's.
+      const ends: number[] = [];
+      const callbacks = [new tf.CustomCallback({ onEpochEnd: async (epoch) => void ends.push(epoch) })];
+      const history = (await space.hypermodel.fit(hp, model, x, y, { epochs: 2, verbose: 0, callbacks })) as tf.History;
+      expect(history.history.loss).toHaveLength(2);
+      expect(ends).toEqual([0, 1]);
+      rates.push(learningRateOf(model.optimizer));
       fitted.push(hp);
       model.dispose();
     }
+    expect(rates[0]).toBeCloseTo(1e-3, 8); // the MLP keeps its rate
+    expect(rates[1]).toBeCloseTo(0.9e-3, 8); // the CNN's second epoch ran at 0.9x
     expect(fitted[0]?.values.augment_shift).toBe(2);
     expect(shiftOf(space, fitted[0]!)).toBe(2);
-    expect(fitted[1]?.values.augment_shift).toBeUndefined();
-    expect(shiftOf(space, fitted[1]!)).toBe(0);
+    expect(fitted[0]?.values.lr_decay).toBeUndefined();
+    expect(space.trainingSettings(fitted[0]!).schedule).toBeUndefined();
+    expect(fitted[1]?.values.augment_shift).toBe(2);
+    expect(shiftOf(space, fitted[1]!)).toBe(2);
+    expect(fitted[1]?.values.lr_decay).toBe(0.9);
+    const schedule = space.trainingSettings(fitted[1]!).schedule;
+    expect(schedule?.description).toBe('learning rate x0.9 per epoch');
+    expect(schedule?.rate(2, 0.01)).toBeCloseTo(0.0081);
     const seed = await resolveSpace('seed');
     expect(shiftOf(seed, await hyperparametersFor(seed, { units: 16 }))).toBe(0);
+    expect(seed.trainingSettings(await hyperparametersFor(seed, { units: 16 })).schedule).toBeUndefined();
     tf.dispose([x, y]);
   });
 
@@ -104,7 +119,7 @@ describe('search spaces', () => {
       filters_1: 16,
       filters_2: 32,
       kernel_size: 5,
-      dense_units: 64,
+      dense_units: 128,
       cnn_learning_rate: 0.002,
     });
     const model = await space.hypermodel.build(hp);

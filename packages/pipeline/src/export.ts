@@ -8,6 +8,7 @@ import type { Dataset } from './dataset.js';
 import { evaluateModel } from './evaluate.js';
 import { type Evaluation, metricsSummary } from './metrics.js';
 import { withSeed } from './random.js';
+import type { LearningRateSchedule } from './schedule.js';
 import { modelInputShape } from './tensors.js';
 import {
   type BestEpochResult,
@@ -38,6 +39,8 @@ export interface FinalTrainingOptions {
   retrain?: 'fresh' | 'continue';
   /** The configuration's training augmentation (both phases); unset: none. */
   augmentation?: Augmentation;
+  /** The configuration's learning rate per epoch (both phases, each from epoch 0); unset: the compiled rate. */
+  schedule?: LearningRateSchedule;
   /** Makes the run reproducible (initial weights, shuffles, dropout, augmentation): see random.ts. */
   seed?: number;
   listener?: FitListener;
@@ -62,7 +65,10 @@ async function trainFinal(o: FinalTrainingOptions): Promise<FinalTrainingResult>
   let bestEpoch: BestEpochResult | undefined;
   let epochs = o.fixedEpochs;
   let searched: tf.LayersModel | undefined;
-  const augmentation = o.augmentation ? { augmentation: o.augmentation } : {};
+  const recipe = {
+    ...(o.augmentation ? { augmentation: o.augmentation } : {}),
+    ...(o.schedule ? { schedule: o.schedule } : {}),
+  };
   const listener = o.listener ? { listener: o.listener } : {};
   if (epochs === undefined) {
     const probe = await o.build();
@@ -71,7 +77,7 @@ async function trainFinal(o: FinalTrainingOptions): Promise<FinalTrainingResult>
         batchSize: o.batchSize,
         maxEpochs: o.maxEpochs ?? 100,
         patience: o.patience ?? 10,
-        ...augmentation,
+        ...recipe,
         ...listener,
       });
     } catch (err) {
@@ -88,7 +94,7 @@ async function trainFinal(o: FinalTrainingOptions): Promise<FinalTrainingResult>
       epochs,
       batchSize: o.batchSize,
       phase: 'retrain',
-      ...augmentation,
+      ...recipe,
       ...listener,
     });
     const evaluation = evaluateModel(model, o.data.test, o.data.output);

@@ -50,6 +50,7 @@ export {
 } from './models.js';
 export { withSeed } from './random.js';
 export { buildReport, type Report, type ReportInput, type ReportTrial } from './report.js';
+export { exponentialDecay, type LearningRateSchedule, scheduleCallback } from './schedule.js';
 export {
   autoSpaceName,
   hyperparametersFor,

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Augmentation, augmentedBatches } from './augment.js';
 import type { Split } from './dataset.js';
+import { type LearningRateSchedule, scheduleCallback } from './schedule.js';
 import { modelInputShape, toTensors } from './tensors.js';
 
 export type Phase = 'best-epoch' | 'retrain' | 'train';
@@ -28,6 +29,8 @@ export interface FitSettings {
   patience?: number;
   /** Train on transformed examples, drawn afresh every epoch (unset: as they are). */
   augmentation?: Augmentation;
+  /** The learning rate per epoch (unset: the compiled rate throughout). */
+  schedule?: LearningRateSchedule;
 }
 
 /** Trains `model` on `split`; returns the per-epoch history (loss, acc, val_loss, val_acc, ...). */
@@ -56,6 +59,7 @@ export async function fitModel(model: tf.LayersModel, split: Split, s: FitSettin
     };
     // TF.js's EarlyStopping (Keras semantics: val_loss, min mode, min_delta 0) after the progress callback.
     const callbacks = [
+      ...(s.schedule ? [scheduleCallback(model, s.schedule)] : []),
       new tf.CustomCallback(progress),
       ...(s.patience === undefined ? [] : [tf.callbacks.earlyStopping({ monitor: 'val_loss', patience: s.patience })]),
     ];
@@ -98,12 +102,20 @@ export async function findBestEpoch(
   model: tf.LayersModel,
   train: Split,
   val: Split,
-  o: { maxEpochs?: number; patience?: number; batchSize: number; augmentation?: Augmentation; listener?: FitListener },
+  o: {
+    maxEpochs?: number;
+    patience?: number;
+    batchSize: number;
+    augmentation?: Augmentation;
+    schedule?: LearningRateSchedule;
+    listener?: FitListener;
+  },
 ): Promise<BestEpochResult> {
   const history = await fitModel(model, train, {
     epochs: o.maxEpochs ?? 100,
     batchSize: o.batchSize,
     ...(o.augmentation ? { augmentation: o.augmentation } : {}),
+    ...(o.schedule ? { schedule: o.schedule } : {}),
     patience: o.patience ?? 10,
     validation: val,
     phase: 'best-epoch',

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Dataset, loadDataset } from '@tuneserve/data';
-import { initBackend } from '@tuneserve/runtime';
+import { initBackend, learningRateOf } from '@tuneserve/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildMlp,
   buildReport,
   type ClassificationMetrics,
   evaluateModel,
+  exponentialDecay,
   findBestEpoch,
   fitModel,
   frontLabel,
@@ -14,6 +15,7 @@ import {
   rankTrials,
   retrainEpochs,
   toTensors,
+  trainFinalModel,
 } from '../src/index.js';
 
 const DIGIT_LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -51,6 +53,46 @@ describe('training and evaluation', () => {
     expect(result.epochsRun).toBeLessThan(40);
     expect(result.bestEpoch).toBe(valLoss.indexOf(Math.min(...valLoss)) + 1);
     expect(result.epochsRun - result.bestEpoch).toBe(2);
+  });
+
+  it('a schedule sets the rate before every epoch, in both phases and from the compiled rate each time', async () => {
+    const seen: number[] = [];
+    const built: tf.LayersModel[] = [];
+    const build = () => {
+      const model = buildReferenceModel();
+      built.push(model);
+      return model;
+    };
+    // Records the rate each epoch trained with (the schedule's callback runs before the listener's).
+    const listener = { onEpochEnd: () => void seen.push(learningRateOf(built.at(-1)!.optimizer)) };
+    const result = await trainFinalModel({
+      build,
+      data,
+      batchSize: 128,
+      fixedEpochs: 3,
+      schedule: exponentialDecay(0.5),
+      listener,
+    });
+    expect(seen.map((r) => r / 1e-3)).toEqual([1, 0.5, 0.25].map((r) => expect.closeTo(r, 6)));
+    result.model.dispose();
+    // 'continue' fits the searched model again: the schedule starts over from the compiled rate, not where it stopped.
+    seen.length = 0;
+    const continued = await trainFinalModel({
+      build,
+      data,
+      batchSize: 128,
+      maxEpochs: 2,
+      patience: 5,
+      retrain: 'continue',
+      schedule: exponentialDecay(0.5),
+      listener,
+    });
+    expect(seen.map((r) => r / 1e-3)).toEqual(
+      [1, 0.5, ...[1, 0.5].slice(0, continued.retrainEpochs)].map((r) => expect.closeTo(r, 6)),
+    );
+    continued.model.dispose();
+    expect(() => exponentialDecay(0)).toThrow(/per-epoch decay must be in \(0, 1\], got 0/);
+    expect(() => exponentialDecay(1.5)).toThrow(RangeError);
   });
 
   it('evaluates like model.evaluate and builds a consistent confusion matrix', async () => {

@@ -28,5 +28,12 @@ export {
 } from './model/files.js';
 export { METADATA_JSON, type ModelMetadata, ModelRepository, versionOf } from './model/repository.js';
 export { type HostConv, type HostGemm, hostConv, hostGemm, setBlasThreads } from './native/accelerator.js';
-export { createOptimizer, DEFAULT_LEARNING_RATES, OPTIMIZER_NAMES, type OptimizerName } from './optimizers.js';
+export {
+  createOptimizer,
+  DEFAULT_LEARNING_RATES,
+  learningRateOf,
+  OPTIMIZER_NAMES,
+  type OptimizerName,
+  setLearningRate,
+} from './optimizers.js';
 export { TUNESERVE_VERSION } from './version.js';

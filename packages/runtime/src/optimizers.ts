@@ -26,3 +26,27 @@ export function createOptimizer(name: OptimizerName, learningRate?: number, fuse
       return fused ? new FusedSGDOptimizer(lr) : tf.train.sgd(lr);
   }
 }
+
+/** The learning rate an optimizer steps with now (tf.train's optimizers keep it in a protected field). */
+export function learningRateOf(optimizer: tf.Optimizer): number {
+  const lr = (optimizer as unknown as { learningRate?: unknown }).learningRate;
+  if (typeof lr !== 'number') {
+    throw new TypeError(`optimizer ${optimizer.getClassName()} has no numeric learning rate to schedule`);
+  }
+  return lr;
+}
+
+/**
+ * Changes the learning rate between steps, as Keras's schedulers do. Every tf.train optimizer (and its fused twin)
+ * reads the field at each step, except SGD, which caches -lr as a tensor and so has its own setter.
+ */
+export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
+  if (!Number.isFinite(learningRate) || learningRate < 0) {
+    throw new RangeError(`learning rate must be a non-negative number, got ${learningRate}`);
+  }
+  learningRateOf(optimizer);
+  // Not `instanceof tf.SGDOptimizer`: tf.Optimizer's Symbol.hasInstance accepts any optimizer.
+  const target = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (typeof target.setLearningRate === 'function') target.setLearningRate(learningRate);
+  else target.learningRate = learningRate;
+}

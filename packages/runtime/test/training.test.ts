@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { createOptimizer, initBackend } from '@tuneserve/runtime';
+import { createOptimizer, initBackend, learningRateOf, setLearningRate } from '@tuneserve/runtime';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   FusedAdadeltaOptimizer,
@@ -153,6 +153,72 @@ async function expectSameSteps(fused: tf.Optimizer, stock: tf.Optimizer, name: s
   fused.dispose();
   stock.dispose();
 }
+
+describe('learning-rate schedules', () => {
+  // A rate changed between steps must take effect: SGD and momentum cache -lr as a tensor, the others read the field
+  // at each step. With a linear loss the gradient is constant and each optimizer's state does not depend on the rate,
+  // so step k moves the weights by rate_k * u_k, where u_k follows from runs at one fixed rate.
+  // On cpu, tf.train.* are TF.js's own classes; after initBackend() on wasm, the fused twins.
+  const makers: [string, 'cpu' | undefined, (lr: number) => tf.Optimizer][] = [
+    ...(['sgd', 'adam', 'rmsprop'] as const).map((n): [string, undefined, (lr: number) => tf.Optimizer] => [
+      `fused ${n}`,
+      undefined,
+      (lr) => createOptimizer(n, lr),
+    ]),
+    ...(['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'] as const).map(
+      (n): [string, 'cpu', (lr: number) => tf.Optimizer] => [
+        `stock ${n} (cpu)`,
+        'cpu',
+        (lr) => (n === 'momentum' ? tf.train.momentum(lr, 0.9) : tf.train[n](lr)),
+      ],
+    ),
+  ];
+  const w0 = [1, -2, 3];
+  /** Weights after `steps` steps, the rate set to `later` after the first one when given. */
+  function run(optimizer: tf.Optimizer, steps: number, later?: number): number[] {
+    const w = tf.variable(tf.tensor1d(w0));
+    const direction = tf.tensor1d([0.5, 1, -1.5]);
+    for (let k = 0; k < steps; k++) {
+      if (k === 1 && later !== undefined) setLearningRate(optimizer, later);
+      optimizer.minimize(() => tf.sum(tf.mul(w, direction)) as tf.Scalar);
+    }
+    const out = Array.from(w.dataSync());
+    tf.dispose([w, direction]);
+    optimizer.dispose();
+    return out;
+  }
+  for (const [label, backend, make] of makers) {
+    it(`${label}: a rate set between steps takes effect from the next step`, async () => {
+      await initBackend({ ...(backend ? { backend } : {}), log: false });
+      const one = run(make(0.05), 1); // w0 - 0.05 u1
+      const three = run(make(0.2), 3); // w0 - 0.2 (u1 + u2 + u3)
+      const expected = w0.map((w, i) => {
+        const u1 = (w - one[i]!) / 0.05;
+        const sum = (w - three[i]!) / 0.2;
+        return w - 0.05 * u1 - 0.2 * (sum - u1);
+      });
+      const changed = make(0.05);
+      const got = run(changed, 3, 0.2);
+      for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i]!, 4);
+      const unchanged = run(make(0.05), 3);
+      expect(Math.abs(got[0]! - unchanged[0]!)).toBeGreaterThan(1e-3);
+      expect(changed.constructor.name.startsWith('Fused')).toBe(backend === undefined);
+      await initBackend({ log: false });
+    });
+  }
+
+  it('reads the rate back and rejects bad rates and optimizers without one', () => {
+    const adam = createOptimizer('adam', 0.003);
+    expect(learningRateOf(adam)).toBeCloseTo(0.003);
+    setLearningRate(adam, 0.0005);
+    expect(learningRateOf(adam)).toBeCloseTo(0.0005);
+    expect(() => setLearningRate(adam, -1)).toThrow(/non-negative number, got -1/);
+    expect(() => setLearningRate(adam, Number.NaN)).toThrow(RangeError);
+    const rateless = { getClassName: () => 'Custom' } as unknown as tf.Optimizer;
+    expect(() => learningRateOf(rateless)).toThrow(/Custom has no numeric learning rate/);
+    adam.dispose();
+  });
+});
 
 describe('stock fallbacks', () => {
   it('uses the stock optimizers off wasm and rejects bad learning rates', async () => {

@@ -155,12 +155,13 @@ export async function train(
       const hp = await hyperparametersFor(space, config.values).catch(toUsageError);
       const settings = space.trainingSettings(hp);
       const batchSize = settings.batchSize ?? o.batchSize ?? info?.batchSize ?? 128;
-      const augmentation = settings.augmentation;
+      const { augmentation, schedule } = settings;
+      const recipe = [augmentation?.description, schedule?.description].filter(Boolean).join(', ');
       const trade =
         config.label && study?.objectives ? `, label ${config.label}: ${describeValues(study, config)}` : '';
       log(
         `training #${rank + 1}${config.trialId === 'manual' ? '' : ` (trial ${config.trialId}, score ${config.score.toFixed(4)}${trade})`}: ` +
-          `${JSON.stringify(hp.values)} batch ${batchSize}${augmentation ? `, ${augmentation.description}` : ''}`,
+          `${JSON.stringify(hp.values)} batch ${batchSize}${recipe ? `, ${recipe}` : ''}`,
       );
       const progress = createProgress();
       let result: Awaited<ReturnType<typeof trainFinalModel>>;
@@ -170,6 +171,7 @@ export async function train(
           data,
           batchSize,
           ...(augmentation ? { augmentation } : {}),
+          ...(schedule ? { schedule } : {}),
           maxEpochs: o.maxEpochs,
           patience: o.patience,
           retrain: o.retrain,
@@ -199,6 +201,7 @@ export async function train(
           space: space.name,
           batchSize,
           ...(augmentation ? { augmentation: augmentation.description } : {}),
+          ...(schedule ? { schedule: schedule.description } : {}),
           ...(hp.values.augment_shift !== undefined ? { augmentShift: hp.values.augment_shift } : {}),
           ...(seed !== undefined ? { seed: seed + rank } : {}),
           study: study

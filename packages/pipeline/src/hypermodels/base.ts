@@ -1,12 +1,13 @@
 /**
  * The base of the pipeline's HyperModels: besides the model, a configuration may tune how it trains (batch size,
- * augmentation), declared in `fit` as Keras Tuner's docs suggest. The same declarations give the final training
+ * augmentation, learning-rate schedule), declared in `fit` as Keras Tuner's docs suggest. The same declarations give the final training
  * its settings (`SearchSpace.trainingSettings`), so tuning, the best-epoch search and the retrain train alike.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { InputSchema, OutputSchema } from '@tuneserve/client';
 import { type FitInput, HyperModel, type HyperParameters } from '@tuneserve/tuner';
 import { type Augmentation, augmentedBatches } from '../augment.js';
+import { type LearningRateSchedule, scheduleCallback } from '../schedule.js';
 
 /** What a space knows of the data it builds models for. */
 export interface SpaceContext {
@@ -20,6 +21,7 @@ export interface TrainingSettings {
   /** Unset: the caller's (the --batch-size flag). */
   batchSize?: number;
   augmentation?: Augmentation;
+  schedule?: LearningRateSchedule;
 }
 
 export abstract class PipelineHyperModel extends HyperModel {
@@ -37,10 +39,17 @@ export abstract class PipelineHyperModel extends HyperModel {
   ): ReturnType<HyperModel['fit']> {
     const settings = this.declareTraining(hp);
     const batchSize = settings.batchSize ?? args.batchSize;
+    const callbacks = settings.schedule
+      ? [scheduleCallback(model, settings.schedule), ...asCallbacks(args.callbacks)]
+      : args.callbacks;
     if (!settings.augmentation || !(x instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
-      return super.fit(hp, model, x, y, { ...args, ...(batchSize ? { batchSize } : {}) });
+      return super.fit(hp, model, x, y, {
+        ...args,
+        ...(batchSize ? { batchSize } : {}),
+        ...(callbacks ? { callbacks } : {}),
+      });
     }
-    const { epochs, validationData, callbacks, verbose } = args;
+    const { epochs, initialEpoch, validationData, verbose } = args;
     return model.fitDataset(
       augmentedBatches({
         x: x.dataSync() as Float32Array,
@@ -52,6 +61,8 @@ export abstract class PipelineHyperModel extends HyperModel {
       }),
       {
         epochs: epochs ?? 1,
+        // A trial resumed mid-way continues at its next epoch (and the schedule at that epoch's rate).
+        ...(initialEpoch ? { initialEpoch } : {}),
         ...(batchSize ? { validationBatchSize: batchSize } : {}),
         ...(validationData ? { validationData: validationData as [tf.Tensor, tf.Tensor] } : {}),
         ...(callbacks ? { callbacks } : {}),
@@ -59,6 +70,15 @@ export abstract class PipelineHyperModel extends HyperModel {
       },
     );
   }
+}
+
+/** fit's callbacks in any of the forms TF.js takes, as one list. */
+function asCallbacks(callbacks: tf.ModelFitArgs['callbacks']): Array<tf.Callback | tf.CustomCallback> {
+  if (callbacks === undefined) return [];
+  const list: unknown[] = Array.isArray(callbacks) ? callbacks : [callbacks];
+  return list.map((c) =>
+    c instanceof tf.Callback || c instanceof tf.CustomCallback ? c : new tf.CustomCallback(c as tf.CustomCallbackArgs),
+  );
 }
 
 /** [height, width, channels] of an image data set (from its schema, whatever layout it is stored in). */
