@@ -1,8 +1,7 @@
 /**
  * MNIST's named search spaces, registered with the pipeline: `seed` (exactly the reference's), `default` (wider: MLP or
  * CNN, depth, width, dropout, optimizer, log-scaled learning rate, batch size, shifted images, a decaying learning rate
- * for CNNs) and `mlp` (the
- * default without the CNN branch). They size their models from the data (any flat square grayscale images with
+ * for CNNs) and `mlp` (the default without the CNN branch). They size their models from the data (any flat square grayscale images with
  * classes, e.g. Fashion-MNIST), and `auto` picks `default` for such data.
  */
 import type * as tf from '@tensorflow/tfjs';

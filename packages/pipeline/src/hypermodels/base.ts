@@ -1,7 +1,8 @@
 /**
  * The base of the pipeline's HyperModels: besides the model, a configuration may tune how it trains (batch size,
- * augmentation, learning-rate schedule), declared in `fit` as Keras Tuner's docs suggest. The same declarations give the final training
- * its settings (`SearchSpace.trainingSettings`), so tuning, the best-epoch search and the retrain train alike.
+ * augmentation, learning-rate schedule), declared in `fit` as Keras Tuner's docs suggest. The same declarations give
+ * the final training its settings (`SearchSpace.trainingSettings`), so tuning, the best-epoch search and the retrain
+ * train alike.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { InputSchema, OutputSchema } from '@tuneserve/client';
