@@ -123,7 +123,8 @@ describe.skipIf(!hasSystem('chromium'))('web page in Chromium against a real ser
     expect(await page.getByTestId('result-meta').textContent()).toContain(`test digit #${sample.index}`);
     await page.screenshot({ path: join(SCREENSHOTS, 'random.png') });
 
-    // Over a few digits the trained model is mostly right (it scored ~90% on the test set).
+    // Each verdict agrees with the prediction and the true label shown. Over a few digits the model (~90% on the
+    // test set) is right at least once: counting a majority failed ~1% of runs by chance (2 of 5 right in CI).
     let correct = 0;
     for (let i = 0; i < 5; i++) {
       const done = page.waitForResponse((r) => r.url().endsWith(':predict'));
@@ -131,9 +132,12 @@ describe.skipIf(!hasSystem('chromium'))('web page in Chromium against a real ser
       await done;
       await poll(() => page.getByTestId('predict-button').isEnabled()).toBe(true);
       const verdict = await page.getByTestId('true-label').getAttribute('data-verdict');
+      const shown = await page.getByTestId('prediction').textContent();
+      const truth = await page.getByTestId('true-label').textContent();
+      expect(verdict).toBe(shown === truth ? 'correct' : 'wrong');
       if (verdict === 'correct') correct++;
     }
-    expect(correct).toBeGreaterThanOrEqual(3);
+    expect(correct).toBeGreaterThanOrEqual(1);
     await page.context().close();
   });
 
